@@ -1,0 +1,404 @@
+//! The outbox: one row per webhook call still to make.
+//!
+//! Jobs are grouped in lanes, one lane per webhook: a lane's jobs run one at a time, in
+//! `(scheduled_for, id)` order, and a job waiting for a retry keeps its place, so a member's
+//! messages arrive in the order they were written. Different lanes run concurrently. A worker
+//! claims the head of each ready lane with `FOR UPDATE SKIP LOCKED` and holds it under a lease;
+//! a worker that dies lets its lease run out and another takes the job over.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::StorageError;
+use crate::ids::{OptionalId, sf};
+
+/// The Postgres channel that a new job notifies (its payload is the lane).
+pub const NOTIFY_CHANNEL: &str = "kakusan_outbox";
+
+/// What a job does with its webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Execute the webhook with a copy of the member's message.
+    Send,
+    /// Edit a delivered copy.
+    Edit,
+    /// Delete a delivered copy.
+    Delete,
+    /// Post a signed envelope through a peer's master webhook.
+    Envelope,
+}
+
+impl Operation {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Send => "send",
+            Operation::Edit => "edit",
+            Operation::Delete => "delete",
+            Operation::Envelope => "envelope",
+        }
+    }
+}
+
+impl TryFrom<String> for Operation {
+    type Error = StorageError;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        match name.as_str() {
+            "send" => Ok(Operation::Send),
+            "edit" => Ok(Operation::Edit),
+            "delete" => Ok(Operation::Delete),
+            "envelope" => Ok(Operation::Envelope),
+            _ => Err(StorageError::CorruptRow("job operation")),
+        }
+    }
+}
+
+/// Whose webhook a job calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A member's destination (its times webhook at a peer).
+    Destination(i64),
+    /// A peer's master webhook.
+    Peer(i64),
+}
+
+/// A job to enqueue.
+#[derive(Debug)]
+pub struct NewJob<'a> {
+    /// Our server the job belongs to.
+    pub server_guild_id: u64,
+    /// The webhook id the job calls: its jobs run in order, one at a time.
+    pub lane: u64,
+    /// Whose webhook that is.
+    pub target: Target,
+    /// What to do.
+    pub operation: Operation,
+    /// The member's message the job copies, edits or deletes (`None` for envelopes).
+    pub source_message_id: Option<u64>,
+    /// The `/here` or mirrored message this job is part of.
+    pub relay_id: Option<Uuid>,
+    /// The member whose relay it is (who may cancel it).
+    pub member_id: Option<u64>,
+    /// What the call sends; the delivery engine owns its shape.
+    pub payload: &'a serde_json::Value,
+    /// Not before this time (`/here at:`); `None` is now.
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    /// The row id.
+    pub id: i64,
+    /// Our server.
+    #[sqlx(try_from = "i64")]
+    pub server_guild_id: u64,
+    /// The webhook id the job calls.
+    #[sqlx(try_from = "i64")]
+    pub lane: u64,
+    /// The destination, when the job relays a member's message.
+    pub destination_id: Option<i64>,
+    /// The peer, when the job posts an envelope.
+    pub peer_id: Option<i64>,
+    /// What to do.
+    #[sqlx(try_from = "String")]
+    pub operation: Operation,
+    /// The member's message.
+    #[sqlx(try_from = "OptionalId")]
+    pub source_message_id: Option<u64>,
+    /// The relay the job is part of.
+    pub relay_id: Option<Uuid>,
+    /// The member.
+    #[sqlx(try_from = "OptionalId")]
+    pub member_id: Option<u64>,
+    /// What the call sends.
+    pub payload: serde_json::Value,
+    /// Not before this time; also the job's place in its lane.
+    pub scheduled_for: DateTime<Utc>,
+    /// Not before this time either: the backoff after a transient failure.
+    pub retry_at: DateTime<Utc>,
+    /// How many times a worker claimed it.
+    pub attempts: i32,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// Until when a worker holds it.
+    pub leased_until: Option<DateTime<Utc>>,
+    /// Which worker holds it.
+    pub leased_by: Option<String>,
+    /// When it failed for good.
+    pub failed_at: Option<DateTime<Utc>>,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Job {
+    /// Whose webhook the job calls.
+    pub fn target(&self) -> Target {
+        match (self.destination_id, self.peer_id) {
+            (Some(destination), _) => Target::Destination(destination),
+            // The table's check constraint guarantees exactly one of the two.
+            (None, peer) => Target::Peer(peer.unwrap_or_default()),
+        }
+    }
+}
+
+/// Enqueues a job; workers listening on [`NOTIFY_CHANNEL`] wake when the transaction commits.
+pub async fn enqueue(executor: impl PgExecutor<'_>, job: &NewJob<'_>) -> Result<i64, StorageError> {
+    let (destination_id, peer_id) = match job.target {
+        Target::Destination(id) => (Some(id), None),
+        Target::Peer(id) => (None, Some(id)),
+    };
+    let result = sqlx::query_scalar(
+        "INSERT INTO outbox_jobs (server_guild_id, lane, destination_id, peer_id, operation,
+                                  source_message_id, relay_id, member_id, payload, scheduled_for)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()))
+         RETURNING id",
+    )
+    .bind(sf(job.server_guild_id)?)
+    .bind(sf(job.lane)?)
+    .bind(destination_id)
+    .bind(peer_id)
+    .bind(job.operation.as_str())
+    .bind(job.source_message_id.map(sf).transpose()?)
+    .bind(job.relay_id)
+    .bind(job.member_id.map(sf).transpose()?)
+    .bind(job.payload)
+    .bind(job.scheduled_for)
+    .fetch_one(executor)
+    .await;
+    match result {
+        Ok(id) => Ok(id),
+        Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            Err(StorageError::NotFound("job target"))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Claims up to `limit` ready jobs for `worker`, at most one per lane (the head of the lane),
+/// and leases them for `lease`. Each claim counts as an attempt.
+pub async fn claim(
+    executor: impl PgExecutor<'_>,
+    worker: &str,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<Job>, StorageError> {
+    Ok(sqlx::query_as::<_, Job>(
+        "WITH ready AS (
+             SELECT j.id FROM outbox_jobs j
+             WHERE j.failed_at IS NULL
+               AND j.scheduled_for <= now() AND j.retry_at <= now()
+               AND (j.leased_until IS NULL OR j.leased_until < now())
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox_jobs earlier
+                   WHERE earlier.lane = j.lane AND earlier.failed_at IS NULL
+                     AND (earlier.scheduled_for, earlier.id) < (j.scheduled_for, j.id))
+             ORDER BY j.scheduled_for, j.id
+             LIMIT $3
+             FOR UPDATE OF j SKIP LOCKED)
+         UPDATE outbox_jobs job
+         SET leased_by = $1, leased_until = now() + make_interval(secs => $2),
+             attempts = job.attempts + 1
+         FROM ready WHERE job.id = ready.id
+         RETURNING job.*",
+    )
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .bind(limit)
+    .fetch_all(executor)
+    .await?)
+}
+
+/// Removes a delivered job. Returns `false` when `worker` no longer holds it (its lease ran
+/// out and another worker took it over, or it was cancelled), so the caller knows.
+pub async fn complete(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    worker: &str,
+) -> Result<bool, StorageError> {
+    let result = sqlx::query("DELETE FROM outbox_jobs WHERE id = $1 AND leased_by = $2")
+        .bind(job_id)
+        .bind(worker)
+        .execute(executor)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Releases a job after a transient failure: it keeps its place in its lane and becomes ready
+/// again after `delay`, with `error` stored for the member to see.
+pub async fn retry_later(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    worker: &str,
+    delay: Duration,
+    error: &str,
+) -> Result<bool, StorageError> {
+    let result = sqlx::query(
+        "UPDATE outbox_jobs
+         SET leased_by = NULL, leased_until = NULL, last_error = $3,
+             retry_at = now() + make_interval(secs => $4)
+         WHERE id = $1 AND leased_by = $2",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .bind(error)
+    .bind(delay.as_secs_f64())
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Marks a job failed for good (its webhook is gone or refuses us). It no longer blocks its
+/// lane and stays for the member to see.
+pub async fn fail(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    worker: &str,
+    error: &str,
+) -> Result<bool, StorageError> {
+    let result = sqlx::query(
+        "UPDATE outbox_jobs
+         SET leased_by = NULL, leased_until = NULL, last_error = $3, failed_at = now()
+         WHERE id = $1 AND leased_by = $2",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .bind(error)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Fails every queued job of a destination that just broke, so none of them calls a dead
+/// webhook. Jobs a worker holds right now are left to that worker. Returns how many failed.
+pub async fn fail_queued_for_destination(
+    executor: impl PgExecutor<'_>,
+    destination_id: i64,
+    error: &str,
+) -> Result<u64, StorageError> {
+    let result = sqlx::query(
+        "UPDATE outbox_jobs SET last_error = $2, failed_at = now()
+         WHERE destination_id = $1 AND failed_at IS NULL
+           AND (leased_until IS NULL OR leased_until < now())",
+    )
+    .bind(destination_id)
+    .bind(error)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// What became of a cancel request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The job was removed before it started.
+    Yes,
+    /// A worker is sending it right now; it can no longer be stopped.
+    AlreadyStarted,
+    /// No such pending job (delivered, failed, cancelled, or someone else's).
+    NotFound,
+}
+
+/// Cancels a pending job of our server. With `member` set, only that member's job; without,
+/// any job of the server (an admin's `/queue all:true`).
+pub async fn cancel(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+    job_id: i64,
+    member: Option<u64>,
+) -> Result<Cancelled, StorageError> {
+    // One statement decides and deletes, so a worker's claim cannot slip in between.
+    let running: Option<bool> = sqlx::query_scalar(
+        "WITH target AS (
+             SELECT id, (leased_until IS NOT NULL AND leased_until >= now()) AS running
+             FROM outbox_jobs
+             WHERE id = $1 AND server_guild_id = $2 AND failed_at IS NULL
+               AND ($3::bigint IS NULL OR member_id = $3)
+             FOR UPDATE),
+         removed AS (
+             DELETE FROM outbox_jobs WHERE id IN (SELECT id FROM target WHERE NOT running))
+         SELECT running FROM target",
+    )
+    .bind(job_id)
+    .bind(sf(server_guild_id)?)
+    .bind(member.map(sf).transpose()?)
+    .fetch_optional(executor)
+    .await?;
+    Ok(match running {
+        None => Cancelled::NotFound,
+        Some(true) => Cancelled::AlreadyStarted,
+        Some(false) => Cancelled::Yes,
+    })
+}
+
+/// Our server's jobs not yet delivered or failed (scheduled, queued, retrying or running), in
+/// delivery order; only `member`'s when set.
+pub async fn pending_jobs(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+    member: Option<u64>,
+) -> Result<Vec<Job>, StorageError> {
+    Ok(sqlx::query_as::<_, Job>(
+        "SELECT * FROM outbox_jobs
+         WHERE server_guild_id = $1 AND failed_at IS NULL AND ($2::bigint IS NULL OR member_id = $2)
+         ORDER BY scheduled_for, id",
+    )
+    .bind(sf(server_guild_id)?)
+    .bind(member.map(sf).transpose()?)
+    .fetch_all(executor)
+    .await?)
+}
+
+/// Every job, pending or failed, of one relay: what `/here` reports back to the member.
+pub async fn jobs_of_relay(
+    executor: impl PgExecutor<'_>,
+    relay_id: Uuid,
+) -> Result<Vec<Job>, StorageError> {
+    Ok(
+        sqlx::query_as::<_, Job>("SELECT * FROM outbox_jobs WHERE relay_id = $1 ORDER BY id")
+            .bind(relay_id)
+            .fetch_all(executor)
+            .await?,
+    )
+}
+
+/// The queue's size for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueStats {
+    /// Jobs due now or earlier and not failed.
+    pub due: i64,
+    /// Jobs scheduled for later.
+    pub scheduled: i64,
+    /// Jobs failed for good, kept for members to see.
+    pub failed: i64,
+    /// How long the oldest due job has been waiting, in seconds.
+    pub oldest_due_age_seconds: Option<f64>,
+}
+
+/// Counts the queue.
+pub async fn queue_stats(executor: impl PgExecutor<'_>) -> Result<QueueStats, StorageError> {
+    let (due, scheduled, failed, oldest): (i64, i64, i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE failed_at IS NULL AND scheduled_for <= now()),
+                count(*) FILTER (WHERE failed_at IS NULL AND scheduled_for > now()),
+                count(*) FILTER (WHERE failed_at IS NOT NULL),
+                extract(epoch FROM now() - min(scheduled_for)
+                    FILTER (WHERE failed_at IS NULL AND scheduled_for <= now()))::float8
+         FROM outbox_jobs",
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(QueueStats {
+        due,
+        scheduled,
+        failed,
+        oldest_due_age_seconds: oldest,
+    })
+}
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;

@@ -1,0 +1,197 @@
+//! Servers: guilds of this deployment that ran `/setup`.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use crate::ids::sf;
+use crate::{PrivateKey, SecretString, StorageError};
+
+/// A server as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Server {
+    /// The guild this server is.
+    #[sqlx(try_from = "i64")]
+    pub guild_id: u64,
+    /// The federation name, `[a-z0-9-]{2,32}`.
+    pub name: String,
+    /// The private bot-to-bot channel.
+    #[sqlx(try_from = "i64")]
+    pub botcom_channel_id: u64,
+    /// The master webhook in the bot-com channel, through which peers post envelopes.
+    #[sqlx(try_from = "i64")]
+    pub master_webhook_id: u64,
+    /// The master webhook's token.
+    pub master_webhook_token: SecretString,
+    /// The Ed25519 signing seed.
+    #[sqlx(try_from = "Vec<u8>")]
+    pub signing_key: PrivateKey,
+    /// The X25519 secret that opens sealed webhook URLs.
+    #[sqlx(try_from = "Vec<u8>")]
+    pub sealing_key: PrivateKey,
+    /// When `/setup` first ran.
+    pub created_at: DateTime<Utc>,
+    /// When `/setup` last ran.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What `/setup` stores.
+#[derive(Debug)]
+pub struct NewServer<'a> {
+    /// The guild.
+    pub guild_id: u64,
+    /// The federation name.
+    pub name: &'a str,
+    /// The bot-com channel.
+    pub botcom_channel_id: u64,
+    /// The master webhook just created in the bot-com channel.
+    pub master_webhook_id: u64,
+    /// Its token.
+    pub master_webhook_token: &'a SecretString,
+    /// A fresh signing seed; kept only when the server is new.
+    pub signing_key: &'a PrivateKey,
+    /// A fresh sealing secret; kept only when the server is new.
+    pub sealing_key: &'a PrivateKey,
+}
+
+/// Creates the server, or updates its name, channel and webhook when `/setup` runs again.
+///
+/// The key pairs of an existing server are kept: peers know it by its verify key, and a new key
+/// would make every peer reject it.
+pub async fn upsert_server(
+    executor: impl PgExecutor<'_>,
+    server: &NewServer<'_>,
+) -> Result<Server, StorageError> {
+    let row = sqlx::query_as::<_, Server>(
+        "INSERT INTO servers (guild_id, name, botcom_channel_id, master_webhook_id,
+                              master_webhook_token, signing_key, sealing_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (guild_id) DO UPDATE SET
+             name = EXCLUDED.name,
+             botcom_channel_id = EXCLUDED.botcom_channel_id,
+             master_webhook_id = EXCLUDED.master_webhook_id,
+             master_webhook_token = EXCLUDED.master_webhook_token,
+             updated_at = now()
+         RETURNING *",
+    )
+    .bind(sf(server.guild_id)?)
+    .bind(server.name)
+    .bind(sf(server.botcom_channel_id)?)
+    .bind(sf(server.master_webhook_id)?)
+    .bind(server.master_webhook_token)
+    .bind(&server.signing_key.expose()[..])
+    .bind(&server.sealing_key.expose()[..])
+    .fetch_one(executor)
+    .await?;
+    Ok(row)
+}
+
+/// The server of `guild_id`, if that guild ran `/setup`.
+pub async fn server(
+    executor: impl PgExecutor<'_>,
+    guild_id: u64,
+) -> Result<Option<Server>, StorageError> {
+    Ok(
+        sqlx::query_as::<_, Server>("SELECT * FROM servers WHERE guild_id = $1")
+            .bind(sf(guild_id)?)
+            .fetch_optional(executor)
+            .await?,
+    )
+}
+
+/// The server whose bot-com channel is `channel_id`, where envelopes arrive.
+pub async fn server_by_botcom_channel(
+    executor: impl PgExecutor<'_>,
+    channel_id: u64,
+) -> Result<Option<Server>, StorageError> {
+    Ok(
+        sqlx::query_as::<_, Server>("SELECT * FROM servers WHERE botcom_channel_id = $1")
+            .bind(sf(channel_id)?)
+            .fetch_optional(executor)
+            .await?,
+    )
+}
+
+/// Every server of this deployment, by name.
+pub async fn list_servers(executor: impl PgExecutor<'_>) -> Result<Vec<Server>, StorageError> {
+    Ok(
+        sqlx::query_as::<_, Server>("SELECT * FROM servers ORDER BY name")
+            .fetch_all(executor)
+            .await?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::PgPool;
+
+    use super::*;
+    use crate::fixtures;
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn setup_again_keeps_keys_and_changes_the_rest(pool: PgPool) {
+        let first = fixtures::server(&pool, 100, "alpha").await;
+        let token = SecretString::new("new-token");
+        let again = upsert_server(
+            &pool,
+            &NewServer {
+                guild_id: 100,
+                name: "alpha-two",
+                botcom_channel_id: 555,
+                master_webhook_id: 556,
+                master_webhook_token: &token,
+                signing_key: &PrivateKey::new([9; 32]),
+                sealing_key: &PrivateKey::new([9; 32]),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.name, "alpha-two");
+        assert_eq!(again.botcom_channel_id, 555);
+        assert_eq!(again.master_webhook_token.expose(), "new-token");
+        assert_eq!(again.signing_key, first.signing_key);
+        assert_eq!(again.sealing_key, first.sealing_key);
+        assert!(again.updated_at >= first.updated_at);
+
+        let read = server(&pool, 100).await.unwrap().unwrap();
+        assert_eq!(read.name, "alpha-two");
+        let by_channel = server_by_botcom_channel(&pool, 555).await.unwrap().unwrap();
+        assert_eq!(by_channel.guild_id, 100);
+        assert!(server(&pool, 999).await.unwrap().is_none());
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn names_are_unique_and_well_formed(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let token = SecretString::new("t");
+        let key = PrivateKey::new([0; 32]);
+        let mut new = NewServer {
+            guild_id: 200,
+            name: "alpha",
+            botcom_channel_id: 1,
+            master_webhook_id: 2,
+            master_webhook_token: &token,
+            signing_key: &key,
+            sealing_key: &key,
+        };
+        let duplicate = upsert_server(&pool, &new).await.unwrap_err();
+        assert!(
+            matches!(duplicate, StorageError::DuplicateServerName),
+            "{duplicate:?}"
+        );
+        for bad in ["A", "Upper", "with space", "x", &"a".repeat(33)] {
+            new.name = bad;
+            let error = upsert_server(&pool, &new).await.unwrap_err();
+            assert!(
+                matches!(error, StorageError::InvalidServerName),
+                "{bad}: {error:?}"
+            );
+        }
+        assert_eq!(list_servers(&pool).await.unwrap().len(), 1);
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn ids_beyond_bigint_are_refused(pool: PgPool) {
+        let error = server(&pool, u64::MAX).await.unwrap_err();
+        assert!(matches!(error, StorageError::IdOutOfRange(u64::MAX)));
+    }
+}

@@ -1,0 +1,246 @@
+//! Times: members' times channels in our servers, each with the webhook kakusan keeps there.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use crate::ids::sf;
+use crate::{SecretString, StorageError};
+
+/// A times as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Times {
+    /// The row id.
+    pub id: i64,
+    /// Our server the channel is in.
+    #[sqlx(try_from = "i64")]
+    pub server_guild_id: u64,
+    /// The member who owns it.
+    #[sqlx(try_from = "i64")]
+    pub member_id: u64,
+    /// The member's display name when they registered it, for announcements.
+    pub member_name: String,
+    /// The channel.
+    #[sqlx(try_from = "i64")]
+    pub channel_id: u64,
+    /// The webhook kakusan created in the channel; peers post relays through it.
+    #[sqlx(try_from = "i64")]
+    pub webhook_id: u64,
+    /// Its token.
+    pub webhook_token: SecretString,
+    /// Whether the member's plain messages here are relayed without `/here`.
+    pub mirror: bool,
+    /// Why the times does not work, when it does not (its webhook was deleted, say).
+    pub broken_reason: Option<String>,
+    /// Since when it does not work.
+    pub broken_at: Option<DateTime<Utc>>,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `/regtimes` stores.
+#[derive(Debug)]
+pub struct NewTimes<'a> {
+    /// Our server.
+    pub server_guild_id: u64,
+    /// The member.
+    pub member_id: u64,
+    /// The member's display name.
+    pub member_name: &'a str,
+    /// The channel.
+    pub channel_id: u64,
+    /// The webhook just created in it.
+    pub webhook_id: u64,
+    /// Its token.
+    pub webhook_token: &'a SecretString,
+    /// Mirror mode.
+    pub mirror: bool,
+}
+
+/// Registers a times. A second one for the same member in one server is
+/// [`StorageError::DuplicateTimes`]; a channel that is already a times is
+/// [`StorageError::ChannelTaken`].
+pub async fn register_times(
+    executor: impl PgExecutor<'_>,
+    times: &NewTimes<'_>,
+) -> Result<Times, StorageError> {
+    Ok(sqlx::query_as::<_, Times>(
+        "INSERT INTO times (server_guild_id, member_id, member_name, channel_id, webhook_id,
+                            webhook_token, mirror)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING *",
+    )
+    .bind(sf(times.server_guild_id)?)
+    .bind(sf(times.member_id)?)
+    .bind(times.member_name)
+    .bind(sf(times.channel_id)?)
+    .bind(sf(times.webhook_id)?)
+    .bind(times.webhook_token)
+    .bind(times.mirror)
+    .fetch_one(executor)
+    .await?)
+}
+
+/// The member's times in our server.
+pub async fn times_of_member(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+    member_id: u64,
+) -> Result<Option<Times>, StorageError> {
+    Ok(sqlx::query_as::<_, Times>(
+        "SELECT * FROM times WHERE server_guild_id = $1 AND member_id = $2",
+    )
+    .bind(sf(server_guild_id)?)
+    .bind(sf(member_id)?)
+    .fetch_optional(executor)
+    .await?)
+}
+
+/// The times whose channel is `channel_id` (mirror mode looks messages up by channel).
+pub async fn times_in_channel(
+    executor: impl PgExecutor<'_>,
+    channel_id: u64,
+) -> Result<Option<Times>, StorageError> {
+    Ok(
+        sqlx::query_as::<_, Times>("SELECT * FROM times WHERE channel_id = $1")
+            .bind(sf(channel_id)?)
+            .fetch_optional(executor)
+            .await?,
+    )
+}
+
+/// Every times of our server, for a `times.sync`.
+pub async fn list_times(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+) -> Result<Vec<Times>, StorageError> {
+    Ok(sqlx::query_as::<_, Times>(
+        "SELECT * FROM times WHERE server_guild_id = $1 ORDER BY member_id",
+    )
+    .bind(sf(server_guild_id)?)
+    .fetch_all(executor)
+    .await?)
+}
+
+/// Removes the member's times in `channel_id` (`/unregtimes`); returns it, so its webhook can
+/// be deleted, or `None` when the member has no times there.
+pub async fn unregister_times(
+    executor: impl PgExecutor<'_>,
+    member_id: u64,
+    channel_id: u64,
+) -> Result<Option<Times>, StorageError> {
+    Ok(sqlx::query_as::<_, Times>(
+        "DELETE FROM times WHERE member_id = $1 AND channel_id = $2 RETURNING *",
+    )
+    .bind(sf(member_id)?)
+    .bind(sf(channel_id)?)
+    .fetch_optional(executor)
+    .await?)
+}
+
+/// Marks the times broken with `reason`, or working again with `None`.
+pub async fn set_times_broken(
+    executor: impl PgExecutor<'_>,
+    times_id: i64,
+    reason: Option<&str>,
+) -> Result<(), StorageError> {
+    let updated = sqlx::query(
+        "UPDATE times SET broken_reason = $2,
+                          broken_at = CASE WHEN $2::text IS NULL THEN NULL
+                                           ELSE coalesce(broken_at, now()) END
+         WHERE id = $1",
+    )
+    .bind(times_id)
+    .bind(reason)
+    .execute(executor)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StorageError::NotFound("times"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::PgPool;
+
+    use super::*;
+    use crate::fixtures;
+
+    fn new_times(token: &SecretString, member_id: u64, channel_id: u64) -> NewTimes<'_> {
+        NewTimes {
+            server_guild_id: 100,
+            member_id,
+            member_name: "Hanako",
+            channel_id,
+            webhook_id: channel_id + 1000,
+            webhook_token: token,
+            mirror: false,
+        }
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn register_look_up_and_unregister(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let token = SecretString::new("tok");
+        let times = register_times(&pool, &new_times(&token, 7, 70))
+            .await
+            .unwrap();
+        assert_eq!(times.member_name, "Hanako");
+        assert_eq!(times.webhook_token.expose(), "tok");
+        assert!(times.broken_reason.is_none());
+
+        let by_member = times_of_member(&pool, 100, 7).await.unwrap().unwrap();
+        assert_eq!(by_member.id, times.id);
+        let by_channel = times_in_channel(&pool, 70).await.unwrap().unwrap();
+        assert_eq!(by_channel.id, times.id);
+        assert_eq!(list_times(&pool, 100).await.unwrap().len(), 1);
+
+        assert!(
+            unregister_times(&pool, 8, 70).await.unwrap().is_none(),
+            "not the owner"
+        );
+        let gone = unregister_times(&pool, 7, 70).await.unwrap().unwrap();
+        assert_eq!(gone.webhook_id, 1070);
+        assert!(times_of_member(&pool, 100, 7).await.unwrap().is_none());
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn one_times_per_member_per_server_and_per_channel(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let token = SecretString::new("tok");
+        register_times(&pool, &new_times(&token, 7, 70))
+            .await
+            .unwrap();
+        let second = register_times(&pool, &new_times(&token, 7, 71))
+            .await
+            .unwrap_err();
+        assert!(matches!(second, StorageError::DuplicateTimes), "{second:?}");
+        let taken = register_times(&pool, &new_times(&token, 8, 70))
+            .await
+            .unwrap_err();
+        assert!(matches!(taken, StorageError::ChannelTaken), "{taken:?}");
+        assert_eq!(list_times(&pool, 100).await.unwrap().len(), 1);
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn broken_and_mended(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let token = SecretString::new("tok");
+        let times = register_times(&pool, &new_times(&token, 7, 70))
+            .await
+            .unwrap();
+        set_times_broken(&pool, times.id, Some("webhook deleted"))
+            .await
+            .unwrap();
+        let broken = times_of_member(&pool, 100, 7).await.unwrap().unwrap();
+        assert_eq!(broken.broken_reason.as_deref(), Some("webhook deleted"));
+        assert!(broken.broken_at.is_some());
+        set_times_broken(&pool, times.id, None).await.unwrap();
+        let mended = times_of_member(&pool, 100, 7).await.unwrap().unwrap();
+        assert!(mended.broken_reason.is_none() && mended.broken_at.is_none());
+        let missing = set_times_broken(&pool, times.id + 1, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(missing, StorageError::NotFound("times")));
+    }
+}
