@@ -1,0 +1,77 @@
+//! Reaching the database at start-up: retried with backoff, and said so, until it answers.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use kakusan_storage::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::DatabaseConfig;
+
+/// The first wait after a failed attempt; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects, retrying while the database is unreachable; `None` if shutdown came first.
+///
+/// A database that refuses us for another reason (wrong password, no such database) is not
+/// going to change its mind by itself, but the operator may be fixing it right now, so that is
+/// retried too, with the reason in every log line.
+pub(crate) async fn connect(
+    config: &DatabaseConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<PgPool>> {
+    let target = config.display_target();
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 1u32.. {
+        match kakusan_storage::connect(config.url.expose(), CONNECT_TIMEOUT).await {
+            Ok(pool) => {
+                tracing::info!(%target, attempt, "connected to the database");
+                return Ok(Some(pool));
+            }
+            Err(error) => {
+                tracing::warn!(
+                    %target,
+                    attempt,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    error = %error_chain(&error),
+                    "waiting for the database"
+                );
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    unreachable!("the attempts never run out")
+}
+
+/// Connects and applies the migrations; `None` if shutdown came first.
+pub(crate) async fn connect_and_migrate(
+    config: &DatabaseConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<PgPool>> {
+    let Some(pool) = connect(config, shutdown).await? else {
+        return Ok(None);
+    };
+    kakusan_storage::migrate(&pool)
+        .await
+        .context("applying database migrations")?;
+    tracing::info!("database schema is up to date");
+    Ok(Some(pool))
+}
+
+/// An error and its sources on one line.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}

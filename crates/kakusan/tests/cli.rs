@@ -1,0 +1,320 @@
+//! The `kakusan` binary as an operator meets it: start-up errors, migrations, waiting for the
+//! database, and shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, PgConnection};
+
+/// The binary, with a clean environment and a working directory without a `.env`.
+fn kakusan(dir: &tempfile::TempDir) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kakusan"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KAKUSAN_LOG", "info")
+        .current_dir(dir.path());
+    command
+}
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL is set by .cargo/config.toml or the caller")
+}
+
+/// A database of its own for one test, dropped when the value goes.
+struct TestDatabase {
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        let name = format!("kakusan_cli_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url()).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url()).unwrap();
+        url.set_path(&name);
+        TestDatabase {
+            name,
+            url: url.to_string(),
+        }
+    }
+
+    async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside the test's runtime; a small one of its own does the clean-up.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Collects the child's standard error line by line on a thread of its own.
+fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Waits until `count` lines containing `needle` arrived; returns every line read so far.
+fn wait_for_lines(lines: &mpsc::Receiver<String>, needle: &str, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while seen
+        .iter()
+        .filter(|line: &&String| line.contains(needle))
+        .count()
+        < count
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no {count} lines with {needle:?} within 20 s; got {seen:#?}"),
+        }
+    }
+    seen
+}
+
+fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the process did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn run_without_a_token_names_it_and_fails_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = kakusan(&dir)
+        .arg("run")
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("DISCORD_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn each_malformed_setting_stops_start_up_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("DATABASE_URL", "mysql://db/kakusan"),
+        ("KAKUSAN_LOG_FORMAT", "xml"),
+        ("KAKUSAN_COMMANDS_GUILD", "my-guild"),
+        ("KAKUSAN_DISCORD_API", "not a url"),
+    ] {
+        let output = kakusan(&dir)
+            .env("DISCORD_TOKEN", "token")
+            .env(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            )
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!("error: {name} is malformed")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_env_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "DISCORD_TOKEN='unterminated\n").unwrap();
+    let output = kakusan(&dir).arg("migrate").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(".env"), "{stderr}");
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema_and_a_second_run_changes_nothing() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The URL comes from a .env file, as an operator would write it.
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("DATABASE_URL={}\n", database.url),
+    )
+    .unwrap();
+
+    let schema = async || -> Vec<(String, String, String)> {
+        let mut connection = database.connect().await;
+        sqlx::query_as(
+            "SELECT table_name::text, column_name::text, data_type::text
+             FROM information_schema.columns WHERE table_schema = 'public'
+             ORDER BY table_name, column_name",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .unwrap()
+    };
+    assert!(schema().await.is_empty());
+
+    let first = kakusan(&dir).arg("migrate").output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let after_first = schema().await;
+    let tables: std::collections::BTreeSet<&str> = after_first
+        .iter()
+        .map(|(table, _, _)| table.as_str())
+        .collect();
+    for table in [
+        "servers",
+        "peers",
+        "times",
+        "destinations",
+        "outbox_jobs",
+        "copies",
+        "seen_envelopes",
+        "command_usage",
+    ] {
+        assert!(tables.contains(table), "{table} missing from {tables:?}");
+    }
+
+    let second = kakusan(&dir).arg("migrate").output().unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(schema().await, after_first);
+    let mut connection = database.connect().await;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(applied, 1, "each migration applied once");
+}
+
+#[test]
+fn run_keeps_waiting_for_an_unreachable_database_and_stops_on_sigterm() {
+    let closed_port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = kakusan(&dir)
+        .arg("run")
+        .env("DISCORD_TOKEN", "token")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{closed_port}/kakusan"),
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(&mut child);
+    let seen = wait_for_lines(&lines, "waiting for the database", 3);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running: {seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|line| line.contains(&format!("127.0.0.1:{closed_port}"))),
+        "the log says which database: {seen:#?}"
+    );
+    sigterm(&child);
+    let status = wait_for_exit(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn run_migrates_serves_and_exits_cleanly_on_sigterm() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = kakusan(&dir)
+        .env("DISCORD_TOKEN", "token")
+        .env("DATABASE_URL", &database.url)
+        .env("KAKUSAN_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(&mut child);
+    let seen = wait_for_lines(&lines, "ready", 1);
+    for line in &seen {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
+        assert!(parsed.get("level").is_some(), "{line}");
+    }
+    assert!(
+        !seen.iter().any(|line| line.contains("token\"")),
+        "{seen:#?}"
+    );
+    sigterm(&child);
+    let status = wait_for_exit(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    let mut connection = database.connect().await;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+}
