@@ -30,8 +30,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A missing .env is normal (docker compose passes the variables itself); a broken one is not.
-    if let Err(error) = dotenvy::dotenv()
+    // Only ./.env is read, never a parent's. A missing one is normal (docker compose passes the
+    // variables itself); a broken one is not.
+    if let Err(error) = dotenvy::from_path(".env")
         && !error.not_found()
     {
         eprintln!("error: .env could not be read: {error}");
