@@ -179,6 +179,129 @@ pub async fn enqueue(executor: impl PgExecutor<'_>, job: &NewJob<'_>) -> Result<
     }
 }
 
+/// What became of a relay job handed to [`enqueue_coalescing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coalesced {
+    /// Nothing to merge with: a new job.
+    Enqueued(i64),
+    /// Merged into the queued job with this id (send + send, edit + edit, send + edit,
+    /// edit + delete); that job keeps its place in its lane.
+    Merged(i64),
+    /// Dropped: the queued job already does what it asked (delete + edit, delete + delete).
+    Discarded(i64),
+    /// A delete that met its send still queued: the send was removed and nothing will be
+    /// called at all.
+    Annulled(i64),
+}
+
+/// Enqueues a relay job (send, edit or delete of a member's message at one destination),
+/// collapsing it with the job still queued for the same message and destination (SPEC §4):
+///
+/// - send + send: the newer replaces the older;
+/// - send + edit: the edit is applied to the queued send, which then sends the edited message;
+/// - edit + edit: merged into one edit, the newer fields winning;
+/// - edit + delete: the delete replaces the edit;
+/// - delete + edit, delete + delete: the newer is dropped;
+/// - send + delete: the send is removed and no call is made, unless a copy may already exist
+///   (delivered before, or a send of it in flight), in which case the delete is kept.
+///
+/// A job that a worker holds is never touched: the row lock taken here and the one `claim`
+/// takes exclude each other, so a job is either merged before it is claimed or left alone and
+/// followed by a new job. Envelope jobs are enqueued as they are. Runs in a savepoint of its
+/// own, so it can join the caller's transaction.
+pub async fn enqueue_coalescing(
+    connection: &mut sqlx::PgConnection,
+    job: &NewJob<'_>,
+) -> Result<Coalesced, StorageError> {
+    use sqlx::Connection;
+
+    let (Target::Destination(destination_id), Some(source)) = (job.target, job.source_message_id)
+    else {
+        return Ok(Coalesced::Enqueued(enqueue(connection, job).await?));
+    };
+    let mut tx = connection.begin().await?;
+    // The newest job of this message and destination that no worker holds.
+    let queued: Option<(i64, String)> = sqlx::query_as(
+        "SELECT id, operation FROM outbox_jobs
+         WHERE destination_id = $1 AND source_message_id = $2
+           AND failed_at IS NULL AND leased_by IS NULL
+         ORDER BY scheduled_for DESC, id DESC
+         LIMIT 1
+         FOR UPDATE",
+    )
+    .bind(destination_id)
+    .bind(sf(source)?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let queued = match queued {
+        Some((id, operation)) => Some((id, Operation::try_from(operation)?)),
+        None => None,
+    };
+    let outcome = match (queued, job.operation) {
+        (Some((id, Operation::Send)), Operation::Send) => {
+            set_payload(&mut tx, id, job.payload, "$2").await?;
+            Coalesced::Merged(id)
+        }
+        (Some((id, Operation::Send | Operation::Edit)), Operation::Edit) => {
+            set_payload(&mut tx, id, job.payload, "payload || $2").await?;
+            Coalesced::Merged(id)
+        }
+        (Some((id, Operation::Edit)), Operation::Delete) => {
+            sqlx::query("UPDATE outbox_jobs SET operation = 'delete', payload = $2 WHERE id = $1")
+                .bind(id)
+                .bind(job.payload)
+                .execute(&mut *tx)
+                .await?;
+            Coalesced::Merged(id)
+        }
+        (Some((id, Operation::Delete)), Operation::Edit | Operation::Delete) => {
+            Coalesced::Discarded(id)
+        }
+        (Some((id, Operation::Send)), Operation::Delete) => {
+            sqlx::query("DELETE FROM outbox_jobs WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            // A copy may exist already: delivered by an earlier send, or being sent right now.
+            let copy_may_exist: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM copies
+                                WHERE destination_id = $1 AND source_message_id = $2)
+                     OR EXISTS (SELECT 1 FROM outbox_jobs
+                                WHERE destination_id = $1 AND source_message_id = $2
+                                  AND operation = 'send' AND leased_by IS NOT NULL)",
+            )
+            .bind(destination_id)
+            .bind(sf(source)?)
+            .fetch_one(&mut *tx)
+            .await?;
+            if copy_may_exist {
+                Coalesced::Enqueued(enqueue(&mut *tx, job).await?)
+            } else {
+                Coalesced::Annulled(id)
+            }
+        }
+        _ => Coalesced::Enqueued(enqueue(&mut *tx, job).await?),
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Replaces (`$2`) or merges (`payload || $2`) a queued job's payload.
+async fn set_payload(
+    connection: &mut sqlx::PgConnection,
+    id: i64,
+    payload: &serde_json::Value,
+    expression: &'static str,
+) -> Result<(), StorageError> {
+    let sql = format!("UPDATE outbox_jobs SET payload = {expression} WHERE id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(payload)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 /// Claims up to `limit` ready jobs for `worker`, at most one per lane (the head of the lane),
 /// and leases them for `lease`. Each claim counts as an attempt.
 pub async fn claim(

@@ -9,7 +9,7 @@ use sqlx::postgres::PgListener;
 
 use super::*;
 use crate::destinations::{self, Announced};
-use crate::{SecretString, fixtures};
+use crate::{SecretString, copies, fixtures};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -408,4 +408,280 @@ async fn concurrent_workers_share_the_queue(pool: PgPool) {
         by_lane.entry(lane).or_default().push(id);
     }
     assert_eq!(by_lane, expected);
+}
+
+impl World {
+    /// A relay job for message `source` at the first destination, through coalescing.
+    async fn relay(
+        &self,
+        operation: Operation,
+        source: u64,
+        payload: serde_json::Value,
+    ) -> Coalesced {
+        let mut connection = self.pool.acquire().await.unwrap();
+        enqueue_coalescing(
+            &mut connection,
+            &self.relay_job(operation, source, &payload),
+        )
+        .await
+        .unwrap()
+    }
+
+    fn relay_job<'a>(
+        &self,
+        operation: Operation,
+        source: u64,
+        payload: &'a serde_json::Value,
+    ) -> NewJob<'a> {
+        NewJob {
+            server_guild_id: 100,
+            lane: 700,
+            target: Target::Destination(self.destinations[0]),
+            operation,
+            source_message_id: Some(source),
+            relay_id: None,
+            member_id: Some(7),
+            payload,
+            scheduled_for: None,
+        }
+    }
+
+    /// The pending jobs as (operation, source, payload).
+    async fn queue(&self) -> Vec<(Operation, Option<u64>, serde_json::Value)> {
+        pending_jobs(&self.pool, 100, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|job| (job.operation, job.source_message_id, job.payload))
+            .collect()
+    }
+}
+
+#[sqlx::test(migrator = "crate::MIGRATOR")]
+async fn coalescing_rules(pool: PgPool) {
+    use Operation::{Delete, Edit, Send};
+    let world = world(pool).await;
+
+    // send + send: the newer replaces the older, in the older's place.
+    let Coalesced::Enqueued(first) = world.relay(Send, 1, json!({ "content": "a" })).await else {
+        panic!("a new job")
+    };
+    assert_eq!(
+        world.relay(Send, 1, json!({ "content": "b" })).await,
+        Coalesced::Merged(first)
+    );
+    // send + edit: the queued send sends the edited message.
+    assert_eq!(
+        world.relay(Edit, 1, json!({ "content": "c" })).await,
+        Coalesced::Merged(first)
+    );
+    assert_eq!(
+        world.queue().await,
+        vec![(Send, Some(1), json!({ "content": "c" }))]
+    );
+
+    // send + delete before delivery: no call at all.
+    assert_eq!(
+        world.relay(Delete, 1, json!({})).await,
+        Coalesced::Annulled(first)
+    );
+    assert!(world.queue().await.is_empty());
+
+    // Message 2 was delivered: edits merge, newer fields win.
+    copies::record_copy(&world.pool, world.destinations[0], 2, 9002)
+        .await
+        .unwrap();
+    let Coalesced::Enqueued(edit) = world
+        .relay(Edit, 2, json!({ "content": "x", "embeds": [] }))
+        .await
+    else {
+        panic!("a new job")
+    };
+    assert_eq!(
+        world.relay(Edit, 2, json!({ "content": "y" })).await,
+        Coalesced::Merged(edit)
+    );
+    assert_eq!(
+        world.queue().await,
+        vec![(Edit, Some(2), json!({ "content": "y", "embeds": [] }))]
+    );
+    // edit + delete: the delete replaces the edit.
+    assert_eq!(
+        world.relay(Delete, 2, json!({ "why": "deleted" })).await,
+        Coalesced::Merged(edit)
+    );
+    // delete + edit and delete + delete: dropped.
+    assert_eq!(
+        world.relay(Edit, 2, json!({ "content": "z" })).await,
+        Coalesced::Discarded(edit)
+    );
+    assert_eq!(
+        world.relay(Delete, 2, json!({})).await,
+        Coalesced::Discarded(edit)
+    );
+    assert_eq!(
+        world.queue().await,
+        vec![(Delete, Some(2), json!({ "why": "deleted" }))]
+    );
+
+    // A delivered message sent again and then deleted: the copy exists, so the delete stays.
+    complete_all(&world).await;
+    let Coalesced::Enqueued(_) = world.relay(Send, 2, json!({ "content": "again" })).await else {
+        panic!("a new job")
+    };
+    let Coalesced::Enqueued(_) = world.relay(Delete, 2, json!({})).await else {
+        panic!("the delete is kept")
+    };
+    assert_eq!(world.queue().await, vec![(Delete, Some(2), json!({}))]);
+
+    // Other messages and other destinations are never merged.
+    complete_all(&world).await;
+    world.relay(Send, 3, json!({ "content": "three" })).await;
+    let Coalesced::Enqueued(_) = world.relay(Send, 4, json!({ "content": "four" })).await else {
+        panic!("another message")
+    };
+    world.send(1, 3, None).await;
+    assert_eq!(world.queue().await.len(), 3);
+}
+
+async fn complete_all(world: &World) {
+    loop {
+        let jobs = claim(&world.pool, "w", LEASE, 10).await.unwrap();
+        if jobs.is_empty() {
+            break;
+        }
+        for job in jobs {
+            assert!(complete(&world.pool, job.id, "w").await.unwrap());
+        }
+    }
+}
+
+#[sqlx::test(migrator = "crate::MIGRATOR")]
+async fn a_job_being_sent_is_never_changed(pool: PgPool) {
+    let world = world(pool).await;
+    let Coalesced::Enqueued(send) = world
+        .relay(Operation::Send, 1, json!({ "content": "a" }))
+        .await
+    else {
+        panic!("a new job")
+    };
+    assert_eq!(world.claim("w").await, vec![send]);
+    // The send is in flight: an edit and a delete queue behind it.
+    let Coalesced::Enqueued(edit) = world
+        .relay(Operation::Edit, 1, json!({ "content": "b" }))
+        .await
+    else {
+        panic!("a new job behind the running send")
+    };
+    // The delete replaces the queued edit; the running send's copy will be deleted.
+    assert_eq!(
+        world.relay(Operation::Delete, 1, json!({})).await,
+        Coalesced::Merged(edit)
+    );
+    let queue = world.queue().await;
+    assert_eq!(
+        queue[0],
+        (Operation::Send, Some(1), json!({ "content": "a" }))
+    );
+    assert_eq!(queue[1], (Operation::Delete, Some(1), json!({})));
+}
+
+/// A worker claims the queued send while an edit arrives: the claim wins the row lock, so
+/// the edit must become a job of its own and the running send stays as it was.
+#[sqlx::test(migrator = "crate::MIGRATOR")]
+async fn race_claim_first(pool: PgPool) {
+    let world = world(pool).await;
+    let Coalesced::Enqueued(send) = world
+        .relay(Operation::Send, 1, json!({ "content": "a" }))
+        .await
+    else {
+        panic!("a new job")
+    };
+    let mut claiming = world.pool.begin().await.unwrap();
+    let claimed = claim(&mut *claiming, "w", LEASE, 10).await.unwrap();
+    assert_eq!(claimed[0].id, send);
+
+    let pool = world.pool.clone();
+    let destination = world.destinations[0];
+    let edit = tokio::spawn(async move {
+        let payload = json!({ "content": "b" });
+        let mut connection = pool.acquire().await.unwrap();
+        let job = NewJob {
+            server_guild_id: 100,
+            lane: 700,
+            target: Target::Destination(destination),
+            operation: Operation::Edit,
+            source_message_id: Some(1),
+            relay_id: None,
+            member_id: Some(7),
+            payload: &payload,
+            scheduled_for: None,
+        };
+        enqueue_coalescing(&mut connection, &job).await.unwrap()
+    });
+    // The edit must reach the row lock and wait there for the claim to commit.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&world.pool)
+        .await
+        .unwrap();
+        if waiting == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the edit never waited for the lock"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !edit.is_finished(),
+        "the edit waits for the claim's row lock"
+    );
+    claiming.commit().await.unwrap();
+    let outcome = edit.await.unwrap();
+    assert!(
+        matches!(outcome, Coalesced::Enqueued(id) if id != send),
+        "{outcome:?}"
+    );
+    let queue = world.queue().await;
+    assert_eq!(
+        queue[0],
+        (Operation::Send, Some(1), json!({ "content": "a" }))
+    );
+    assert_eq!(
+        queue[1],
+        (Operation::Edit, Some(1), json!({ "content": "b" }))
+    );
+}
+
+/// An edit merges into the queued send while a worker tries to claim: the merge holds the row
+/// lock, so the claim skips the lane and later takes the merged job.
+#[sqlx::test(migrator = "crate::MIGRATOR")]
+async fn race_merge_first(pool: PgPool) {
+    let world = world(pool).await;
+    let Coalesced::Enqueued(send) = world
+        .relay(Operation::Send, 1, json!({ "content": "a" }))
+        .await
+    else {
+        panic!("a new job")
+    };
+    let mut merging = world.pool.begin().await.unwrap();
+    let payload = json!({ "content": "b" });
+    let outcome = enqueue_coalescing(&mut merging, &world.relay_job(Operation::Edit, 1, &payload))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Coalesced::Merged(send));
+    assert!(
+        world.claim("w").await.is_empty(),
+        "the locked job is skipped, not claimed stale"
+    );
+    merging.commit().await.unwrap();
+    let claimed = claim(&world.pool, "w", LEASE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].payload, json!({ "content": "b" }));
 }
