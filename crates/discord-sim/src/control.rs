@@ -236,6 +236,17 @@ impl DiscordSim {
         self.with_world(|world| {
             let id = world.next_id();
             let bot_user_id = world.next_id();
+            let owner_id = world.next_id();
+            world.users.insert(
+                owner_id,
+                User {
+                    id: owner_id,
+                    username: format!("{name}-owner"),
+                    global_name: None,
+                    avatar: None,
+                    bot: false,
+                },
+            );
             let token = format!(
                 "{}.{}",
                 crate::snowflake::timestamp_ms(id),
@@ -257,6 +268,7 @@ impl DiscordSim {
                     id,
                     name: name.to_owned(),
                     bot_user_id,
+                    owner_id,
                     token: token.clone(),
                     message_content,
                 },
@@ -803,6 +815,18 @@ impl DiscordSim {
                 .count()
                 >= count)
                 .then_some(())
+        })
+        .await
+    }
+
+    /// Waits until the app has no session left, live or kept for resuming.
+    pub async fn wait_for_sessions_closed(
+        &self,
+        application_id: u64,
+        timeout: Duration,
+    ) -> Result<(), SimError> {
+        self.wait(timeout, "sessions to close", |world| {
+            (!world.sessions.values().any(|s| s.app_id == application_id)).then_some(())
         })
         .await
     }

@@ -46,7 +46,7 @@ fn frame(op: u8, d: Value) -> String {
 async fn connection(shared: Arc<Shared>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             match out {
                 Outbound::Text(text) => {
@@ -98,7 +98,7 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
         handle_payload(&shared, &tx, connection, &mut session_id, &payload);
         shared.notify();
     }
-    if let Some(id) = session_id {
+    if let Some(id) = session_id.take() {
         let mut world = shared.lock();
         let drop_session = matches!(client_close, Some(1000 | 1001));
         if let Some(session) = world.sessions.get_mut(&id)
@@ -112,7 +112,18 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
         }
     }
     shared.notify();
-    writer.abort();
+    // Answer a client's close frame so it sees a clean close, then let the writer finish.
+    if let Some(code) = client_close {
+        let _ = tx.send(Outbound::Close(code, String::new()));
+    }
+    drop(tx);
+    if tokio::time::timeout(std::time::Duration::from_secs(1), &mut writer)
+        .await
+        .is_err()
+    {
+        tracing::debug!("gateway writer did not finish after close");
+        writer.abort();
+    }
 }
 
 fn handle_payload(

@@ -38,6 +38,8 @@ pub struct App {
     pub name: String,
     /// The bot user's id, distinct from the application id as on Discord.
     pub bot_user_id: u64,
+    /// The human user who owns the application.
+    pub owner_id: u64,
     /// The bot token, without the `Bot ` prefix.
     pub token: String,
     /// Whether the privileged message-content intent is enabled for the app; identifying with

@@ -77,7 +77,7 @@ pub(crate) async fn application(
         "verify_key": format!("{:064x}", app.id),
         "flags": flags,
         "bot": world.user_json(app.bot_user_id),
-        "owner": { "id": "0", "username": "owner", "discriminator": "0", "avatar": null, "global_name": null, "public_flags": 0, "flags": 0 },
+        "owner": world.user_json(app.owner_id),
         "team": null,
         "redirect_uris": [],
         "interactions_endpoint_url": null,

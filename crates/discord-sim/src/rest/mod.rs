@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::{
     Router,
     body::{Body, Bytes, to_bytes},
-    extract::{MatchedPath, Path, RawPathParams, Request, State},
+    extract::{MatchedPath, OriginalUri, Path, RawPathParams, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -226,9 +226,17 @@ async fn gatekeeper(
     request: Request,
     next: Next,
 ) -> Response {
-    let template = matched.as_str().to_owned();
+    // Inside the nested router the matched path may or may not carry the `/api/v10` prefix;
+    // records and fault patterns always use the full path.
+    let template = format!(
+        "/api/v10{}",
+        matched.as_str().trim_start_matches("/api/v10")
+    );
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path().to_owned(), |u| u.path().to_owned());
     let query = request.uri().query().map(str::to_owned);
     let params: Vec<(String, String)> = params
         .iter()
