@@ -1,0 +1,195 @@
+//! A simulator of Discord's REST API and gateway, for end-to-end tests of Discord bots.
+//!
+//! [`DiscordSim::start`] binds `127.0.0.1:0` and serves, on one port:
+//! - the REST API under `/api/v10` (authorisation, Discord's JSON errors, rate-limit headers),
+//! - the gateway as a WebSocket on `/` (plain JSON text frames),
+//! - uploaded files under `/attachments/...`, like Discord's CDN,
+//! - a JSON control API under `/_sim/...` for processes that cannot use the Rust handle.
+//!
+//! Tests drive the world through the handle: create applications, guilds, channels and members,
+//! act as a member (commands, buttons, messages), inject faults, and read back every REST call
+//! and every message. The README lists which Discord behaviours are simulated and which are not.
+
+mod control;
+mod control_http;
+mod error;
+mod gateway;
+mod messages;
+mod permissions;
+mod ratelimit;
+mod rest;
+mod snowflake;
+mod validate;
+mod world;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use control::{
+    AppCredentials, CommandInvocation, CommandOptionValue, Fault, FaultAction, InteractionRef,
+    MessageDraft, Upload,
+};
+pub use error::SimError;
+pub use gateway::{
+    INTENT_DIRECT_MESSAGES, INTENT_GUILD_MESSAGES, INTENT_GUILDS, INTENT_MESSAGE_CONTENT,
+};
+pub use permissions::{
+    ADMINISTRATOR, ALL as ALL_PERMISSIONS, ATTACH_FILES, DEFAULT_EVERYONE, MANAGE_GUILD,
+    MANAGE_MESSAGES, MANAGE_WEBHOOKS, OVERWRITE_MEMBER, OVERWRITE_ROLE, SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL,
+};
+pub use ratelimit::{Limit, RateLimitConfig};
+pub use world::{
+    App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
+    ClientStats, Command, Guild, Interaction, InteractionResponse, Member, Message, Overwrite,
+    RecordedCall, Role, User, Webhook,
+};
+
+/// Settings for a simulator instance; `Default` matches Discord's own numbers.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The address to bind; `127.0.0.1:0` picks a free port.
+    pub bind: SocketAddr,
+    /// Rate limits (webhook, global and per-route buckets).
+    pub rate_limits: RateLimitConfig,
+    /// How long after creation an interaction accepts its initial response (Discord: 3 s).
+    pub interaction_deadline: Duration,
+    /// How long an interaction token works for follow-ups and `@original` (Discord: 15 min).
+    pub interaction_token_lifetime: Duration,
+    /// The largest request body accepted, in bytes (Discord: 10 MiB without boosts).
+    pub upload_limit: u64,
+    /// The heartbeat interval announced in HELLO (Discord: 41.25 s).
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rate_limits: RateLimitConfig::default(),
+            interaction_deadline: Duration::from_secs(3),
+            interaction_token_lifetime: Duration::from_secs(15 * 60),
+            upload_limit: 10 * 1024 * 1024,
+            heartbeat_interval: Duration::from_millis(41_250),
+        }
+    }
+}
+
+/// State shared by the HTTP handlers, the gateway connections and the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    world: Mutex<World>,
+    /// Woken whenever the world changes, so waiters poll without sleeping.
+    changed: Notify,
+}
+
+use world::World;
+
+impl Shared {
+    /// Locks the world; a poisoned lock is taken over, since a panicking handler leaves the
+    /// model usable for the remaining assertions of a test.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn notify(&self) {
+        self.changed.notify_waiters();
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct DiscordSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DiscordSim {
+    /// Starts a simulator with Discord's default limits on `127.0.0.1:0`.
+    pub async fn start_default() -> Result<Self, SimError> {
+        Self::start(SimConfig::default()).await
+    }
+
+    /// Starts a simulator with the given settings.
+    pub async fn start(config: SimConfig) -> Result<Self, SimError> {
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(SimError::Bind)?;
+        let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let mut world = World::new(&config);
+        world.base_url = format!("http://{addr}");
+        let shared = Arc::new(Shared {
+            world: Mutex::new(world),
+            changed: Notify::new(),
+        });
+        let app = rest::router(shared.clone())
+            .merge(control_http::router(shared.clone()))
+            .into_make_service();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "simulator server stopped");
+            }
+        });
+        Ok(Self {
+            shared,
+            addr,
+            shutdown,
+            server: Some(server),
+        })
+    }
+
+    /// The socket address the simulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The REST base URL, `http://127.0.0.1:PORT` (the API is under `/api/v10`).
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The gateway URL, `ws://127.0.0.1:PORT` (the same port as REST).
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// `127.0.0.1:PORT`, the form `twilight_http::Client::builder().proxy(..., true)` takes.
+    pub fn proxy_host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Stops the server and closes gateway connections.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        {
+            let mut world = self.shared.lock();
+            for session in world.sessions.values_mut() {
+                if let Some(tx) = session.tx.take() {
+                    let _ = tx.send(world::Outbound::Close(1001, "Simulator stopped.".into()));
+                }
+            }
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for DiscordSim {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Gateway behaviour with a real twilight shard: READY, GUILD_CREATE, dispatches, intents,
+//! resume after op 7, invalid sessions and fatal close codes.
+
+use discord_sim::MessageDraft;
+use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Intents, StreamExt as _};
+use twilight_model::id::Id;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn shard_becomes_ready_and_receives_guild_create() {
+    let f = fixture().await;
+    let mut shard = shard(&f.sim, &f.app.token, relay_intents());
+    let ready = next_matching(&mut shard, |e| match e {
+        Event::Ready(ready) => Some(ready.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ready.user.id, Id::new(f.app.bot_user_id));
+    assert!(ready.user.bot);
+    assert_eq!(ready.application.id, Id::new(f.app.id));
+    assert_eq!(ready.guilds.len(), 1);
+    assert_eq!(ready.resume_gateway_url, f.sim.gateway_url());
+    let guild = next_matching(&mut shard, |e| match e {
+        Event::GuildCreate(g) => Some(g.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(guild.id(), Id::new(f.guild));
+    let twilight_model::gateway::payload::incoming::GuildCreate::Available(guild) = *guild else {
+        panic!("guild should be available");
+    };
+    assert_eq!(guild.name, "alpha");
+    assert!(guild.channels.iter().any(|c| c.id == Id::new(f.channel)));
+    assert!(
+        guild
+            .members
+            .iter()
+            .any(|m| m.user.id == Id::new(f.app.bot_user_id))
+    );
+    assert_eq!(f.sim.connected_sessions(f.app.id), 1);
+}
+
+#[tokio::test]
+async fn member_messages_are_dispatched_as_create_update_delete() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let id = f
+        .sim
+        .post_message(f.channel, f.member, MessageDraft::text("hello"))
+        .unwrap();
+    let created = next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(created.id, Id::new(id));
+    assert_eq!(created.content, "hello");
+    assert_eq!(created.author.id, Id::new(f.member));
+    assert_eq!(created.guild_id, Some(Id::new(f.guild)));
+    assert!(created.member.is_some());
+    f.sim.edit_message(id, "hello, edited").unwrap();
+    let updated = next_matching(&mut shard, |e| match e {
+        Event::MessageUpdate(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(updated.content, "hello, edited");
+    assert!(updated.edited_timestamp.is_some());
+    f.sim.delete_message(id).unwrap();
+    let deleted = next_matching(&mut shard, |e| match e {
+        Event::MessageDelete(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted.id, Id::new(id));
+    assert_eq!(deleted.channel_id, Id::new(f.channel));
+}
+
+#[tokio::test]
+async fn content_is_emptied_without_the_message_content_intent_unless_exempt() {
+    let f = fixture().await;
+    let intents = Intents::GUILDS | Intents::GUILD_MESSAGES;
+    let mut shard = ready_shard(&f.sim, &f.app.token, intents).await;
+    f.sim
+        .post_message(f.channel, f.member, MessageDraft::text("secret"))
+        .unwrap();
+    let plain = next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(plain.content, "");
+    let mention = format!("<@{}> look", f.app.bot_user_id);
+    f.sim
+        .post_message(f.channel, f.member, MessageDraft::text(mention.clone()))
+        .unwrap();
+    let mentioned = next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(mentioned.content, mention);
+    assert!(
+        mentioned
+            .mentions
+            .iter()
+            .any(|m| m.id == Id::new(f.app.bot_user_id))
+    );
+
+    // The bot's own messages keep their content too.
+    let client = http(&f.sim, &f.app.token);
+    client
+        .create_message(Id::new(f.channel))
+        .content("mine")
+        .await
+        .unwrap();
+    let own = next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(own.content, "mine");
+}
+
+#[tokio::test]
+async fn without_guild_messages_no_message_events_arrive() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, Intents::GUILDS).await;
+    f.sim
+        .post_message(f.channel, f.member, MessageDraft::text("unseen"))
+        .unwrap();
+    // A channel creation is dispatched after the message; if the message had been sent it
+    // would arrive first.
+    let marker = f.sim.create_channel(f.guild, "marker").unwrap();
+    let first = next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(_) => Some(None),
+        Event::ChannelCreate(c) => Some(Some(c.id)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(first, Some(Id::new(marker)));
+}
+
+#[tokio::test]
+async fn other_guilds_messages_are_not_dispatched() {
+    let f = fixture().await;
+    let owner = f.sim.create_user("bob");
+    let other_guild = f.sim.create_guild("beta", owner).unwrap();
+    let other_channel = f.sim.create_channel(other_guild, "general").unwrap();
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    f.sim
+        .post_message(other_channel, owner, MessageDraft::text("elsewhere"))
+        .unwrap();
+    let here = f
+        .sim
+        .post_message(f.channel, f.member, MessageDraft::text("here"))
+        .unwrap();
+    let first = next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(m) => Some(m.id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(first, Id::new(here));
+}
+
+#[tokio::test]
+async fn resume_after_op7_replays_missed_dispatches() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    assert_eq!(f.sim.reconnect(f.app.id), 1);
+    let id = f
+        .sim
+        .post_message(f.channel, f.member, MessageDraft::text("during reconnect"))
+        .unwrap();
+    let mut resumed = false;
+    let mut seen = 0;
+    let mut readies = 0;
+    // Read until both the RESUMED event and the message were seen, then check nothing repeats.
+    next_matching(&mut shard, |e| {
+        match e {
+            Event::Resumed => resumed = true,
+            Event::Ready(_) => readies += 1,
+            Event::MessageCreate(m) if m.id == Id::new(id) => seen += 1,
+            _ => {}
+        }
+        (resumed && seen > 0).then_some(())
+    })
+    .await;
+    let second = f
+        .sim
+        .post_message(f.channel, f.member, MessageDraft::text("after"))
+        .unwrap();
+    next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(m) if m.id == Id::new(id) => {
+            seen += 1;
+            None
+        }
+        Event::MessageCreate(m) if m.id == Id::new(second) => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen, 1, "the missed dispatch arrives exactly once");
+    assert_eq!(readies, 0, "a resume does not identify again");
+    let resumes = f.sim.connected_sessions(f.app.id);
+    assert_eq!(resumes, 1);
+}
+
+#[tokio::test]
+async fn non_resumable_invalid_session_leads_to_a_new_identify() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let first = shard.session().unwrap().id().to_owned();
+    assert_eq!(f.sim.invalidate_sessions(f.app.id, false), 1);
+    let ready = next_matching(&mut shard, |e| match e {
+        Event::Ready(r) => Some(r.session_id.clone()),
+        _ => None,
+    })
+    .await;
+    assert_ne!(ready, first);
+}
+
+#[tokio::test]
+async fn a_bad_token_closes_with_4004() {
+    let f = fixture().await;
+    let mut shard = shard(&f.sim, "not-a-token", relay_intents());
+    let code = next_matching(&mut shard, |e| match e {
+        Event::GatewayClose(frame) => Some(frame.as_ref().map(|f| f.code)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(code, Some(4004));
+    // After a fatal close code the shard stops.
+    let next = tokio::time::timeout(WAIT, shard.next_event(EventTypeFlags::all()))
+        .await
+        .unwrap();
+    assert!(next.is_none() || next.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn message_content_intent_needs_to_be_enabled_for_the_app() {
+    let f = fixture().await;
+    let app = f.sim.create_application_with("no-content", false);
+    let mut shard = shard(&f.sim, &app.token, relay_intents());
+    let code = next_matching(&mut shard, |e| match e {
+        Event::GatewayClose(frame) => Some(frame.as_ref().map(|f| f.code)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(code, Some(4014));
+}
+
+#[tokio::test]
+async fn a_normal_close_ends_the_session() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    shard.close(CloseFrame::NORMAL);
+    // The shard has to be polled to send its close frame, so drive it while waiting.
+    let drive = async { while let Some(_event) = shard.next_event(EventTypeFlags::all()).await {} };
+    tokio::select! {
+        closed = f.sim.wait_for_sessions_closed(f.app.id, WAIT) => closed.expect("session dropped"),
+        () = drive => f.sim.wait_for_sessions_closed(f.app.id, WAIT).await.expect("session dropped"),
+    }
+}
+
+#[tokio::test]
+async fn bots_joining_later_get_guild_create() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let owner = f.sim.create_user("carol");
+    let guild = f.sim.create_guild("gamma", owner).unwrap();
+    f.sim
+        .add_bot(guild, f.app.id, discord_sim::ADMINISTRATOR)
+        .unwrap();
+    let id = next_matching(&mut shard, |e| match e {
+        Event::GuildCreate(g) if g.id() == Id::new(guild) => Some(g.id()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(id, Id::new(guild));
+}

@@ -1,0 +1,5 @@
+//! Integration tests: real twilight 0.18 clients and hand-made requests against the simulator.
+
+mod common;
+mod gateway;
+mod rest;
