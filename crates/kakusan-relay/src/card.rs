@@ -60,6 +60,26 @@ pub enum CardError {
     Webhook(#[source] WebhookUrlError),
 }
 
+impl CardError {
+    /// A stable, lower-case label for the kind of defect, as used in the golden vectors.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CardError::TooLong(_) => "too_long",
+            CardError::WrongPrefix => "wrong_prefix",
+            CardError::Whitespace => "whitespace",
+            CardError::FieldCount(_) => "field_count",
+            CardError::Checksum => "checksum",
+            CardError::Name(_) => "name",
+            CardError::GuildId(_) => "guild_id",
+            CardError::Base64(_) => "base64",
+            CardError::VerifyKey(_) => "verify_key",
+            CardError::SealingKey(_) => "sealing_key",
+            CardError::WebhookNotText => "webhook_not_text",
+            CardError::Webhook(_) => "webhook",
+        }
+    }
+}
+
 /// A server's public identity: name, guild, master webhook URL and public keys.
 ///
 /// The card contains the master webhook URL, so its text is shared only between admins; `Debug`

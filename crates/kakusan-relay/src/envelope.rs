@@ -717,6 +717,16 @@ impl fmt::Display for EnvelopeText {
     }
 }
 
+/// Signs an arbitrary payload text and returns `payload + "\n" + signature` without checking
+/// anything.
+///
+/// Real senders use [`Envelope::sign`]. This exists so that tests, fuzzers and the golden-vector
+/// generator can build envelopes whose payload is deliberately odd but correctly signed.
+pub fn sign_raw_payload(payload: &str, key: &SigningSecret) -> String {
+    let signature = key.sign(payload.as_bytes());
+    format!("{payload}\n{}", b64_encode(&signature))
+}
+
 /// Splits wire text into the payload and the decoded signature.
 ///
 /// The text must contain exactly one line feed, followed by exactly 86 characters of strict

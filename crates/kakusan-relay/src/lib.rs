@@ -57,7 +57,7 @@ pub use card::{CARD_PREFIX, Card, CardError};
 pub use envelope::{
     Body, BodyError, DEFAULT_TTL, EncodeError, Envelope, EnvelopeId, EnvelopeIdError, EnvelopeText,
     Hello, Kind, LogLine, LogLineError, MAX_WIRE_BYTES, Nonce, PROTOCOL_VERSION, Ping, Pong,
-    Registration, SyncChunk, TimesWithdraw, Ttl,
+    Registration, SyncChunk, TimesWithdraw, Ttl, sign_raw_payload,
 };
 pub use keys::{KeyError, SealingKey, SealingSecret, ServerKeys, SigningSecret, VerifyKey};
 pub use name::{DisplayName, DisplayNameError, NameError, ServerName, Snowflake, SnowflakeError};
