@@ -73,7 +73,9 @@ pub trait ReplayGuard {
     /// that two concurrent deliveries of the same envelope cannot both get `true`.
     ///
     /// Ids whose `sent_at` is older than [`MAX_CLOCK_SKEW`] before now may be forgotten: such an
-    /// envelope fails the timestamp check before it reaches this one.
+    /// envelope fails the timestamp check before it reaches this one. An implementation that
+    /// records the arrival time instead of `sent_at` must keep ids for twice the skew (600 s),
+    /// because an envelope stamped 300 s in the future stays acceptable for 600 s after arrival.
     fn first_sighting(
         &self,
         receiver: &ServerName,
