@@ -44,6 +44,7 @@
 //! ```
 
 mod card;
+pub mod delivery;
 mod encoding;
 mod envelope;
 mod keys;

@@ -22,7 +22,7 @@ pub mod usage;
 
 pub use error::StorageError;
 pub use secret::{PrivateKey, PublicKey, SecretString};
-pub use sqlx::{PgPool, Postgres, Transaction};
+pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use std::time::Duration;
 

@@ -146,6 +146,25 @@ impl Job {
     }
 }
 
+/// A connection that LISTENs on [`NOTIFY_CHANNEL`]: it wakes a worker when a job is enqueued.
+pub struct OutboxListener(sqlx::postgres::PgListener);
+
+impl OutboxListener {
+    /// Starts listening.
+    pub async fn connect(pool: &sqlx::PgPool) -> Result<Self, StorageError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok(OutboxListener(listener))
+    }
+
+    /// Waits for the next new job and returns its lane. A lost connection is re-established
+    /// here; notifications sent meanwhile are lost, which is why workers also poll.
+    pub async fn recv(&mut self) -> Result<u64, StorageError> {
+        let notification = self.0.recv().await?;
+        Ok(notification.payload().parse().unwrap_or_default())
+    }
+}
+
 /// Enqueues a job; workers listening on [`NOTIFY_CHANNEL`] wake when the transaction commits.
 pub async fn enqueue(executor: impl PgExecutor<'_>, job: &NewJob<'_>) -> Result<i64, StorageError> {
     let (destination_id, peer_id) = match job.target {

@@ -1,0 +1,120 @@
+//! Writing relay jobs: what the command and event handlers call, inside their transactions.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kakusan_storage::outbox::{self, Coalesced, NewJob, Operation, Target};
+use kakusan_storage::{PgConnection, StorageError};
+use uuid::Uuid;
+
+use super::payload::{EditPayload, EnvelopePayload, SendPayload};
+
+/// Which message of which member goes to which destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayJob {
+    /// Our server, where the member wrote.
+    pub server_guild_id: u64,
+    /// The destination (`destinations.id`).
+    pub destination_id: i64,
+    /// The destination's webhook: its lane.
+    pub webhook_id: u64,
+    /// The member.
+    pub member_id: u64,
+    /// The member's message.
+    pub source_message_id: u64,
+    /// The `/here` or mirrored post this job belongs to.
+    pub relay_id: Option<Uuid>,
+}
+
+impl RelayJob {
+    fn new_job<'a>(
+        &self,
+        operation: Operation,
+        payload: &'a serde_json::Value,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> NewJob<'a> {
+        NewJob {
+            server_guild_id: self.server_guild_id,
+            lane: self.webhook_id,
+            target: Target::Destination(self.destination_id),
+            operation,
+            source_message_id: Some(self.source_message_id),
+            relay_id: self.relay_id,
+            member_id: Some(self.member_id),
+            payload,
+            scheduled_for,
+        }
+    }
+}
+
+fn to_value(payload: &impl serde::Serialize) -> serde_json::Value {
+    // The payload types hold only strings, numbers and lists: serialising cannot fail.
+    serde_json::to_value(payload).expect("payloads serialise")
+}
+
+/// Queues a copy of the member's message, now or at `scheduled_for`.
+pub async fn enqueue_send(
+    connection: &mut PgConnection,
+    job: &RelayJob,
+    payload: &SendPayload,
+    scheduled_for: Option<DateTime<Utc>>,
+) -> Result<Coalesced, StorageError> {
+    let payload = to_value(payload);
+    outbox::enqueue_coalescing(
+        connection,
+        &job.new_job(Operation::Send, &payload, scheduled_for),
+    )
+    .await
+}
+
+/// Queues an edit of the delivered copy, held back for `delay` so that a burst of edits
+/// becomes one call.
+pub async fn enqueue_edit(
+    connection: &mut PgConnection,
+    job: &RelayJob,
+    payload: &EditPayload,
+    delay: Duration,
+) -> Result<Coalesced, StorageError> {
+    let payload = to_value(payload);
+    let at = Utc::now() + delay;
+    outbox::enqueue_coalescing(
+        connection,
+        &job.new_job(Operation::Edit, &payload, Some(at)),
+    )
+    .await
+}
+
+/// Queues the deletion of the delivered copy (or cancels its send if it is still queued).
+pub async fn enqueue_delete(
+    connection: &mut PgConnection,
+    job: &RelayJob,
+) -> Result<Coalesced, StorageError> {
+    let payload = serde_json::json!({});
+    outbox::enqueue_coalescing(connection, &job.new_job(Operation::Delete, &payload, None)).await
+}
+
+/// Queues an envelope for a peer's master webhook (`webhook_id` is its lane).
+pub async fn enqueue_envelope(
+    connection: &mut PgConnection,
+    server_guild_id: u64,
+    peer_id: i64,
+    webhook_id: u64,
+    payload: &EnvelopePayload,
+) -> Result<i64, StorageError> {
+    let payload = to_value(payload);
+    outbox::enqueue(
+        connection,
+        &NewJob {
+            server_guild_id,
+            lane: webhook_id,
+            target: Target::Peer(peer_id),
+            operation: Operation::Envelope,
+            source_message_id: None,
+            relay_id: None,
+            member_id: None,
+            payload: &payload,
+            scheduled_for: None,
+        },
+    )
+    .await
+}

@@ -1,0 +1,23 @@
+//! The delivery engine (SPEC §4): workers that drain the outbox through Discord webhooks.
+//!
+//! Every webhook call a relay needs is an outbox job, written by the caller in the same
+//! transaction as the state that caused it ([`enqueue_send`] and friends). [`Delivery::run`]
+//! claims ready jobs (the head of each webhook's lane, under a lease), makes the call through
+//! twilight-http, whose ratelimiter obeys Discord's headers, and records the outcome: a
+//! delivered job leaves the queue (a send also records its copy, so later edits and deletes
+//! reach it); a transient failure retries with exponential backoff and jitter; a webhook that
+//! is gone marks its destination broken and fails its queued jobs.
+//!
+//! This part of the crate talks to Discord (twilight-http) and to the storage crate's
+//! functions; it writes no SQL.
+
+mod classify;
+mod enqueue;
+mod payload;
+mod worker;
+
+pub use enqueue::{RelayJob, enqueue_delete, enqueue_edit, enqueue_envelope, enqueue_send};
+pub use payload::{
+    AttachmentLink, EditPayload, EnvelopePayload, SendPayload, USERNAME_MAX_CHARS, webhook_username,
+};
+pub use worker::{Delivery, DeliveryConfig};

@@ -1,0 +1,483 @@
+//! The worker loop and the execution of one job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kakusan_storage::outbox::{self, Job, Operation, OutboxListener, Target};
+use kakusan_storage::{PgPool, StorageError, copies, destinations, peers};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use twilight_model::channel::message::AllowedMentions;
+use twilight_model::http::attachment::Attachment;
+use twilight_model::id::Id;
+
+use super::classify::{Failure, error_line};
+use super::payload::{EditPayload, EnvelopePayload, SendPayload};
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// This worker's name in job leases; unique per process.
+    pub worker_id: String,
+    /// How long a claimed job is this worker's; after that another worker may take it over.
+    pub lease: Duration,
+    /// How many calls may be under way at once, over all destinations.
+    pub max_in_flight: usize,
+    /// How often to look for due jobs without a notification (scheduled jobs, retries, and
+    /// notifications lost while the listening connection was down).
+    pub poll_interval: Duration,
+    /// The first retry delay; it doubles with each attempt, with jitter.
+    pub backoff_base: Duration,
+    /// The longest retry delay.
+    pub backoff_max: Duration,
+    /// How long shutdown waits for running calls.
+    pub drain_timeout: Duration,
+    /// Files up to this size are re-uploaded; larger ones are linked.
+    pub upload_limit: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            worker_id: format!(
+                "worker-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ),
+            lease: Duration::from_secs(60),
+            max_in_flight: 32,
+            poll_interval: Duration::from_secs(1),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            drain_timeout: Duration::from_secs(8),
+            upload_limit: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// The delivery engine of one process.
+pub struct Delivery {
+    pool: PgPool,
+    http: Arc<twilight_http::Client>,
+    downloads: reqwest::Client,
+    config: DeliveryConfig,
+    /// Signalled when a job finishes, so its lane's next job is claimed at once.
+    finished: Notify,
+}
+
+/// What a successful call leaves to record.
+enum Done {
+    /// A copy was created: remember where.
+    Copied {
+        destination: i64,
+        source: u64,
+        copy: u64,
+    },
+    /// The copy was deleted (or was already gone): forget it.
+    Uncopied { destination: i64, source: u64 },
+    /// Nothing to record.
+    Nothing,
+}
+
+impl Delivery {
+    /// An engine on `pool` calling Discord through `http`.
+    pub fn new(
+        pool: PgPool,
+        http: Arc<twilight_http::Client>,
+        config: DeliveryConfig,
+    ) -> Arc<Self> {
+        Arc::new(Delivery {
+            pool,
+            http,
+            downloads: reqwest::Client::new(),
+            config,
+            finished: Notify::new(),
+        })
+    }
+
+    /// Claims and runs jobs until `shutdown`, then waits (at most the drain timeout) for the
+    /// calls under way. A job still running then keeps its lease, and runs again once it
+    /// expires: at most one duplicate message, never a lost one.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let permits = Arc::new(Semaphore::new(self.config.max_in_flight));
+        let tracker = TaskTracker::new();
+        let mut listener: Option<OutboxListener> = None;
+        tracing::info!(worker = %self.config.worker_id, "delivery started");
+        while !shutdown.is_cancelled() {
+            if listener.is_none() {
+                listener = match OutboxListener::connect(&self.pool).await {
+                    Ok(listener) => Some(listener),
+                    Err(error) => {
+                        tracing::warn!(error = %error_line(&error), "cannot listen for new jobs; polling");
+                        None
+                    }
+                };
+            }
+            let free = permits.available_permits();
+            let mut claimed = 0;
+            if free > 0 {
+                match outbox::claim(
+                    &self.pool,
+                    &self.config.worker_id,
+                    self.config.lease,
+                    free as i64,
+                )
+                .await
+                {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        for job in jobs {
+                            let permit = permits
+                                .clone()
+                                .try_acquire_owned()
+                                .expect("a free permit was counted");
+                            let engine = self.clone();
+                            tracker.spawn(async move {
+                                engine.run_job(job).await;
+                                drop(permit);
+                                engine.finished.notify_one();
+                            });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error_line(&error), "cannot claim jobs; retrying");
+                    }
+                }
+            }
+            if free > 0 && claimed == free {
+                // Every free slot was filled: more jobs may be ready.
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = self.finished.notified() => {}
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+                received = next_notification(&mut listener) => {
+                    if let Err(error) = received {
+                        tracing::warn!(error = %error_line(&error), "lost the job notifications; polling");
+                        listener = None;
+                    }
+                }
+            }
+        }
+        tracker.close();
+        if tokio::time::timeout(self.config.drain_timeout, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "calls still under way at shutdown; their jobs run again when the leases expire"
+            );
+        }
+        tracing::info!("delivery stopped");
+    }
+
+    /// Runs one claimed job and records its outcome.
+    async fn run_job(&self, job: Job) {
+        let span = tracing::info_span!(
+            "job",
+            id = job.id,
+            lane = job.lane,
+            operation = job.operation.as_str(),
+            attempt = job.attempts
+        );
+        async {
+            let outcome = self.call(&job).await;
+            if let Err(error) = self.record(&job, outcome).await {
+                // The lease runs out and the job runs again: at most one duplicate.
+                tracing::warn!(error = %error_line(&error), "cannot record the job's outcome");
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Makes the job's webhook call.
+    async fn call(&self, job: &Job) -> Result<Done, Failure> {
+        match job.target() {
+            Target::Destination(destination_id) => {
+                let Some(destination) =
+                    destinations::destination(&self.pool, destination_id).await?
+                else {
+                    // Withdrawn since: nothing to deliver to.
+                    return Ok(Done::Nothing);
+                };
+                if let Some(reason) = destination.broken_reason {
+                    return Err(Failure::Rejected(format!(
+                        "the destination is broken: {reason}"
+                    )));
+                }
+                let webhook = (
+                    Id::new(destination.webhook_id.max(1)),
+                    destination.webhook_token.expose(),
+                );
+                let source = job.source_message_id.unwrap_or_default();
+                match job.operation {
+                    Operation::Send => {
+                        let payload: SendPayload = parse_payload(job)?;
+                        let copy = self.send(webhook, &payload).await?;
+                        Ok(Done::Copied {
+                            destination: destination_id,
+                            source,
+                            copy,
+                        })
+                    }
+                    Operation::Edit => {
+                        let Some(copy) =
+                            copies::copy_of(&self.pool, destination_id, source).await?
+                        else {
+                            // Never delivered, or deleted since: there is nothing to edit.
+                            return Ok(Done::Nothing);
+                        };
+                        let payload: EditPayload = parse_payload(job)?;
+                        let mentions = AllowedMentions::default();
+                        let result = self
+                            .http
+                            .update_webhook_message(webhook.0, webhook.1, Id::new(copy.max(1)))
+                            .content(Some(&payload.content))
+                            .allowed_mentions(Some(&mentions))
+                            .await;
+                        match result.map_err(|error| Failure::of(&error)) {
+                            Ok(_) => Ok(Done::Nothing),
+                            Err(Failure::CopyGone) => Ok(Done::Uncopied {
+                                destination: destination_id,
+                                source,
+                            }),
+                            Err(failure) => Err(failure),
+                        }
+                    }
+                    Operation::Delete => {
+                        let Some(copy) =
+                            copies::copy_of(&self.pool, destination_id, source).await?
+                        else {
+                            return Ok(Done::Nothing);
+                        };
+                        let result = self
+                            .http
+                            .delete_webhook_message(webhook.0, webhook.1, Id::new(copy.max(1)))
+                            .await;
+                        match result.map_err(|error| Failure::of(&error)) {
+                            Ok(_) | Err(Failure::CopyGone) => Ok(Done::Uncopied {
+                                destination: destination_id,
+                                source,
+                            }),
+                            Err(failure) => Err(failure),
+                        }
+                    }
+                    Operation::Envelope => Err(Failure::Rejected(
+                        "an envelope job aimed at a member's destination".to_owned(),
+                    )),
+                }
+            }
+            Target::Peer(peer_id) => {
+                let Some(peer) = peers::peer(&self.pool, peer_id).await? else {
+                    return Ok(Done::Nothing);
+                };
+                let Some((id, token)) = webhook_parts(peer.webhook_url.expose()) else {
+                    return Err(Failure::Rejected(
+                        "the peer's webhook URL is malformed".to_owned(),
+                    ));
+                };
+                let payload: EnvelopePayload = parse_payload(job)?;
+                let mentions = AllowedMentions::default();
+                self.http
+                    .execute_webhook(Id::new(id), token)
+                    .content(&payload.content)
+                    .username(&payload.username)
+                    .allowed_mentions(Some(&mentions))
+                    .wait()
+                    .await
+                    .map_err(|error| Failure::of(&error))?;
+                Ok(Done::Nothing)
+            }
+        }
+    }
+
+    /// Executes the webhook with a copy of the member's message; returns the copy's id.
+    async fn send(
+        &self,
+        (webhook_id, token): (Id<twilight_model::id::marker::WebhookMarker>, &str),
+        payload: &SendPayload,
+    ) -> Result<u64, Failure> {
+        let mut content = payload.content.clone();
+        let mut files = Vec::new();
+        for (index, attachment) in payload.attachments.iter().enumerate() {
+            match self
+                .download(attachment.url.as_str(), attachment.size)
+                .await
+            {
+                Some(bytes) => files.push(Attachment::from_bytes(
+                    attachment.filename.clone(),
+                    bytes,
+                    index as u64,
+                )),
+                // Too large to re-upload, or no longer downloadable: link it instead.
+                None => {
+                    content.push('\n');
+                    content.push_str(&attachment.url);
+                }
+            }
+        }
+        let mentions = AllowedMentions::default();
+        let mut request = self
+            .http
+            .execute_webhook(webhook_id, token)
+            .username(&payload.username)
+            .allowed_mentions(Some(&mentions))
+            .attachments(&files);
+        if !content.is_empty() {
+            request = request.content(&content);
+        }
+        if let Some(avatar) = &payload.avatar_url {
+            request = request.avatar_url(avatar);
+        }
+        let response = request.wait().await.map_err(|error| Failure::of(&error))?;
+        let message = response.model().await.map_err(|error| {
+            Failure::Transient(format!("unreadable answer from Discord: {error}"))
+        })?;
+        Ok(message.id.get())
+    }
+
+    /// Downloads a file of at most the upload limit; `None` for larger or unreachable files.
+    async fn download(&self, url: &str, size: u64) -> Option<Vec<u8>> {
+        if size > self.config.upload_limit {
+            return None;
+        }
+        let response = self
+            .downloads
+            .get(url)
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?;
+        let bytes = response.bytes().await.ok()?;
+        (bytes.len() as u64 <= self.config.upload_limit).then(|| bytes.to_vec())
+    }
+
+    /// Stores what became of the job.
+    async fn record(&self, job: &Job, outcome: Result<Done, Failure>) -> Result<(), StorageError> {
+        let worker = self.config.worker_id.as_str();
+        match outcome {
+            Ok(done) => {
+                let mut tx = self.pool.begin().await?;
+                match done {
+                    Done::Copied {
+                        destination,
+                        source,
+                        copy,
+                    } => {
+                        copies::record_copy(&mut *tx, destination, source, copy).await?;
+                    }
+                    Done::Uncopied {
+                        destination,
+                        source,
+                    } => {
+                        copies::forget_copy(&mut *tx, destination, source).await?;
+                    }
+                    Done::Nothing => {}
+                }
+                if !outbox::complete(&mut *tx, job.id, worker).await? {
+                    tracing::warn!(
+                        "the lease ran out before the call finished; the job may run twice"
+                    );
+                }
+                tx.commit().await?;
+                tracing::debug!("delivered");
+            }
+            Err(Failure::Transient(reason)) => {
+                let delay = backoff(&self.config, job.attempts);
+                tracing::info!(%reason, retry_in_ms = delay.as_millis() as u64, "call failed; will retry");
+                outbox::retry_later(&self.pool, job.id, worker, delay, &reason).await?;
+            }
+            Err(failure @ (Failure::Rejected(_) | Failure::CopyGone)) => {
+                tracing::warn!(reason = failure.reason(), "job failed");
+                outbox::fail(&self.pool, job.id, worker, failure.reason()).await?;
+            }
+            Err(Failure::Broken(reason)) => {
+                tracing::warn!(%reason, "destination broken");
+                let mut tx = self.pool.begin().await?;
+                outbox::fail(&mut *tx, job.id, worker, &reason).await?;
+                if let Some(destination) = job.destination_id {
+                    destinations::mark_broken(&mut *tx, destination, &reason).await?;
+                    outbox::fail_queued_for_destination(&mut *tx, destination, &reason).await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, Failure> {
+    serde_json::from_value(job.payload.clone())
+        .map_err(|error| Failure::Rejected(format!("the job's payload is unreadable: {error}")))
+}
+
+/// Waits for the next job notification, or forever without a listener.
+async fn next_notification(listener: &mut Option<OutboxListener>) -> Result<u64, StorageError> {
+    match listener {
+        Some(listener) => listener.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The delay before attempt `attempts + 1`: the base doubled per attempt, capped, with
+/// jitter between half and all of it, so that many jobs failing together do not retry
+/// together.
+pub(crate) fn backoff(config: &DeliveryConfig, attempts: i32) -> Duration {
+    let exponent = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(20);
+    let full = config
+        .backoff_base
+        .saturating_mul(1 << exponent)
+        .min(config.backoff_max);
+    let jitter =
+        f64::from(rand_core::RngCore::next_u32(&mut rand_core::OsRng)) / f64::from(u32::MAX);
+    full.mul_f64(0.5 + jitter / 2.0)
+}
+
+/// The id and token of a webhook URL (`.../webhooks/{id}/{token}`).
+fn webhook_parts(url: &str) -> Option<(u64, &str)> {
+    let path = url.split(['?', '#']).next()?;
+    let mut segments = path.rsplit('/');
+    let token = segments.next().filter(|token| !token.is_empty())?;
+    let id = segments.next()?.parse().ok().filter(|id| *id > 0)?;
+    (segments.next()? == "webhooks").then_some((id, token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let config = DeliveryConfig::default();
+        for attempts in 1..=12 {
+            let full = Duration::from_secs(1 << (attempts - 1)).min(config.backoff_max);
+            let delay = backoff(&config, attempts);
+            assert!(delay >= full / 2 && delay <= full, "{attempts}: {delay:?}");
+        }
+    }
+
+    #[test]
+    fn webhook_urls_give_id_and_token() {
+        assert_eq!(
+            webhook_parts("https://discord.com/api/webhooks/123/abc-DEF"),
+            Some((123, "abc-DEF"))
+        );
+        assert_eq!(
+            webhook_parts("http://127.0.0.1:9/api/v10/webhooks/5/t?wait=true"),
+            Some((5, "t"))
+        );
+        assert_eq!(webhook_parts("https://discord.com/api/hooks/123/abc"), None);
+        assert_eq!(
+            webhook_parts("https://discord.com/api/webhooks/x/abc"),
+            None
+        );
+        assert_eq!(webhook_parts("https://discord.com/api/webhooks/123/"), None);
+    }
+}

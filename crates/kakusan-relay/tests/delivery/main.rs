@@ -1,0 +1,312 @@
+//! The delivery engine against the Discord simulator (through twilight-http) and the real
+//! PostgreSQL: what reaches Discord, in which order, and what the outbox keeps.
+
+mod harness;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use discord_sim::{Fault, FaultAction, Limit, RateLimitConfig, Upload};
+use kakusan_relay::delivery::{AttachmentLink, DeliveryConfig, EditPayload};
+use kakusan_storage::outbox::{self, Cancelled, Coalesced};
+use kakusan_storage::{copies, destinations};
+use serde_json::json;
+use sqlx::PgPool;
+
+use harness::Harness;
+
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn send_edit_and_delete_reach_the_copy(pool: PgPool) {
+    let h = Harness::start(pool, 1, DeliveryConfig::default()).await;
+    let dest = &h.destinations[0];
+    h.send(0, 1, "hello @everyone <@123456789012345678>").await;
+    let copy = h.wait_for_copy(0, 1).await;
+
+    let message = h.sim.message(copy).expect("the copy exists");
+    assert_eq!(message.channel_id, dest.channel_id);
+    assert_eq!(message.webhook_id, Some(dest.webhook_id));
+    assert_eq!(message.content, "hello @everyone <@123456789012345678>");
+    assert_eq!(message.author_name, "Hanako＠Dis-cord (alpha)");
+    assert_eq!(
+        message.allowed_mentions,
+        Some(json!({ "parse": [] })),
+        "nobody is pinged"
+    );
+
+    let mut connection = h.pool.acquire().await.unwrap();
+    let edited = kakusan_relay::delivery::enqueue_edit(
+        &mut connection,
+        &h.job(0, 1),
+        &EditPayload {
+            content: "hello, edited".into(),
+        },
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(edited, Coalesced::Enqueued(_)));
+    h.wait_until("the edit", || {
+        h.sim.message(copy).unwrap().content == "hello, edited"
+    })
+    .await;
+    assert_eq!(
+        h.sim.message(copy).unwrap().allowed_mentions,
+        Some(json!({ "parse": [] }))
+    );
+
+    kakusan_relay::delivery::enqueue_delete(&mut connection, &h.job(0, 1))
+        .await
+        .unwrap();
+    h.wait_until("the delete", || h.sim.message(copy).unwrap().deleted)
+        .await;
+    h.wait_drained().await;
+    assert_eq!(
+        copies::copy_of(&h.pool, dest.id, 1).await.unwrap(),
+        None,
+        "the copy is forgotten"
+    );
+    h.stop().await;
+}
+
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn each_destination_gets_its_messages_in_order(pool: PgPool) {
+    let h = Harness::start(pool, 5, DeliveryConfig::default()).await;
+    h.sim.set_rate_limits(RateLimitConfig {
+        webhook: Limit::new(100, Duration::from_secs(1)),
+        ..RateLimitConfig::default()
+    });
+    // Interleaved, as a member's posts fan out.
+    for source in 1..=20 {
+        for dest in 0..5 {
+            h.send(dest, source, &format!("message {source}")).await;
+        }
+    }
+    h.wait_drained().await;
+    for dest in 0..5 {
+        let expected: Vec<String> = (1..=20).map(|n| format!("message {n}")).collect();
+        assert_eq!(h.contents(dest), expected, "destination {dest}");
+    }
+    h.stop().await;
+}
+
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn a_429_storm_delivers_everything_once_and_in_order(pool: PgPool) {
+    let h = Harness::start(pool, 3, DeliveryConfig::default()).await;
+    h.sim.set_rate_limits(RateLimitConfig {
+        webhook: Limit::new(2, Duration::from_millis(300)),
+        ..RateLimitConfig::default()
+    });
+    // On top of the buckets, Discord sometimes answers 429 out of the blue.
+    h.sim.inject_fault(Fault {
+        method: Some("POST".into()),
+        path: "/webhooks/**".into(),
+        action: FaultAction::RateLimit {
+            retry_after: Duration::from_millis(150),
+            scope: "shared".into(),
+        },
+        times: Some(6),
+    });
+    for source in 1..=8 {
+        for dest in 0..3 {
+            h.send(dest, source, &format!("storm {source}")).await;
+        }
+    }
+    h.wait_drained().await;
+    for dest in 0..3 {
+        let expected: Vec<String> = (1..=8).map(|n| format!("storm {n}")).collect();
+        assert_eq!(
+            h.contents(dest),
+            expected,
+            "destination {dest}: exactly once, in order"
+        );
+    }
+    let limited = h
+        .sim
+        .calls()
+        .iter()
+        .filter(|call| call.status == 429)
+        .count();
+    assert!(
+        limited >= 6,
+        "the storm happened: {limited} answers were 429"
+    );
+    h.stop().await;
+}
+
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn a_deleted_webhook_breaks_the_destination_and_stops_its_calls(pool: PgPool) {
+    let h = Harness::start(pool, 2, DeliveryConfig::default()).await;
+    let broken = h.destinations[0].clone();
+    assert!(
+        h.sim.delete_webhook(broken.webhook_id),
+        "deleted behind kakusan's back"
+    );
+    for source in 1..=3 {
+        h.send(0, source, "to nowhere").await;
+    }
+    h.send(1, 1, "still fine").await;
+    h.wait_drained().await;
+    h.wait_for_copy(1, 1).await;
+
+    let destination = destinations::destination(&h.pool, broken.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let reason = destination.broken_reason.expect("marked broken");
+    assert!(reason.contains("10015"), "{reason}");
+    let failed: Vec<_> = sqlx::query_scalar::<_, String>(
+        "SELECT last_error FROM outbox_jobs WHERE destination_id = $1 AND failed_at IS NOT NULL",
+    )
+    .bind(broken.id)
+    .fetch_all(&h.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        failed.len(),
+        3,
+        "every job of the destination failed and stays visible"
+    );
+    let calls = h
+        .sim
+        .calls()
+        .into_iter()
+        .filter(|call| {
+            call.path
+                .contains(&format!("/webhooks/{}/", broken.webhook_id))
+        })
+        .count();
+    assert_eq!(calls, 1, "no call after the first 404");
+    h.stop().await;
+}
+
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn a_scheduled_relay_waits_and_a_cancelled_one_never_goes(pool: PgPool) {
+    let h = Harness::start(pool, 1, DeliveryConfig::default()).await;
+    let at = Utc::now() + chrono::TimeDelta::milliseconds(1500);
+    h.send_at(0, 1, "scheduled", Some(at)).await;
+    let cancelled = h
+        .send_at(
+            0,
+            2,
+            "cancelled",
+            Some(at - chrono::TimeDelta::milliseconds(500)),
+        )
+        .await;
+    assert_eq!(
+        outbox::cancel(&h.pool, 100, cancelled, Some(harness::MEMBER))
+            .await
+            .unwrap(),
+        Cancelled::Yes
+    );
+    h.send(0, 3, "now").await;
+    h.wait_for_copy(0, 3).await;
+    assert_eq!(
+        h.contents(0),
+        ["now"],
+        "the scheduled relay is not sent early"
+    );
+    h.wait_drained().await;
+    let delivered_at = Utc::now();
+    assert!(delivered_at >= at);
+    assert_eq!(
+        h.contents(0),
+        ["now", "scheduled"],
+        "the cancelled relay never went"
+    );
+    let sent = h.sim.message(h.wait_for_copy(0, 1).await).unwrap();
+    let sent_at = chrono::DateTime::parse_from_rfc3339(&sent.timestamp).unwrap();
+    assert!(
+        sent_at >= at - chrono::TimeDelta::milliseconds(50),
+        "sent at {sent_at}, due {at}"
+    );
+    h.stop().await;
+}
+
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn transient_errors_retry_and_the_error_is_kept_meanwhile(pool: PgPool) {
+    let config = DeliveryConfig {
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        ..DeliveryConfig::default()
+    };
+    let h = Harness::start(pool, 1, config).await;
+    let webhook = h.destinations[0].webhook_id;
+    h.sim.inject_fault(Fault {
+        method: Some("POST".into()),
+        path: format!("/webhooks/{webhook}/*"),
+        action: FaultAction::Error {
+            status: 502,
+            code: 0,
+            message: "502: Bad Gateway".into(),
+        },
+        times: None,
+    });
+    h.send(0, 1, "eventually").await;
+    h.wait_until_async("a few failed attempts", async || {
+        let jobs = outbox::pending_jobs(&h.pool, 100, None).await.unwrap();
+        jobs.first().is_some_and(|job| {
+            job.attempts >= 3 && job.last_error.as_deref().is_some_and(|e| e.contains("502"))
+        })
+    })
+    .await;
+    h.sim.clear_faults();
+    h.wait_for_copy(0, 1).await;
+    h.wait_drained().await;
+    assert_eq!(h.contents(0), ["eventually"], "delivered once");
+    h.stop().await;
+}
+
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn small_files_are_re_uploaded_and_large_ones_linked(pool: PgPool) {
+    let config = DeliveryConfig {
+        upload_limit: 1024,
+        ..DeliveryConfig::default()
+    };
+    let h = Harness::start(pool, 1, config).await;
+    let source_channel = h.sim.create_channel(h.origin_guild, "origin").unwrap();
+    let small = h
+        .sim
+        .upload_attachment(
+            source_channel,
+            Upload {
+                filename: "note.txt".into(),
+                content_type: Some("text/plain".into()),
+                data: b"small file".to_vec(),
+            },
+        )
+        .unwrap();
+    let large = h
+        .sim
+        .upload_attachment(
+            source_channel,
+            Upload {
+                filename: "big.bin".into(),
+                content_type: None,
+                data: vec![7; 4096],
+            },
+        )
+        .unwrap();
+    let links = [&small, &large]
+        .map(|file| AttachmentLink {
+            filename: file.filename.clone(),
+            url: file.url.clone(),
+            size: file.size,
+        })
+        .to_vec();
+    h.send_with(0, 1, "files", links).await;
+    let copy = h.sim.message(h.wait_for_copy(0, 1).await).unwrap();
+    let names: Vec<&str> = copy
+        .attachments
+        .iter()
+        .map(|file| file.filename.as_str())
+        .collect();
+    assert_eq!(names, ["note.txt"]);
+    assert_eq!(copy.attachments[0].size, 10);
+    assert!(copy.content.starts_with("files\n"), "{}", copy.content);
+    assert!(
+        copy.content.contains(&large.url),
+        "the large file is linked: {}",
+        copy.content
+    );
+    h.stop().await;
+}
