@@ -194,6 +194,15 @@ impl Card {
     }
 }
 
+/// Parses a card under Discord's own webhook hosts ([`WebhookPolicy::discord`]).
+impl std::str::FromStr for Card {
+    type Err = CardError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text, &WebhookPolicy::discord())
+    }
+}
+
 /// The first six bytes of SHA-256 over the covered text, as 8 characters of base64url.
 ///
 /// It is a typo and truncation check, not a signature: whoever can edit a card can recompute it.

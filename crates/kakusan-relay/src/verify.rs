@@ -350,6 +350,28 @@ impl VerifiedEnvelope {
         self.envelope.ttl().for_reply()
     }
 
+    /// A reply to this envelope: from its `dst` back to its `src`, with the incoming TTL minus
+    /// one. `None` when that TTL would be zero, because the peer would drop the reply anyway.
+    pub fn reply(
+        &self,
+        body: Body,
+        now: DateTime<Utc>,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) -> Option<Envelope> {
+        let ttl = self.reply_ttl()?;
+        let envelope = &self.envelope;
+        Some(
+            Envelope::new(
+                envelope.dst().clone(),
+                envelope.src().clone(),
+                body,
+                now,
+                rng,
+            )
+            .with_ttl(ttl),
+        )
+    }
+
     /// Takes the envelope and sender apart.
     pub fn into_parts(self) -> (Envelope, Sender) {
         (self.envelope, self.sender)

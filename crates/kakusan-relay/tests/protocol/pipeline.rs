@@ -187,6 +187,9 @@ async fn replies_count_the_ttl_down() {
         .unwrap();
     assert_eq!(verified.envelope().ttl(), Ttl::new(4));
     assert_eq!(verified.reply_ttl(), Some(Ttl::new(3)));
+    let reply = verified.reply(Body::PeerBye, now(), rng).unwrap();
+    assert_eq!((reply.src(), reply.dst()), (&beta().name, &alpha().name));
+    assert_eq!(reply.ttl(), Ttl::new(3));
     let last = from_alpha(Body::PeerBye, rng).with_ttl(Ttl::new(1));
     let verified = verify_as_beta(last.sign(signing.signing()).unwrap().as_str(), &guard)
         .await

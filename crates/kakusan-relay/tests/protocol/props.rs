@@ -150,3 +150,25 @@ proptest! {
         prop_assert!(matches!(verify(&forged), Err(VerifyError::Rejected(_))), "{:?} was accepted", change);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_single_character_change_to_a_card_is_detected(
+        position in any::<prop::sample::Index>(),
+        replacement in 0u8..128,
+    ) {
+        let text = alpha().card().encode();
+        let mut bytes = text.clone().into_bytes();
+        let index = position.index(bytes.len());
+        prop_assume!(bytes[index] != replacement);
+        bytes[index] = replacement;
+        let changed = String::from_utf8(bytes).unwrap();
+        prop_assert!(
+            kakusan_relay::Card::parse(&changed, &kakusan_relay::WebhookPolicy::discord()).is_err(),
+            "{:?} was accepted",
+            changed
+        );
+    }
+}
