@@ -1,12 +1,14 @@
 //! The kakusan federation protocol: server cards, signed envelopes, sealed secrets and chunked
 //! syncs, and the verification pipeline that every inbound envelope passes before it has any
-//! effect.
+//! effect; and the [`delivery`] engine that makes the webhook calls relays and envelopes need.
 //!
-//! This crate is the only place in kakusan that knows the wire format. It deliberately knows
-//! nothing of Discord clients (twilight) or of SQL: the replay check and the peer lookup come in
-//! through the [`ReplayGuard`] and [`PeerKeys`] traits, which the binary implements on top of
-//! storage. The byte-level format is specified in `docs/protocol.md` and pinned by the golden
-//! vectors in `docs/vectors/`.
+//! This crate is the only place in kakusan that knows the wire format. The protocol part
+//! deliberately knows nothing of Discord clients (twilight) or of storage: the replay check and
+//! the peer lookup come in through the [`ReplayGuard`] and [`PeerKeys`] traits
+//! ([`StoredReplayGuard`] is the database-backed guard). The byte-level format is specified in
+//! `docs/protocol.md` and pinned by the golden vectors in `docs/vectors/`. The [`delivery`] part
+//! calls Discord through twilight-http and keeps its state through the storage crate's
+//! functions; neither part writes SQL.
 //!
 //! A typical round trip:
 //!
@@ -50,6 +52,7 @@ mod envelope;
 mod keys;
 mod name;
 mod seal;
+mod stored;
 mod sync;
 mod verify;
 mod webhook;
@@ -63,6 +66,7 @@ pub use envelope::{
 pub use keys::{KeyError, SealingKey, SealingSecret, ServerKeys, SigningSecret, VerifyKey};
 pub use name::{DisplayName, DisplayNameError, NameError, ServerName, Snowflake, SnowflakeError};
 pub use seal::{SealError, SealedSecret};
+pub use stored::StoredReplayGuard;
 pub use sync::{MAX_SYNC_CHUNKS, SyncAssembler, SyncError, reassemble_sync, split_sync};
 pub use verify::{
     MAX_CLOCK_SKEW, MemoryReplayGuard, PeerKeys, Rejection, ReplayError, ReplayGuard, Sender,
