@@ -355,6 +355,26 @@ pub async fn claim(
     .await?)
 }
 
+/// Extends `worker`'s leases on `job_ids` by `lease` from now, for calls that take longer than
+/// a lease (a long rate-limit wait). Returns how many leases the worker still held.
+pub async fn renew_leases(
+    executor: impl PgExecutor<'_>,
+    worker: &str,
+    job_ids: &[i64],
+    lease: Duration,
+) -> Result<u64, StorageError> {
+    let result = sqlx::query(
+        "UPDATE outbox_jobs SET leased_until = now() + make_interval(secs => $3)
+         WHERE id = ANY($1) AND leased_by = $2",
+    )
+    .bind(job_ids)
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}
+
 /// Removes a delivered job. Returns `false` when `worker` no longer holds it (its lease ran
 /// out and another worker took it over, or it was cancelled), so the caller knows.
 pub async fn complete(

@@ -175,6 +175,34 @@ async fn an_expired_lease_passes_the_job_to_another_worker(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "crate::MIGRATOR")]
+async fn a_renewed_lease_keeps_the_job(pool: PgPool) {
+    let world = world(pool).await;
+    let a1 = world.send(0, 1, None).await;
+    assert_eq!(world.claim("slow").await, vec![a1]);
+    // The lease is nearly over when the worker renews it.
+    sqlx::query("UPDATE outbox_jobs SET leased_until = now() + interval '1 ms' WHERE id = $1")
+        .bind(a1)
+        .execute(&world.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        renew_leases(&world.pool, "slow", &[a1, 999], LEASE)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        renew_leases(&world.pool, "other", &[a1], LEASE)
+            .await
+            .unwrap(),
+        0,
+        "not its job"
+    );
+    assert!(world.claim("other").await.is_empty(), "still held");
+    assert!(complete(&world.pool, a1, "slow").await.unwrap());
+}
+
+#[sqlx::test(migrator = "crate::MIGRATOR")]
 async fn failed_jobs_stop_blocking_and_stay_visible(pool: PgPool) {
     let world = world(pool).await;
     let a1 = world.send(0, 1, None).await;

@@ -1,6 +1,7 @@
 //! The worker loop and the execution of one job.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kakusan_storage::outbox::{self, Job, Operation, OutboxListener, Target};
@@ -21,7 +22,9 @@ use super::payload::{EditPayload, EnvelopePayload, SendPayload};
 pub struct DeliveryConfig {
     /// This worker's name in job leases; unique per process.
     pub worker_id: String,
-    /// How long a claimed job is this worker's; after that another worker may take it over.
+    /// How long a claimed job is this worker's unless renewed (every third of it, while the
+    /// call runs); after that another worker may take it over. It bounds how long the jobs of a
+    /// process that died wait.
     pub lease: Duration,
     /// How many calls may be under way at once, over all destinations.
     pub max_in_flight: usize,
@@ -46,7 +49,7 @@ impl Default for DeliveryConfig {
                 std::process::id(),
                 uuid::Uuid::new_v4().simple()
             ),
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(10),
             max_in_flight: 32,
             poll_interval: Duration::from_secs(1),
             backoff_base: Duration::from_secs(1),
@@ -65,6 +68,8 @@ pub struct Delivery {
     config: DeliveryConfig,
     /// Signalled when a job finishes, so its lane's next job is claimed at once.
     finished: Notify,
+    /// The jobs this worker is running, whose leases it renews.
+    running: Mutex<HashSet<i64>>,
 }
 
 /// What a successful call leaves to record.
@@ -94,6 +99,7 @@ impl Delivery {
             downloads: reqwest::Client::new(),
             config,
             finished: Notify::new(),
+            running: Mutex::new(HashSet::new()),
         })
     }
 
@@ -104,6 +110,8 @@ impl Delivery {
         let permits = Arc::new(Semaphore::new(self.config.max_in_flight));
         let tracker = TaskTracker::new();
         let mut listener: Option<OutboxListener> = None;
+        let renewing = CancellationToken::new();
+        let renewal = tokio::spawn(self.clone().renew_leases(renewing.clone()));
         tracing::info!(worker = %self.config.worker_id, "delivery started");
         while !shutdown.is_cancelled() {
             if listener.is_none() {
@@ -134,8 +142,15 @@ impl Delivery {
                                 .try_acquire_owned()
                                 .expect("a free permit was counted");
                             let engine = self.clone();
+                            if !engine.running_jobs().insert(job.id) {
+                                // Our own running job, re-claimed after a renewal failed: the
+                                // claim renewed its lease; one run is enough.
+                                continue;
+                            }
                             tracker.spawn(async move {
+                                let id = job.id;
                                 engine.run_job(job).await;
+                                engine.running_jobs().remove(&id);
                                 drop(permit);
                                 engine.finished.notify_one();
                             });
@@ -171,7 +186,37 @@ impl Delivery {
                 "calls still under way at shutdown; their jobs run again when the leases expire"
             );
         }
+        renewing.cancel();
+        let _ = renewal.await;
         tracing::info!("delivery stopped");
+    }
+
+    fn running_jobs(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Renews the leases of the running jobs every third of a lease, until `stop`.
+    async fn renew_leases(self: Arc<Self>, stop: CancellationToken) {
+        let mut every = tokio::time::interval(self.config.lease / 3);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let ids: Vec<i64> = self.running_jobs().iter().copied().collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let renewed =
+                outbox::renew_leases(&self.pool, &self.config.worker_id, &ids, self.config.lease)
+                    .await;
+            if let Err(error) = renewed {
+                tracing::warn!(error = %error_line(&error), "cannot renew the leases of running jobs");
+            }
+        }
     }
 
     /// Runs one claimed job and records its outcome.

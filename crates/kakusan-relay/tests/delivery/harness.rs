@@ -34,8 +34,9 @@ pub(crate) struct Harness {
     pub(crate) sim: DiscordSim,
     pub(crate) origin_guild: u64,
     pub(crate) destinations: Vec<Dest>,
+    http: Arc<twilight_http::Client>,
     shutdown: CancellationToken,
-    engine: tokio::task::JoinHandle<()>,
+    engines: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Harness {
@@ -118,18 +119,25 @@ impl Harness {
             });
         }
 
-        config.poll_interval = Duration::from_millis(100);
-        let engine = Delivery::new(pool.clone(), http, config);
-        let shutdown = CancellationToken::new();
-        let engine = tokio::spawn(engine.run(shutdown.clone()));
-        Harness {
+        let mut harness = Harness {
             pool,
             sim,
             origin_guild,
             destinations,
-            shutdown,
-            engine,
-        }
+            http,
+            shutdown: CancellationToken::new(),
+            engines: Vec::new(),
+        };
+        config.poll_interval = Duration::from_millis(100);
+        harness.add_engine(config);
+        harness
+    }
+
+    /// Starts one more engine on the same database, as another process would.
+    pub(crate) fn add_engine(&mut self, config: DeliveryConfig) {
+        let engine = Delivery::new(self.pool.clone(), self.http.clone(), config);
+        self.engines
+            .push(tokio::spawn(engine.run(self.shutdown.clone())));
     }
 
     pub(crate) fn job(&self, dest: usize, source: u64) -> RelayJob {
@@ -253,10 +261,12 @@ impl Harness {
 
     pub(crate) async fn stop(self) {
         self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(10), self.engine)
-            .await
-            .expect("the engine stops within 10 s")
-            .unwrap();
+        for engine in self.engines {
+            tokio::time::timeout(Duration::from_secs(10), engine)
+                .await
+                .expect("the engine stops within 10 s")
+                .unwrap();
+        }
         self.sim.shutdown().await;
     }
 }

@@ -310,3 +310,32 @@ async fn small_files_are_re_uploaded_and_large_ones_linked(pool: PgPool) {
     );
     h.stop().await;
 }
+
+/// A call slower than a lease: the worker renews the lease, so a second worker does not take
+/// the job over and send it again.
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn a_slow_call_keeps_its_lease(pool: PgPool) {
+    let short = DeliveryConfig {
+        lease: Duration::from_millis(300),
+        poll_interval: Duration::from_millis(50),
+        ..DeliveryConfig::default()
+    };
+    let mut h = Harness::start(pool, 1, short.clone()).await;
+    h.sim.inject_fault(Fault {
+        method: Some("POST".into()),
+        path: "/webhooks/**".into(),
+        action: FaultAction::Latency(Duration::from_millis(1500)),
+        times: Some(1),
+    });
+    h.send(0, 1, "slow").await;
+    h.wait_until_async("the first worker to claim the job", async || {
+        let jobs = outbox::pending_jobs(&h.pool, 100, None).await.unwrap();
+        jobs.first().is_some_and(|job| job.leased_by.is_some())
+    })
+    .await;
+    h.add_engine(short);
+    h.wait_for_copy(0, 1).await;
+    h.wait_drained().await;
+    assert_eq!(h.contents(0), ["slow"], "sent once, by the first worker");
+    h.stop().await;
+}
