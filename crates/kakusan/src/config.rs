@@ -86,10 +86,6 @@ impl fmt::Debug for DatabaseConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct DiscordConfig {
     /// `DISCORD_TOKEN`, the bot token.
-    #[expect(
-        dead_code,
-        reason = "read by the gateway and REST clients, which come next"
-    )]
     pub(crate) token: SecretString,
     /// `KAKUSAN_DISCORD_API`: the REST API's base URL.
     pub(crate) api: Url,
@@ -196,6 +192,15 @@ impl DiscordConfig {
         }
         let api = url_var(vars, "KAKUSAN_DISCORD_API", &["https", "http"])?
             .unwrap_or_else(|| Url::parse("https://discord.com").expect("a valid URL"));
+        // Requests go to `{base}/api/v10/...`: a base with a path of its own cannot be honoured.
+        if !matches!(api.path(), "" | "/") || api.query().is_some() {
+            return Err(malformed(
+                "KAKUSAN_DISCORD_API",
+                format!(
+                    "`{api}` should be a scheme, host and port only, like http://127.0.0.1:8080"
+                ),
+            ));
+        }
         let gateway = url_var(vars, "KAKUSAN_DISCORD_GATEWAY", &["wss", "ws"])?;
         let mirror = match vars.get("KAKUSAN_MIRROR") {
             None => false,
@@ -226,6 +231,22 @@ impl DiscordConfig {
             mirror,
             commands_guild,
         })
+    }
+}
+
+impl DiscordConfig {
+    /// The `host:port` to send REST requests to and whether it speaks plain HTTP, when the API
+    /// is not Discord's own (`None`).
+    pub(crate) fn proxy(&self) -> Option<(String, bool)> {
+        if self.api.scheme() == "https"
+            && self.api.host_str() == Some("discord.com")
+            && self.api.port().is_none()
+        {
+            return None;
+        }
+        let host = self.api.host_str()?;
+        let port = self.api.port_or_known_default()?;
+        Some((format!("{host}:{port}"), self.api.scheme() == "http"))
     }
 }
 
@@ -327,6 +348,7 @@ mod tests {
         assert_eq!(config.log.format, LogFormat::Pretty);
         assert_eq!(config.http_addr, "127.0.0.1:9100".parse().unwrap());
         assert_eq!(config.database.display_target(), "db:5432/kakusan");
+        assert_eq!(config.discord.proxy(), None, "Discord itself");
     }
 
     #[test]
@@ -342,6 +364,10 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.discord.api.port(), Some(8080));
+        assert_eq!(
+            config.discord.proxy(),
+            Some(("127.0.0.1:8080".to_owned(), true))
+        );
         assert_eq!(config.discord.gateway.unwrap().scheme(), "ws");
         assert!(config.discord.mirror);
         assert_eq!(config.discord.commands_guild, Some(123456789012345678));
@@ -357,6 +383,7 @@ mod tests {
             ("DATABASE_URL", "mysql://db/kakusan"),
             ("DATABASE_URL", "not a url"),
             ("KAKUSAN_DISCORD_API", "ftp://example.com"),
+            ("KAKUSAN_DISCORD_API", "http://127.0.0.1:8080/api/v10"),
             ("KAKUSAN_DISCORD_GATEWAY", "https://gateway.discord.gg"),
             ("KAKUSAN_MIRROR", "maybe"),
             ("KAKUSAN_COMMANDS_GUILD", "my-guild"),

@@ -5,12 +5,14 @@ mod database;
 mod telemetry;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kakusan_relay::delivery::{Delivery, DeliveryConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DatabaseConfig, LogConfig, ProcessEnv};
+use crate::config::{Config, DatabaseConfig, DiscordConfig, LogConfig, ProcessEnv};
 
 /// A federated Times relay for Discord.
 #[derive(Debug, Parser)]
@@ -22,7 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Apply database migrations, then serve until SIGTERM or SIGINT (the default).
+    /// Apply database migrations, then deliver queued relays until SIGTERM or SIGINT (the
+    /// default).
     Run,
     /// Apply database migrations and exit; running it again changes nothing.
     Migrate,
@@ -97,11 +100,28 @@ async fn run() -> anyhow::Result<()> {
         tracing::info!("stopped before the database answered");
         return Ok(());
     };
+    let http = Arc::new(discord_client(&config.discord));
+    let delivery = Delivery::new(pool.clone(), http, DeliveryConfig::default());
+    let delivery = tokio::spawn(delivery.run(shutdown.clone()));
     tracing::info!("ready; waiting for SIGTERM or SIGINT");
     shutdown.cancelled().await;
     tracing::info!("shutting down");
+    if let Err(error) = delivery.await {
+        tracing::error!(%error, "the delivery engine failed");
+    }
     pool.close().await;
     Ok(())
+}
+
+/// The REST client, pointed at `KAKUSAN_DISCORD_API` when that is not Discord itself.
+fn discord_client(config: &DiscordConfig) -> twilight_http::Client {
+    // twilight's TLS needs a process-wide crypto provider; a second install is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = twilight_http::Client::builder().token(config.token.expose().to_owned());
+    if let Some((host, plain_http)) = config.proxy() {
+        builder = builder.proxy(host, plain_http);
+    }
+    builder.build()
 }
 
 /// A token cancelled by the first SIGTERM or SIGINT; a second one exits at once.
