@@ -26,7 +26,9 @@ pub struct DeliveryConfig {
     /// call runs); after that another worker may take it over. It bounds how long the jobs of a
     /// process that died wait.
     pub lease: Duration,
-    /// How many calls may be under way at once, over all destinations.
+    /// How many calls may be under way at once, over all destinations. A call waiting out its
+    /// webhook's rate limit holds its slot, so this should exceed the number of destinations
+    /// that are busy at once, or waiting lanes starve the others.
     pub max_in_flight: usize,
     /// How often to look for due jobs without a notification (scheduled jobs, retries, and
     /// notifications lost while the listening connection was down).
@@ -50,7 +52,7 @@ impl Default for DeliveryConfig {
                 uuid::Uuid::new_v4().simple()
             ),
             lease: Duration::from_secs(10),
-            max_in_flight: 32,
+            max_in_flight: 256,
             poll_interval: Duration::from_secs(1),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
