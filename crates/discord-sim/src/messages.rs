@@ -108,7 +108,7 @@ pub(crate) fn create(
                     .map_or_else(|| name.clone(), str::to_owned);
                 let avatar = input
                     .str("avatar_url")
-                    .map(str::to_owned)
+                    .map(image_hash)
                     .or_else(|| avatar.clone());
                 (*id, name, avatar, true, Some(*id), None)
             }
@@ -131,6 +131,7 @@ pub(crate) fn create(
         author_id,
         author_name,
         author_avatar,
+        avatar_url: input.str("avatar_url").map(str::to_owned),
         author_bot,
         webhook_id,
         application_id,
@@ -233,4 +234,12 @@ pub(crate) fn delete(world: &mut World, message_id: u64) -> Result<(), ApiError>
         .ok_or_else(ApiError::unknown_message)?;
     message.deleted = true;
     Ok(())
+}
+
+/// A 32-hex-digit image hash derived from some bytes, shaped like Discord's avatar hashes;
+/// Discord downloads an `avatar_url` and shows it by hash, like any avatar.
+pub(crate) fn image_hash(seed: &str) -> String {
+    let first = crate::ratelimit::bucket_hash(seed);
+    let second = crate::ratelimit::bucket_hash(&format!("{seed}#"));
+    format!("{first}{second}")
 }

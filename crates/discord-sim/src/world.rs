@@ -194,8 +194,10 @@ pub struct Message {
     pub author_id: u64,
     /// The user name shown for a webhook message (the override or the webhook's name).
     pub author_name: String,
-    /// The avatar shown for a webhook message (an override URL or the webhook's avatar).
+    /// The avatar hash shown for a webhook message (of the override URL or the webhook's).
     pub author_avatar: Option<String>,
+    /// The `avatar_url` override a webhook execution sent, as sent.
+    pub avatar_url: Option<String>,
     /// Whether the author is a bot (always true for webhook messages).
     pub author_bot: bool,
     /// The webhook that sent the message; for interaction responses, the application id.

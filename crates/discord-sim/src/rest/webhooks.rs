@@ -294,12 +294,10 @@ pub(crate) async fn create_webhook(
         channel_id,
         guild_id: channel.guild_id.unwrap_or_default(),
         name: input["name"].as_str().unwrap_or_default().to_owned(),
-        avatar: input.get("avatar").and_then(Value::as_str).map(|data| {
-            format!(
-                "{:032x}",
-                crate::ratelimit::bucket_hash(data).len() as u128 ^ u128::from(id)
-            )
-        }),
+        avatar: input
+            .get("avatar")
+            .and_then(Value::as_str)
+            .map(crate::messages::image_hash),
         creator_id: Some(app.bot_user_id),
         application_id: Some(app.id),
     };

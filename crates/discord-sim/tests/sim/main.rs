@@ -2,4 +2,6 @@
 
 mod common;
 mod gateway;
+mod interactions;
 mod rest;
+mod webhooks;
