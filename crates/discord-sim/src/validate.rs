@@ -147,7 +147,7 @@ fn check_options(errors: &mut FormErrors, path: &str, options: &[Value], depth: 
             errors.add(
                 &format!("{base}.type"),
                 "BASE_TYPE_CHOICES",
-                format!("Value must be one of {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}."),
+                "Value must be one of {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}.",
             );
         }
         check_name(errors, &format!("{base}.name"), option.get("name"), true);
@@ -394,7 +394,7 @@ pub(crate) fn commands(list: &Value) -> Result<Vec<Value>, crate::error::ApiErro
                 errors.add(
                     &format!("{i}.name"),
                     "APPLICATION_COMMANDS_DUPLICATE_NAME",
-                    format!("Application command names must be unique"),
+                    "Application command names must be unique",
                 );
             }
             seen.push((kind, name.to_owned()));

@@ -300,7 +300,7 @@ async fn gatekeeper(
 
     let (mut response, bucket) = match limited {
         Err(unauthorized) => (unauthorized, None),
-        Ok(Err(limited)) => (limited, None),
+        Ok(Err(limited)) => (*limited, None),
         Ok(Ok(bucket)) => {
             let mut early = None;
             match fault {
@@ -388,7 +388,7 @@ fn apply_rate_limits(
     template: &str,
     params: &[(String, String)],
     token_route: bool,
-) -> Result<Option<BucketState>, Response> {
+) -> Result<Option<BucketState>, Box<Response>> {
     let param = |name: &str| {
         params
             .iter()
@@ -412,7 +412,12 @@ fn apply_rate_limits(
         return if allowed {
             Ok(Some(state))
         } else {
-            Err(too_many(state.reset_after, "user", false, Some(&state)))
+            Err(Box::new(too_many(
+                state.reset_after,
+                "user",
+                false,
+                Some(&state),
+            )))
         };
     }
     let ClientId::Bot(app) = client else {
@@ -420,7 +425,7 @@ fn apply_rate_limits(
     };
     let global_key = format!("global:{app}");
     if let Err(wait) = world.ratelimiter.would_allow(&global_key, limits.global) {
-        return Err(too_many(wait, "global", true, None));
+        return Err(Box::new(too_many(wait, "global", true, None)));
     }
     let major = ["channel_id", "guild_id", "webhook_id"]
         .iter()
@@ -432,7 +437,12 @@ fn apply_rate_limits(
         .ratelimiter
         .hit(&key, &bucket_hash(&route), limits.route);
     if !allowed {
-        return Err(too_many(state.reset_after, "user", false, Some(&state)));
+        return Err(Box::new(too_many(
+            state.reset_after,
+            "user",
+            false,
+            Some(&state),
+        )));
     }
     world.ratelimiter.hit(&global_key, "global", limits.global);
     Ok(Some(state))

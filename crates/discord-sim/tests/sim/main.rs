@@ -1,7 +1,9 @@
 //! Integration tests: real twilight 0.18 clients and hand-made requests against the simulator.
 
 mod common;
+mod errors;
 mod gateway;
 mod interactions;
+mod ratelimits;
 mod rest;
 mod webhooks;
