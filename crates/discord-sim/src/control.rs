@@ -1,4 +1,4 @@
-//! The control API on [`DiscordSim`]: build the world, act as a member, inject faults and read
+//! The control API on [`SimHandle`] (which [`crate::DiscordSim`] derefs to): build the world, act as a member, inject faults and read
 //! back what the simulator saw. Tests use it directly; the binary exposes it over HTTP.
 
 use std::time::{Duration, Instant};
@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::DiscordSim;
+use crate::SimHandle;
 use crate::error::SimError;
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
@@ -192,7 +192,7 @@ fn option_type(value: &CommandOptionValue) -> u8 {
     }
 }
 
-impl DiscordSim {
+impl SimHandle {
     fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
         let result = {
             let mut world = self.shared.lock();
@@ -611,7 +611,7 @@ impl DiscordSim {
     }
 
     /// Sends an autocomplete interaction with `focused` as the focused option; read the choices
-    /// with [`DiscordSim::wait_for_response`] (`data.choices`).
+    /// with [`SimHandle::wait_for_response`] (`data.choices`).
     pub fn autocomplete(
         &self,
         invocation: &CommandInvocation,
@@ -863,6 +863,12 @@ impl DiscordSim {
             .get(&client)
             .copied()
             .unwrap_or_default()
+    }
+
+    /// Counters for every client seen so far.
+    pub fn all_client_stats(&self) -> Vec<(ClientId, ClientStats)> {
+        let world = self.shared.lock();
+        world.stats.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     /// Every message in a channel, oldest first, deleted and ephemeral ones included.

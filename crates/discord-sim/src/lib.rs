@@ -101,10 +101,19 @@ impl Shared {
     }
 }
 
+/// A cheap, clonable handle on a running simulator's world: the control API.
+///
+/// [`DiscordSim`] derefs to it, so tests call `sim.create_guild(...)`; clone it with
+/// [`DiscordSim::handle`] to drive the simulator from another task.
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+}
+
 /// A running simulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct DiscordSim {
-    shared: Arc<Shared>,
+    handle: SimHandle,
     addr: SocketAddr,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -140,11 +149,16 @@ impl DiscordSim {
             }
         });
         Ok(Self {
-            shared,
+            handle: SimHandle { shared },
             addr,
             shutdown,
             server: Some(server),
         })
+    }
+
+    /// A clonable handle on the control API.
+    pub fn handle(&self) -> SimHandle {
+        self.handle.clone()
     }
 
     /// The socket address the simulator listens on.
@@ -171,7 +185,7 @@ impl DiscordSim {
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         {
-            let mut world = self.shared.lock();
+            let mut world = self.handle.shared.lock();
             for session in world.sessions.values_mut() {
                 if let Some(tx) = session.tx.take() {
                     let _ = tx.send(world::Outbound::Close(1001, "Simulator stopped.".into()));
@@ -182,6 +196,14 @@ impl DiscordSim {
             server.abort();
             let _ = server.await;
         }
+    }
+}
+
+impl std::ops::Deref for DiscordSim {
+    type Target = SimHandle;
+
+    fn deref(&self) -> &SimHandle {
+        &self.handle
     }
 }
 

@@ -194,7 +194,9 @@ fn too_many(
     state: Option<&BucketState>,
 ) -> Response {
     let secs = retry_after.as_secs_f64().max(0.001);
+    // The OpenAPI description requires `code` on every error body, 429s included.
     let body = json!({
+        "code": 0,
         "message": "You are being rate limited.",
         "retry_after": (secs * 1000.0).round() / 1000.0,
         "global": global,

@@ -192,7 +192,7 @@ async fn a_forced_429_is_retried_once_by_twilight() {
         .filter(|c| c.path.contains(&token))
         .map(|c| (c.status, c.error_code))
         .collect();
-    assert_eq!(calls, vec![(429, None), (200, None)]);
+    assert_eq!(calls, vec![(429, Some(0)), (200, None)]);
     assert_eq!(f.sim.client_stats(ClientId::Anonymous).rate_limited, 1);
     assert_eq!(
         f.sim.messages(f.channel).len(),
