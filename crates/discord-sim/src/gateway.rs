@@ -141,7 +141,10 @@ fn handle_payload(
             let _ = tx.send(Outbound::Text(frame(11, Value::Null)));
         }
         2 => {
-            if session_id.is_some() {
+            if session_id
+                .as_ref()
+                .is_some_and(|id| world.sessions.contains_key(id))
+            {
                 let _ = tx.send(Outbound::Close(4005, "Already authenticated.".into()));
                 return;
             }
@@ -170,6 +173,7 @@ fn handle_payload(
                     id: id.clone(),
                     app_id: app.id,
                     intents,
+                    shard,
                     seq: 0,
                     buffer: Default::default(),
                     tx: Some(tx.clone()),
@@ -181,6 +185,7 @@ fn handle_payload(
                 .guilds
                 .values()
                 .filter(|g| g.apps.contains(&app.id))
+                .filter(|g| on_shard(shard, g.id))
                 .map(|g| g.id)
                 .collect();
             let ready = json!({
@@ -266,16 +271,31 @@ pub(crate) fn push_dispatch(world: &mut World, session_id: &str, event: &str, d:
     }
 }
 
-/// Sends an event to every session of the apps `payload_for` returns a payload for.
+/// Whether a guild's events belong to a shard.
+fn on_shard(shard: Option<[u64; 2]>, guild_id: u64) -> bool {
+    match shard {
+        Some([id, count]) if count > 1 => (guild_id >> 22) % count == id,
+        _ => true,
+    }
+}
+
+/// Sends an event to every session of the apps `payload_for` returns a payload for; events of
+/// a guild go only to the shard responsible for it.
 fn dispatch_each(
     world: &mut World,
     event: &str,
     intent: u64,
+    guild_id: Option<u64>,
     payload_for: impl Fn(&World, &App, u64) -> Option<Value>,
 ) {
     let mut targets: Vec<(String, Value)> = Vec::new();
     for session in world.sessions.values() {
         if intent != 0 && session.intents & intent == 0 {
+            continue;
+        }
+        if let Some(guild) = guild_id
+            && !on_shard(session.shard, guild)
+        {
             continue;
         }
         let Some(app) = world.apps.get(&session.app_id) else {
@@ -325,16 +345,22 @@ pub(crate) fn dispatch_message(world: &mut World, event: &str, message_id: u64) 
         INTENT_DIRECT_MESSAGES
     };
     let full = world.message_event_json(&message);
-    dispatch_each(world, event, intent, |world, app, intents| {
-        if !app_sees(world, app, &message) {
-            return None;
-        }
-        let mut payload = full.clone();
-        if intents & INTENT_MESSAGE_CONTENT == 0 && !world.content_exempt(app, &message) {
-            redact(&mut payload);
-        }
-        Some(payload)
-    });
+    dispatch_each(
+        world,
+        event,
+        intent,
+        message.guild_id,
+        |world, app, intents| {
+            if !app_sees(world, app, &message) {
+                return None;
+            }
+            let mut payload = full.clone();
+            if intents & INTENT_MESSAGE_CONTENT == 0 && !world.content_exempt(app, &message) {
+                redact(&mut payload);
+            }
+            Some(payload)
+        },
+    );
 }
 
 /// Empties the fields the message-content intent protects.
@@ -368,9 +394,13 @@ pub(crate) fn dispatch_message_delete(world: &mut World, message_id: u64) {
     if let Some(guild) = message.guild_id {
         payload["guild_id"] = json!(guild.to_string());
     }
-    dispatch_each(world, "MESSAGE_DELETE", intent, |world, app, _| {
-        app_sees(world, app, &message).then(|| payload.clone())
-    });
+    dispatch_each(
+        world,
+        "MESSAGE_DELETE",
+        intent,
+        message.guild_id,
+        |world, app, _| app_sees(world, app, &message).then(|| payload.clone()),
+    );
 }
 
 /// Dispatches INTERACTION_CREATE to the application the interaction is for.
@@ -379,7 +409,8 @@ pub(crate) fn dispatch_interaction(world: &mut World, interaction_id: u64) {
         return;
     };
     let (app_id, payload) = (interaction.application_id, interaction.payload.clone());
-    dispatch_each(world, "INTERACTION_CREATE", 0, |_, app, _| {
+    let guild_id = interaction.guild_id;
+    dispatch_each(world, "INTERACTION_CREATE", 0, guild_id, |_, app, _| {
         (app.id == app_id).then(|| payload.clone())
     });
 }
@@ -389,9 +420,13 @@ pub(crate) fn dispatch_guild_create(world: &mut World, guild_id: u64, app_id: u6
     let Some(guild) = world.guilds.get(&guild_id).cloned() else {
         return;
     };
-    dispatch_each(world, "GUILD_CREATE", INTENT_GUILDS, |world, app, _| {
-        (app.id == app_id).then(|| world.guild_json(&guild, Some(app)))
-    });
+    dispatch_each(
+        world,
+        "GUILD_CREATE",
+        INTENT_GUILDS,
+        Some(guild_id),
+        |world, app, _| (app.id == app_id).then(|| world.guild_json(&guild, Some(app))),
+    );
 }
 
 /// Dispatches CHANNEL_CREATE (or THREAD_CREATE) to the apps in the channel's guild.
@@ -408,13 +443,19 @@ pub(crate) fn dispatch_channel_create(world: &mut World, channel_id: u64) {
         "CHANNEL_CREATE"
     };
     let payload = world.channel_json(&channel);
-    dispatch_each(world, event, INTENT_GUILDS, |world, app, _| {
-        world
-            .guilds
-            .get(&guild_id)
-            .is_some_and(|g| g.apps.contains(&app.id))
-            .then(|| payload.clone())
-    });
+    dispatch_each(
+        world,
+        event,
+        INTENT_GUILDS,
+        Some(guild_id),
+        |world, app, _| {
+            world
+                .guilds
+                .get(&guild_id)
+                .is_some_and(|g| g.apps.contains(&app.id))
+                .then(|| payload.clone())
+        },
+    );
 }
 
 /// Sends op 7 RECONNECT to every connected session of an app.

@@ -17,6 +17,8 @@ pub(crate) enum Author {
         id: u64,
         name: String,
         avatar: Option<String>,
+        /// The application that created the webhook; its messages carry `application_id`.
+        application_id: Option<u64>,
     },
     /// An interaction response or follow-up: the bot user, sent through the app's webhook.
     Interaction { app_id: u64, bot_user_id: u64 },
@@ -102,7 +104,12 @@ pub(crate) fn create(
                     None,
                 )
             }
-            Author::Webhook { id, name, avatar } => {
+            Author::Webhook {
+                id,
+                name,
+                avatar,
+                application_id,
+            } => {
                 let name = input
                     .str("username")
                     .map_or_else(|| name.clone(), str::to_owned);
@@ -110,7 +117,7 @@ pub(crate) fn create(
                     .str("avatar_url")
                     .map(image_hash)
                     .or_else(|| avatar.clone());
-                (*id, name, avatar, true, Some(*id), None)
+                (*id, name, avatar, true, Some(*id), *application_id)
             }
             Author::Interaction {
                 app_id,

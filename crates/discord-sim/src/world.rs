@@ -202,7 +202,7 @@ pub struct Message {
     pub author_bot: bool,
     /// The webhook that sent the message; for interaction responses, the application id.
     pub webhook_id: Option<u64>,
-    /// The application of an interaction response.
+    /// The application of an interaction response, or of the app-owned webhook that sent it.
     pub application_id: Option<u64>,
     /// The text.
     pub content: String,
@@ -374,6 +374,9 @@ pub(crate) struct Session {
     pub(crate) id: String,
     pub(crate) app_id: u64,
     pub(crate) intents: u64,
+    /// `[shard_id, num_shards]` from IDENTIFY; guild events go to the shard
+    /// `(guild_id >> 22) % num_shards` ("Gateway: Sharding").
+    pub(crate) shard: Option<[u64; 2]>,
     /// The sequence number of the last dispatch.
     pub(crate) seq: u64,
     /// Recent dispatches for replay on resume, oldest first.
@@ -732,23 +735,21 @@ impl World {
 
     /// The message object Discord returns and dispatches.
     pub(crate) fn message_json(&self, message: &Message) -> Value {
-        let author = if let Some(webhook_id) = message
-            .webhook_id
-            .filter(|_| message.application_id.is_none())
-        {
-            json!({
-                "id": webhook_id.to_string(),
-                "username": message.author_name,
-                "avatar": message.author_avatar,
-                "discriminator": "0000",
-                "global_name": null,
-                "public_flags": 0,
-                "flags": 0,
-                "bot": true,
-            })
-        } else {
-            self.user_json(message.author_id)
-        };
+        let author =
+            if let Some(webhook_id) = message.webhook_id.filter(|w| *w == message.author_id) {
+                json!({
+                    "id": webhook_id.to_string(),
+                    "username": message.author_name,
+                    "avatar": message.author_avatar,
+                    "discriminator": "0000",
+                    "global_name": null,
+                    "public_flags": 0,
+                    "flags": 0,
+                    "bot": true,
+                })
+            } else {
+                self.user_json(message.author_id)
+            };
         let mentions: Vec<Value> = message
             .mentions
             .iter()
@@ -832,10 +833,12 @@ impl World {
     }
 
     /// Whether an app may read a message's content without the message-content intent: its
-    /// own messages, messages that mention its bot, and DMs (Gateway: Message Content Intent).
+    /// own messages (interaction responses included), messages that mention its bot, and DMs
+    /// ("Gateway: Message Content Intent"). Messages sent through a webhook the app created are
+    /// deliberately not exempt: their author is the webhook, and a lenient simulator here could
+    /// hide a missing intent.
     pub(crate) fn content_exempt(&self, app: &App, message: &Message) -> bool {
         message.author_id == app.bot_user_id
-            || message.application_id == Some(app.id)
             || message.mentions.contains(&app.bot_user_id)
             || message.guild_id.is_none()
     }

@@ -96,6 +96,7 @@ pub(crate) async fn execute(
                 id: webhook.id,
                 name: webhook.name.clone(),
                 avatar: webhook.avatar.clone(),
+                application_id: webhook.application_id,
             };
             let extra = Extra {
                 flags: input.flags() & (4 | 4096 | 32768),

@@ -5,6 +5,7 @@ mod control_http;
 mod errors;
 mod gateway;
 mod interactions;
+mod multi;
 mod ratelimits;
 mod rest;
 mod webhooks;
