@@ -247,11 +247,7 @@ impl SimHandle {
                     bot: false,
                 },
             );
-            let token = format!(
-                "{}.{}",
-                crate::snowflake::timestamp_ms(id),
-                world.new_token("sim")
-            );
+            let token = bot_token(bot_user_id, &world.new_token(""));
             world.users.insert(
                 bot_user_id,
                 User {
@@ -941,6 +937,26 @@ impl SimHandle {
     }
 }
 
+/// A token shaped like Discord's: the bot user id in base64, a timestamp part and a secret.
+/// Some libraries read the user id back out of the first part.
+fn bot_token(bot_user_id: u64, secret: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = bot_user_id.to_string().into_bytes();
+    let mut encoded = String::new();
+    for chunk in input.chunks(3) {
+        let bytes = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2]);
+        for i in 0..=chunk.len() {
+            encoded.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    format!("{encoded}.{}.{secret}", &secret[..6])
+}
+
 fn new_member(user_id: u64, roles: Vec<u64>) -> Member {
     Member {
         user_id,
@@ -1151,4 +1167,16 @@ fn create_interaction(
     );
     gateway::dispatch_interaction(world, id);
     InteractionRef { id, token }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bot_tokens_start_with_the_base64_user_id() {
+        // "123" in base64 is "MTIz", "1234" is "MTIzNA" without padding, as Discord writes it.
+        assert!(bot_token(123, "abcdefghij").starts_with("MTIz.abcdef."));
+        assert!(bot_token(1234, "abcdefghij").starts_with("MTIzNA."));
+    }
 }

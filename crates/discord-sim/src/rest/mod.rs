@@ -137,12 +137,59 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(channels::guild_member),
         )
         .route_layer(middleware::from_fn_with_state(shared.clone(), gatekeeper))
-        .fallback(|| async { ApiError::not_found() });
+        .method_not_allowed_fallback(unrouted)
+        .fallback(unrouted);
     Router::new()
         .nest("/api/v10", api)
         .route("/attachments/{*path}", get(cdn))
         .route("/", get(crate::gateway::upgrade))
         .with_state(shared)
+}
+
+/// Answers routes the simulator does not serve, as Discord answers unknown routes and methods,
+/// and records the call so a test can see what its client tried.
+async fn unrouted(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    route: Option<MatchedPath>,
+) -> Response {
+    let error = if route.is_some() {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 0, "405: Method Not Allowed")
+    } else {
+        ApiError::not_found()
+    };
+    {
+        let mut world = shared.lock();
+        let client = match headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            None => ClientId::Anonymous,
+            Some(value) => match value
+                .strip_prefix("Bot ")
+                .and_then(|t| world.app_by_token(t))
+            {
+                Some(app) => ClientId::Bot(app.id),
+                None => ClientId::InvalidToken,
+            },
+        };
+        let at_ms = world.elapsed_ms();
+        world.calls.push(RecordedCall {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            query: uri.query().map(str::to_owned),
+            body: String::new(),
+            status: error.status.as_u16(),
+            error_code: Some(error.code),
+            client,
+            at_ms,
+        });
+        world.stats.entry(client).or_default().requests += 1;
+    }
+    shared.notify();
+    error.into_response()
 }
 
 /// Serves an uploaded file, like Discord's CDN.

@@ -541,3 +541,25 @@ async fn interaction_callbacks_reject_wrong_types_and_unknown_interactions() {
         .await;
     assert_eq!((status, body["code"].clone()), (401, json!(50027)));
 }
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_like_discord_and_are_recorded() {
+    let f = fixture().await;
+    let api = Api::new(&f);
+    let (status, body) = api.bot(Method::GET, "/no/such/route", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({ "message": "404: Not Found", "code": 0 }));
+    let (status, body) = api.bot(Method::POST, "/users/@me", None).await;
+    assert_eq!(status, 405);
+    assert_eq!(
+        body,
+        json!({ "message": "405: Method Not Allowed", "code": 0 })
+    );
+    let calls = f.sim.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.path == "/api/v10/no/such/route" && c.status == 404)
+    );
+    assert!(calls.iter().any(|c| c.method == "POST" && c.status == 405));
+}
