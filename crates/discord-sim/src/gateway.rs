@@ -43,6 +43,7 @@ fn frame(op: u8, d: Value) -> String {
 }
 
 /// Runs one connection until either side closes it.
+#[tracing::instrument(skip_all)]
 async fn connection(shared: Arc<Shared>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
@@ -181,6 +182,7 @@ fn handle_payload(
                 },
             );
             *session_id = Some(id.clone());
+            tracing::debug!(app = app.id, session = %id, intents, "identified");
             let guild_ids: Vec<u64> = world
                 .guilds
                 .values()
@@ -241,6 +243,7 @@ fn handle_payload(
                 }
             }
             *session_id = Some(wanted.clone());
+            tracing::debug!(session = %wanted, seq, "resumed");
             push_dispatch(&mut world, &wanted, "RESUMED", json!({}));
         }
         3 | 4 | 8 => {

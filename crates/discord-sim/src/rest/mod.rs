@@ -210,10 +210,12 @@ async fn cdn(State(shared): State<Arc<Shared>>, Path(path): Path<String>) -> Res
     }
 }
 
-/// Routes that take a webhook or interaction token instead of a bot token.
+/// Routes that take a webhook or interaction token instead of a bot token, and `GET /gateway`,
+/// which needs no authorisation at all.
 fn is_token_route(template: &str) -> bool {
     template.starts_with("/api/v10/webhooks/{webhook_id}/{token}")
         || template.starts_with("/api/v10/interactions/")
+        || template == "/api/v10/gateway"
 }
 
 fn path_matches(pattern: &str, path: &str) -> bool {
@@ -410,7 +412,7 @@ async fn gatekeeper(
             method: method.to_string(),
             path,
             query,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            body: recorded_body(&bytes),
             status: status.as_u16(),
             error_code,
             client,
@@ -427,6 +429,17 @@ async fn gatekeeper(
     }
     shared.notify();
     response
+}
+
+/// The body as recorded: large uploads are cut so long end-to-end runs stay small in memory.
+fn recorded_body(bytes: &Bytes) -> String {
+    const KEEP: usize = 256 * 1024;
+    if bytes.len() <= KEEP {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut text = String::from_utf8_lossy(&bytes[..KEEP]).into_owned();
+    text.push_str(&format!("... [{} more bytes]", bytes.len() - KEEP));
+    text
 }
 
 /// Applies the global and bucket limits; Ok carries the bucket for the response headers.

@@ -79,6 +79,9 @@ async fn bot_routes_need_a_valid_bot_token() {
     assert_eq!(status, 401);
     assert_eq!(f.sim.client_stats(ClientId::InvalidToken).invalid, 1);
     assert_eq!(f.sim.client_stats(ClientId::Anonymous).invalid, 1);
+    let (status, body) = api.send(Method::GET, "/gateway", None, false).await;
+    assert_eq!(status, 200, "GET /gateway needs no token");
+    assert!(body["url"].as_str().unwrap().starts_with("ws://"));
 }
 
 #[tokio::test]

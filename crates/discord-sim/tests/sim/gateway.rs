@@ -82,15 +82,36 @@ async fn content_is_emptied_without_the_message_content_intent_unless_exempt() {
     let f = fixture().await;
     let intents = Intents::GUILDS | Intents::GUILD_MESSAGES;
     let mut shard = ready_shard(&f.sim, &f.app.token, intents).await;
-    f.sim
-        .post_message(f.channel, f.member, MessageDraft::text("secret"))
-        .unwrap();
+    let draft = MessageDraft {
+        content: "secret".into(),
+        attachments: vec![discord_sim::Upload {
+            filename: "a.txt".into(),
+            content_type: None,
+            data: b"a".to_vec(),
+        }],
+        reply_to: None,
+    };
+    let id = f.sim.post_message(f.channel, f.member, draft).unwrap();
     let plain = next_matching(&mut shard, |e| match e {
         Event::MessageCreate(m) => Some(m.clone()),
         _ => None,
     })
     .await;
     assert_eq!(plain.content, "");
+    assert!(plain.attachments.is_empty());
+    assert!(plain.embeds.is_empty());
+    assert_eq!(
+        f.sim.message(id).unwrap().attachments.len(),
+        1,
+        "the stored message keeps them"
+    );
+    f.sim.edit_message(id, "still secret").unwrap();
+    let edited = next_matching(&mut shard, |e| match e {
+        Event::MessageUpdate(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(edited.content, "");
     let mention = format!("<@{}> look", f.app.bot_user_id);
     f.sim
         .post_message(f.channel, f.member, MessageDraft::text(mention.clone()))
