@@ -269,6 +269,39 @@ fn too_many(
     response
 }
 
+/// What the gatekeeper decided before running the handler.
+enum Gate {
+    /// Answer with this response (401, a real or forced 429) without running the handler.
+    Refused(Response),
+    /// Run the handler (after a latency or error fault, if any), adding the bucket's headers.
+    Pass {
+        bucket: Option<BucketState>,
+        fault: Option<FaultAction>,
+    },
+}
+
+/// Takes the first matching fault, counting down its remaining uses.
+fn take_fault(world: &mut crate::world::World, method: &Method, path: &str) -> Option<FaultAction> {
+    let fault = world
+        .faults
+        .iter_mut()
+        .find(|f| {
+            f.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+                && path_matches(&f.path, path)
+                && f.remaining != Some(0)
+        })
+        .map(|f| {
+            if let Some(n) = f.remaining.as_mut() {
+                *n -= 1;
+            }
+            f.action.clone()
+        });
+    world.faults.retain(|f| f.remaining != Some(0));
+    fault
+}
+
 /// Authorises, injects faults, applies rate limits, runs the handler and records the call.
 async fn gatekeeper(
     State(shared): State<Arc<Shared>>,
@@ -304,7 +337,7 @@ async fn gatekeeper(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
-    let (client, fault, limited) = {
+    let (client, outcome) = {
         let mut world = shared.lock();
         let client = match &auth {
             None => ClientId::Anonymous,
@@ -317,45 +350,54 @@ async fn gatekeeper(
             },
         };
         let token_route = is_token_route(&template);
-        let fault = world
-            .faults
-            .iter_mut()
-            .find(|f| {
-                f.method
-                    .as_deref()
-                    .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
-                    && path_matches(&f.path, &path)
-                    && f.remaining != Some(0)
-            })
-            .map(|f| {
-                if let Some(n) = f.remaining.as_mut() {
-                    *n -= 1;
-                }
-                f.action.clone()
-            });
-        world.faults.retain(|f| f.remaining != Some(0));
-        let limited = if !token_route && !matches!(client, ClientId::Bot(_)) {
-            Err(ApiError::unauthorized().into_response())
+        let outcome = if !token_route && !matches!(client, ClientId::Bot(_)) {
+            Gate::Refused(ApiError::unauthorized().into_response())
         } else {
-            Ok(apply_rate_limits(
-                &mut world,
-                client,
-                &method,
-                &template,
-                &params,
-                token_route,
-            ))
+            match take_fault(&mut world, &method, &path) {
+                // A forced 429 looks like an exhausted bucket and does not use up a request.
+                Some(FaultAction::RateLimit { retry_after, scope }) => {
+                    let global = scope == "global";
+                    let state = BucketState {
+                        limit: 1,
+                        remaining: 0,
+                        reset_after: retry_after,
+                        bucket: if token_route {
+                            bucket_hash("webhook")
+                        } else {
+                            bucket_hash(&format!("{method} {template}"))
+                        },
+                    };
+                    Gate::Refused(too_many(
+                        retry_after,
+                        &scope,
+                        global,
+                        (!global).then_some(&state),
+                    ))
+                }
+                fault => match apply_rate_limits(
+                    &mut world,
+                    client,
+                    &method,
+                    &template,
+                    &params,
+                    token_route,
+                ) {
+                    Err(limited) => Gate::Refused(*limited),
+                    Ok(bucket) => Gate::Pass { bucket, fault },
+                },
+            }
         };
-        (client, fault, limited)
+        (client, outcome)
     };
 
-    let (mut response, bucket) = match limited {
-        Err(unauthorized) => (unauthorized, None),
-        Ok(Err(limited)) => (*limited, None),
-        Ok(Ok(bucket)) => {
-            let mut early = None;
-            match fault {
-                Some(FaultAction::Latency(delay)) => tokio::time::sleep(delay).await,
+    let (mut response, bucket) = match outcome {
+        Gate::Refused(response) => (response, None),
+        Gate::Pass { bucket, fault } => {
+            let early = match fault {
+                Some(FaultAction::Latency(delay)) => {
+                    tokio::time::sleep(delay).await;
+                    None
+                }
                 Some(FaultAction::Error {
                     status,
                     code,
@@ -363,19 +405,10 @@ async fn gatekeeper(
                 }) => {
                     let status =
                         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    early = Some(ApiError::new(status, code, message).into_response());
+                    Some(ApiError::new(status, code, message).into_response())
                 }
-                Some(FaultAction::RateLimit { retry_after, scope }) => {
-                    let global = scope == "global";
-                    early = Some(too_many(
-                        retry_after,
-                        &scope,
-                        global,
-                        if global { None } else { bucket.as_ref() },
-                    ));
-                }
-                None => {}
-            }
+                _ => None,
+            };
             let response = match early {
                 Some(response) => response,
                 None => {
