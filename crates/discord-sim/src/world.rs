@@ -947,6 +947,185 @@ pub(crate) fn parse_mentions(content: &str) -> (Vec<u64>, Vec<u64>, bool) {
 mod tests {
     use super::*;
 
+    /// A small world with fixed ids: a guild with a text channel, a thread, a DM, a bot and a
+    /// member, and one webhook message.
+    fn sample() -> World {
+        let mut world = World::new(&crate::SimConfig::default());
+        world.base_url = "http://127.0.0.1:1".into();
+        for (id, name, bot) in [(10, "alice", false), (11, "kakusan", true)] {
+            world.users.insert(
+                id,
+                User {
+                    id,
+                    username: name.into(),
+                    global_name: None,
+                    avatar: None,
+                    bot,
+                },
+            );
+        }
+        let app = App {
+            id: 1,
+            name: "kakusan".into(),
+            bot_user_id: 11,
+            owner_id: 10,
+            token: "t".into(),
+            message_content: true,
+        };
+        world.apps.insert(1, app);
+        let mut guild = Guild {
+            id: 100,
+            name: "alpha".into(),
+            owner_id: 10,
+            roles: vec![Role {
+                id: 100,
+                name: "@everyone".into(),
+                permissions: 0,
+                position: 0,
+                bot_id: None,
+            }],
+            members: BTreeMap::new(),
+            apps: [1].into_iter().collect(),
+        };
+        for user in [10, 11] {
+            guild.members.insert(
+                user,
+                Member {
+                    user_id: user,
+                    roles: vec![],
+                    nick: None,
+                    joined_at: "2025-01-01T00:00:00.000000+00:00".into(),
+                },
+            );
+        }
+        world.guilds.insert(100, guild);
+        let channel = |id, kind, parent_id, guild_id, recipients| Channel {
+            id,
+            guild_id,
+            kind,
+            name: format!("c{id}"),
+            parent_id,
+            position: 0,
+            overwrites: vec![Overwrite {
+                id: 100,
+                kind: 0,
+                allow: 1024,
+                deny: 0,
+            }],
+            recipients,
+        };
+        world.channels.insert(
+            200,
+            channel(200, CHANNEL_GUILD_TEXT, None, Some(100), vec![]),
+        );
+        world.channels.insert(
+            1 << 30,
+            channel(1 << 30, CHANNEL_PUBLIC_THREAD, Some(200), Some(100), vec![]),
+        );
+        world
+            .channels
+            .insert(202, channel(202, CHANNEL_DM, None, None, vec![10, 11]));
+        world.messages.insert(
+            300,
+            Message {
+                id: 300,
+                channel_id: 200,
+                guild_id: Some(100),
+                author_id: 400,
+                author_name: "alice (beta)".into(),
+                author_avatar: None,
+                avatar_url: None,
+                author_bot: true,
+                webhook_id: Some(400),
+                application_id: Some(1),
+                content: "hi <@10>".into(),
+                embeds: vec![],
+                components: vec![],
+                attachments: vec![],
+                allowed_mentions: Some(json!({ "parse": [] })),
+                mentions: vec![],
+                mention_roles: vec![],
+                mention_everyone: false,
+                flags: 0,
+                kind: 0,
+                timestamp: "2025-01-01T00:00:00.000000+00:00".into(),
+                edited_timestamp: None,
+                tts: false,
+                interaction_metadata: None,
+                message_reference: None,
+                deleted: false,
+                ephemeral_for: None,
+            },
+        );
+        world
+    }
+
+    #[test]
+    fn webhook_message_json_is_pinned() {
+        let world = sample();
+        let golden = json!({
+            "id": "300", "channel_id": "200",
+            "author": {
+                "id": "400", "username": "alice (beta)", "avatar": null, "discriminator": "0000",
+                "global_name": null, "public_flags": 0, "flags": 0, "bot": true,
+            },
+            "content": "hi <@10>",
+            "timestamp": "2025-01-01T00:00:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "components": [], "pinned": false,
+            "type": 0, "flags": 0, "webhook_id": "400", "application_id": "1",
+        });
+        assert_eq!(world.message_json(&world.messages[&300]), golden);
+        let event = world.message_event_json(&world.messages[&300]);
+        assert_eq!(event["guild_id"], "100");
+        assert!(
+            event.get("member").is_none(),
+            "webhook messages carry no member"
+        );
+    }
+
+    #[test]
+    fn every_shape_deserialises_into_twilight_models() {
+        use twilight_model as tm;
+        let world = sample();
+        let app = world.apps[&1].clone();
+        let guild = world.guilds[&100].clone();
+        for channel in world.channels.values() {
+            let value = world.channel_json(channel);
+            serde_json::from_value::<tm::channel::Channel>(value.clone())
+                .unwrap_or_else(|e| panic!("{e}: {value}"));
+        }
+        serde_json::from_value::<tm::guild::Guild>(world.guild_json(&guild, None)).unwrap();
+        let full = serde_json::from_value::<tm::guild::Guild>(world.guild_json(&guild, Some(&app)))
+            .unwrap();
+        assert_eq!(full.channels.len(), 1);
+        assert_eq!(full.threads.len(), 1);
+        serde_json::from_value::<tm::guild::Member>(world.member_json(&guild.members[&10], true))
+            .unwrap();
+        serde_json::from_value::<tm::guild::Role>(World::role_json(&guild.roles[0])).unwrap();
+        serde_json::from_value::<tm::user::CurrentUser>(world.current_user_json(&app)).unwrap();
+        let message = serde_json::from_value::<tm::channel::Message>(
+            world.message_event_json(&world.messages[&300]),
+        )
+        .unwrap();
+        assert_eq!(message.author.discriminator, 0);
+        let webhook = Webhook {
+            id: 400,
+            token: "tok".into(),
+            channel_id: 200,
+            guild_id: 100,
+            name: "relay".into(),
+            avatar: None,
+            creator_id: Some(11),
+            application_id: Some(1),
+        };
+        let parsed = serde_json::from_value::<tm::channel::Webhook>(
+            world.webhook_json(&webhook, true, true),
+        )
+        .unwrap();
+        assert_eq!(parsed.token.as_deref(), Some("tok"));
+    }
+
     #[test]
     fn parses_every_mention_form() {
         let (users, roles, everyone) = parse_mentions("hi <@1> <@!2> <@&3> @here <@x>");
