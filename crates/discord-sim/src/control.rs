@@ -771,7 +771,59 @@ impl SimHandle {
 
     /// Deletes a webhook behind the bot's back; later calls through it get 10015.
     pub fn delete_webhook(&self, webhook_id: u64) -> bool {
-        self.with_world(|world| world.webhooks.remove(&webhook_id).is_some())
+        self.with_world(|world| match world.webhooks.remove(&webhook_id) {
+            Some(webhook) => {
+                gateway::dispatch_webhooks_update(world, webhook.guild_id, webhook.channel_id);
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Deletes a channel with its threads and webhooks, as Discord does; apps get
+    /// CHANNEL_DELETE and later calls through those webhooks get 10015.
+    pub fn delete_channel(&self, channel_id: u64) -> Result<(), SimError> {
+        self.with_world(|world| {
+            let channel = world
+                .channels
+                .remove(&channel_id)
+                .ok_or(SimError::Unknown("channel"))?;
+            let threads: Vec<u64> = world
+                .channels
+                .values()
+                .filter(|c| c.is_thread() && c.parent_id == Some(channel_id))
+                .map(|c| c.id)
+                .collect();
+            for thread in threads {
+                if let Some(thread) = world.channels.remove(&thread) {
+                    gateway::dispatch_channel_delete(world, &thread);
+                }
+            }
+            world.webhooks.retain(|_, w| w.channel_id != channel_id);
+            gateway::dispatch_channel_delete(world, &channel);
+            Ok(())
+        })
+    }
+
+    /// Removes an application's bot (and its managed role) from a guild; its sessions get
+    /// GUILD_DELETE and its REST calls on the guild answer 50001 from then on.
+    pub fn remove_bot(&self, guild_id: u64, application_id: u64) -> Result<(), SimError> {
+        self.with_world(|world| {
+            let app = world
+                .apps
+                .get(&application_id)
+                .cloned()
+                .ok_or(SimError::Unknown("application"))?;
+            let guild = world
+                .guilds
+                .get_mut(&guild_id)
+                .ok_or(SimError::Unknown("guild"))?;
+            guild.members.remove(&app.bot_user_id);
+            guild.roles.retain(|r| r.bot_id != Some(app.bot_user_id));
+            guild.apps.remove(&app.id);
+            gateway::dispatch_guild_delete(world, guild_id, app.id);
+            Ok(())
+        })
     }
 
     // ----- gateway -----

@@ -22,6 +22,8 @@ use crate::world::{App, FLAG_EPHEMERAL, Message, Outbound, Session, World};
 
 /// `GUILDS`: guild, channel and role events.
 pub const INTENT_GUILDS: u64 = 1 << 0;
+/// `GUILD_WEBHOOKS`: WEBHOOKS_UPDATE.
+pub const INTENT_GUILD_WEBHOOKS: u64 = 1 << 5;
 /// `GUILD_MESSAGES`: message events in guild channels.
 pub const INTENT_GUILD_MESSAGES: u64 = 1 << 9;
 /// `DIRECT_MESSAGES`: message events in DMs.
@@ -437,13 +439,27 @@ pub(crate) fn dispatch_channel_create(world: &mut World, channel_id: u64) {
     let Some(channel) = world.channels.get(&channel_id).cloned() else {
         return;
     };
-    let Some(guild_id) = channel.guild_id else {
-        return;
-    };
     let event = if channel.is_thread() {
         "THREAD_CREATE"
     } else {
         "CHANNEL_CREATE"
+    };
+    dispatch_channel_event(world, &channel, event);
+}
+
+/// Dispatches CHANNEL_DELETE (or THREAD_DELETE) for a channel that was just removed.
+pub(crate) fn dispatch_channel_delete(world: &mut World, channel: &crate::world::Channel) {
+    let event = if channel.is_thread() {
+        "THREAD_DELETE"
+    } else {
+        "CHANNEL_DELETE"
+    };
+    dispatch_channel_event(world, channel, event);
+}
+
+fn dispatch_channel_event(world: &mut World, channel: &crate::world::Channel, event: &str) {
+    let Some(guild_id) = channel.guild_id else {
+        return;
     };
     let payload = world.channel_json(&channel);
     dispatch_each(
@@ -458,6 +474,36 @@ pub(crate) fn dispatch_channel_create(world: &mut World, channel_id: u64) {
                 .is_some_and(|g| g.apps.contains(&app.id))
                 .then(|| payload.clone())
         },
+    );
+}
+
+/// Dispatches WEBHOOKS_UPDATE for a channel whose webhooks changed.
+pub(crate) fn dispatch_webhooks_update(world: &mut World, guild_id: u64, channel_id: u64) {
+    let payload = json!({ "guild_id": guild_id.to_string(), "channel_id": channel_id.to_string() });
+    dispatch_each(
+        world,
+        "WEBHOOKS_UPDATE",
+        INTENT_GUILD_WEBHOOKS,
+        Some(guild_id),
+        |world, app, _| {
+            world
+                .guilds
+                .get(&guild_id)
+                .is_some_and(|g| g.apps.contains(&app.id))
+                .then(|| payload.clone())
+        },
+    );
+}
+
+/// Dispatches GUILD_DELETE to an app whose bot left (or was removed from) a guild.
+pub(crate) fn dispatch_guild_delete(world: &mut World, guild_id: u64, app_id: u64) {
+    let payload = json!({ "id": guild_id.to_string() });
+    dispatch_each(
+        world,
+        "GUILD_DELETE",
+        INTENT_GUILDS,
+        Some(guild_id),
+        |_, app, _| (app.id == app_id).then(|| payload.clone()),
     );
 }
 

@@ -303,6 +303,7 @@ pub(crate) async fn create_webhook(
         application_id: Some(app.id),
     };
     world.webhooks.insert(id, webhook.clone());
+    gateway::dispatch_webhooks_update(&mut world, webhook.guild_id, webhook.channel_id);
     let value = world.webhook_json(&webhook, true, true);
     drop(world);
     shared.notify();
@@ -379,6 +380,7 @@ pub(crate) async fn delete_webhook(
     let mut world = shared.lock();
     let webhook = webhook_for_bot(&world, &caller, &webhook_id)?;
     world.webhooks.remove(&webhook.id);
+    gateway::dispatch_webhooks_update(&mut world, webhook.guild_id, webhook.channel_id);
     drop(world);
     shared.notify();
     no_content()
@@ -407,6 +409,7 @@ pub(crate) async fn delete_webhook_with_token(
     let mut world = shared.lock();
     let webhook = channel_hook(&world, &webhook_id, &token)?;
     world.webhooks.remove(&webhook.id);
+    gateway::dispatch_webhooks_update(&mut world, webhook.guild_id, webhook.channel_id);
     drop(world);
     shared.notify();
     no_content()

@@ -195,3 +195,55 @@ async fn uploads_over_the_limit_fail_with_40005() {
         .unwrap_err();
     assert_eq!(api_error(&error), (413, Some(40005)));
 }
+
+#[tokio::test]
+async fn deleting_a_channel_deletes_its_webhooks_and_is_dispatched() {
+    let f = fixture().await;
+    let intents = relay_intents() | Intents::GUILD_WEBHOOKS;
+    let mut shard = ready_shard(&f.sim, &f.app.token, intents).await;
+    let client = http(&f.sim, &f.app.token);
+    let hook = client
+        .create_webhook(Id::new(f.channel), "relay")
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let updated = next_matching(&mut shard, |e| match e {
+        Event::WebhooksUpdate(u) => Some(u.channel_id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(updated, Id::new(f.channel));
+    f.sim.delete_channel(f.channel).unwrap();
+    let deleted = next_matching(&mut shard, |e| match e {
+        Event::ChannelDelete(c) => Some(c.id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted, Id::new(f.channel));
+    let error = client
+        .execute_webhook(hook.id, hook.token.as_deref().unwrap())
+        .content("gone")
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (404, Some(10015)));
+}
+
+#[tokio::test]
+async fn removing_the_bot_sends_guild_delete_and_closes_the_guild() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    f.sim.remove_bot(f.guild, f.app.id).unwrap();
+    let gone = next_matching(&mut shard, |e| match e {
+        Event::GuildDelete(g) => Some(g.id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(gone, Id::new(f.guild));
+    let error = http(&f.sim, &f.app.token)
+        .guild(Id::new(f.guild))
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (403, Some(50001)));
+}
