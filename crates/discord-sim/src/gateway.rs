@@ -461,7 +461,7 @@ fn dispatch_channel_event(world: &mut World, channel: &crate::world::Channel, ev
     let Some(guild_id) = channel.guild_id else {
         return;
     };
-    let payload = world.channel_json(&channel);
+    let payload = world.channel_json(channel);
     dispatch_each(
         world,
         event,
