@@ -151,6 +151,10 @@ pub struct CommandInvocation {
     /// Options, in order.
     #[serde(default)]
     pub options: Vec<(String, CommandOptionValue)>,
+    /// Invoke even though the member lacks the command's `default_member_permissions`, as a
+    /// server that overrode the command's permissions in its settings allows.
+    #[serde(default)]
+    pub permission_override: bool,
 }
 
 impl CommandInvocation {
@@ -167,7 +171,14 @@ impl CommandInvocation {
             user_id,
             name: name.into(),
             options: Vec::new(),
+            permission_override: false,
         }
+    }
+
+    /// Marks the invocation as allowed by a server-side permission override.
+    pub fn with_permission_override(mut self) -> Self {
+        self.permission_override = true;
+        self
     }
 
     /// Adds an option.
@@ -509,6 +520,40 @@ impl SimHandle {
         })
     }
 
+    /// Sets a member's guild nickname (None clears it).
+    pub fn set_nick(
+        &self,
+        guild_id: u64,
+        user_id: u64,
+        nick: Option<&str>,
+    ) -> Result<(), SimError> {
+        self.with_world(|world| {
+            let member = world
+                .guilds
+                .get_mut(&guild_id)
+                .ok_or(SimError::Unknown("guild"))?
+                .members
+                .get_mut(&user_id)
+                .ok_or(SimError::Unknown("member"))?;
+            member.nick = nick.map(str::to_owned);
+            Ok(())
+        })
+    }
+
+    /// Gives a user an avatar (a generated image hash) and returns the hash; the avatar URL
+    /// is then `https://cdn.discordapp.com/avatars/{user}/{hash}.png`, as clients build it.
+    pub fn set_avatar(&self, user_id: u64) -> Result<String, SimError> {
+        self.with_world(|world| {
+            let user = world
+                .users
+                .get_mut(&user_id)
+                .ok_or(SimError::Unknown("user"))?;
+            let hash = messages::image_hash(&format!("avatar-{user_id}"));
+            user.avatar = Some(hash.clone());
+            Ok(hash)
+        })
+    }
+
     // ----- acting as a member -----
 
     /// Posts a message as a member; apps in the guild get MESSAGE_CREATE.
@@ -635,6 +680,31 @@ impl SimHandle {
                 .min_by_key(|c| c.guild_id.is_none())
                 .cloned()
                 .ok_or(SimError::Unknown("command"))?;
+            // Discord's client neither shows nor sends a command the member may not use.
+            let required = command.body["default_member_permissions"]
+                .as_str()
+                .and_then(|p| p.parse::<u64>().ok());
+            if let Some(required) = required
+                && !invocation.permission_override
+                && guild_id.is_some()
+            {
+                let held = world.channel_permissions(invocation.channel_id, invocation.user_id);
+                if held & required != required {
+                    return Err(SimError::Invalid(format!(
+                        "the member lacks the command's default_member_permissions ({required})"
+                    )));
+                }
+            }
+            let contexts = command.body["contexts"].as_array();
+            let in_dm = guild_id.is_none();
+            let allowed_in_dm = command.body["dm_permission"].as_bool() != Some(false)
+                && contexts.is_none_or(|c| c.iter().any(|v| v.as_u64() == Some(1)));
+            let allowed_in_guild = contexts.is_none_or(|c| c.iter().any(|v| v.as_u64() == Some(0)));
+            if (in_dm && !allowed_in_dm) || (!in_dm && !allowed_in_guild) {
+                return Err(SimError::Invalid(
+                    "the command is not available in this context".into(),
+                ));
+            }
             let mut resolved = json!({});
             let options = options_json(
                 world,

@@ -348,3 +348,52 @@ async fn the_first_followup_after_a_defer_fills_the_loading_message() {
     assert_eq!(followup.id.get(), original.id);
     assert_eq!(original.content, "finally");
 }
+
+#[tokio::test]
+async fn default_member_permissions_keep_members_from_invoking_unless_overridden() {
+    let f = fixture().await;
+    register(
+        &f,
+        json!([{ "type": 1, "name": "card", "description": "Show the card", "version": "1", "default_member_permissions": "32" }]),
+    )
+    .await;
+    let bob = f.sim.create_member(f.guild, "bob", &[]).unwrap();
+    let invocation = CommandInvocation::new(f.app.id, f.channel, bob, "card");
+    let refused = f.sim.invoke_command(&invocation).unwrap_err();
+    assert!(
+        matches!(refused, discord_sim::SimError::Invalid(_)),
+        "{refused}"
+    );
+    f.sim
+        .invoke_command(&invocation.clone().with_permission_override())
+        .expect("a server override lets bob invoke it");
+    let owner = CommandInvocation::new(f.app.id, f.channel, f.member, "card");
+    f.sim
+        .invoke_command(&owner)
+        .expect("the owner holds every permission");
+}
+
+#[tokio::test]
+async fn nicknames_and_avatars_reach_the_interaction_member() {
+    let f = fixture().await;
+    register(
+        &f,
+        json!([{ "type": 1, "name": "card", "description": "Show the card", "version": "1" }]),
+    )
+    .await;
+    f.sim.set_nick(f.guild, f.member, Some("Alice A.")).unwrap();
+    let hash = f.sim.set_avatar(f.member).unwrap();
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    f.sim
+        .invoke_command(&CommandInvocation::new(
+            f.app.id, f.channel, f.member, "card",
+        ))
+        .unwrap();
+    let interaction = next_interaction(&mut shard).await;
+    let member = interaction.member.unwrap();
+    assert_eq!(member.nick.as_deref(), Some("Alice A."));
+    assert_eq!(
+        member.user.unwrap().avatar.map(|a| a.to_string()),
+        Some(hash)
+    );
+}
