@@ -397,3 +397,66 @@ async fn nicknames_and_avatars_reach_the_interaction_member() {
         Some(hash)
     );
 }
+
+#[tokio::test]
+async fn modals_and_deferred_updates_are_accepted_for_the_right_interaction_types() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let client = client_for(&f);
+    let components: Vec<twilight_model::channel::message::Component> = serde_json::from_value(json!([
+        { "type": 1, "components": [ { "type": 2, "style": 1, "label": "Accept", "custom_id": "accept" } ] }
+    ]))
+    .unwrap();
+    let message = client
+        .create_message(Id::new(f.channel))
+        .content("peer wants to join")
+        .components(&components)
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let api = client.interaction(Id::new(f.app.id));
+    let first = f
+        .sim
+        .press_button(message.id.get(), f.member, "accept")
+        .unwrap();
+    let interaction = next_interaction(&mut shard).await;
+    let deferred = InteractionResponse {
+        kind: InteractionResponseType::DeferredUpdateMessage,
+        data: None,
+    };
+    api.create_response(interaction.id, &interaction.token, &deferred)
+        .await
+        .unwrap();
+    assert_eq!(f.sim.wait_for_response(&first, WAIT).await.unwrap().kind, 6);
+    // After a deferred update, @original is the message the button was on.
+    let edited = api
+        .update_response(&interaction.token)
+        .content(Some("accepted"))
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(edited.id, message.id);
+
+    let second = f
+        .sim
+        .press_button(message.id.get(), f.member, "accept")
+        .unwrap();
+    let interaction = next_interaction(&mut shard).await;
+    let modal: InteractionResponse = serde_json::from_value(json!({
+        "type": 9,
+        "data": { "custom_id": "why", "title": "Why?", "components": [
+            { "type": 1, "components": [ { "type": 4, "custom_id": "reason", "label": "Reason", "style": 1 } ] }
+        ] }
+    }))
+    .unwrap();
+    api.create_response(interaction.id, &interaction.token, &modal)
+        .await
+        .unwrap();
+    let read = f.sim.wait_for_response(&second, WAIT).await.unwrap();
+    assert_eq!(read.kind, 9);
+    assert_eq!(read.data["custom_id"], "why");
+}
