@@ -32,6 +32,8 @@ pub const INTENT_DIRECT_MESSAGES: u64 = 1 << 12;
 pub const INTENT_MESSAGE_CONTENT: u64 = 1 << 15;
 /// Every intent bit Discord defines; others close the connection with 4013.
 const KNOWN_INTENTS: u64 = (1 << 26) - 1;
+/// How many payloads a client may send per minute before Discord closes with 4008.
+const SEND_LIMIT: usize = 120;
 /// How many dispatches a session keeps for resuming.
 const REPLAY_BUFFER: usize = 2_000;
 
@@ -80,6 +82,7 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
     };
     let mut session_id: Option<String> = None;
     let mut client_close: Option<u16> = None;
+    let mut sent_at: std::collections::VecDeque<std::time::Instant> = Default::default();
     while let Some(incoming) = stream.next().await {
         let text = match incoming {
             Ok(WsMessage::Text(text)) => text.to_string(),
@@ -94,6 +97,19 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
             Ok(_) => continue,
             Err(_) => break,
         };
+        // "Gateway: Rate Limiting": 120 payloads per 60 seconds per connection.
+        let now = std::time::Instant::now();
+        while sent_at
+            .front()
+            .is_some_and(|t| now.duration_since(*t).as_secs() >= 60)
+        {
+            sent_at.pop_front();
+        }
+        sent_at.push_back(now);
+        if sent_at.len() > SEND_LIMIT {
+            let _ = tx.send(Outbound::Close(4008, "Rate limited.".into()));
+            continue;
+        }
         let Ok(payload) = serde_json::from_str::<Value>(&text) else {
             let _ = tx.send(Outbound::Close(4002, "Decode error.".into()));
             continue;
@@ -184,6 +200,7 @@ fn handle_payload(
                 },
             );
             *session_id = Some(id.clone());
+            *world.identifies.entry(app.id).or_default() += 1;
             tracing::debug!(app = app.id, session = %id, intents, "identified");
             let guild_ids: Vec<u64> = world
                 .guilds

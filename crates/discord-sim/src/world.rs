@@ -423,6 +423,8 @@ pub(crate) struct World {
     pub(crate) upload_limit: u64,
     pub(crate) heartbeat_interval_ms: u64,
     pub(crate) connection_serial: u64,
+    /// Successful IDENTIFYs per application, for `session_start_limit.remaining`.
+    pub(crate) identifies: BTreeMap<u64, u64>,
 }
 
 /// The current time in Discord's timestamp format.
@@ -463,6 +465,7 @@ impl World {
             upload_limit: config.upload_limit,
             heartbeat_interval_ms: config.heartbeat_interval.as_millis() as u64,
             connection_serial: 0,
+            identifies: BTreeMap::new(),
         }
     }
 

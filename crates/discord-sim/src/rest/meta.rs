@@ -46,12 +46,20 @@ pub(crate) async fn gateway(State(shared): State<Arc<Shared>>) -> ApiResult {
     ok(json!({ "url": world.base_url.replace("http://", "ws://") }))
 }
 
-pub(crate) async fn gateway_bot(State(shared): State<Arc<Shared>>) -> ApiResult {
+pub(crate) async fn gateway_bot(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult {
     let world = shared.lock();
+    let used = world
+        .identifies
+        .get(&caller.app_id()?)
+        .copied()
+        .unwrap_or(0);
     ok(json!({
         "url": world.base_url.replace("http://", "ws://"),
         "shards": 1,
-        "session_start_limit": { "total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1 },
+        "session_start_limit": { "total": 1000, "remaining": 1000u64.saturating_sub(used), "reset_after": 86_400_000, "max_concurrency": 1 },
     }))
 }
 

@@ -566,3 +566,101 @@ async fn unknown_routes_and_methods_answer_like_discord_and_are_recorded() {
     );
     assert!(calls.iter().any(|c| c.method == "POST" && c.status == 405));
 }
+
+#[tokio::test]
+async fn embeds_components_and_files_are_validated() {
+    let f = fixture().await;
+    let api = Api::new(&f);
+    let path = format!("/channels/{}/messages", f.channel);
+    let button = |id: &str| json!({ "type": 2, "style": 1, "label": "Go", "custom_id": id });
+    let cases = [
+        (
+            json!({ "embeds": [{ "title": "t".repeat(257) }] }),
+            "embeds.0.title",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            json!({ "embeds": [{ "description": "d".repeat(4097) }] }),
+            "embeds.0.description",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            json!({ "embeds": [{ "fields": [{ "name": "n", "value": "" }] }] }),
+            "embeds.0.fields.0.value",
+            "BASE_TYPE_REQUIRED",
+        ),
+        (
+            json!({ "embeds": (0..11).map(|_| json!({ "title": "x" })).collect::<Vec<_>>() }),
+            "embeds",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            json!({ "embeds": [{ "description": "d".repeat(4000) }, { "description": "d".repeat(2001) }] }),
+            "embeds",
+            "MAX_EMBED_SIZE_EXCEEDED",
+        ),
+        (
+            json!({ "content": "x", "components": [button("a")] }),
+            "components.0.type",
+            "UNION_TYPE_CHOICES",
+        ),
+        (
+            json!({ "content": "x", "components": [{ "type": 1, "components": [button("a"), button("a")] }] }),
+            "components.0.components.1.custom_id",
+            "COMPONENT_CUSTOM_ID_DUPLICATED",
+        ),
+        (
+            json!({ "content": "x", "components": [{ "type": 1, "components": (0..6).map(|i| button(&format!("b{i}"))).collect::<Vec<_>>() }] }),
+            "components.0.components",
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            json!({ "content": "x", "components": [{ "type": 1, "components": [{ "type": 2, "style": 5, "label": "Open" }] }] }),
+            "components.0.components.0.url",
+            "BASE_TYPE_REQUIRED",
+        ),
+        (
+            json!({ "content": "x", "components": [{ "type": 1, "components": [{ "type": 2, "style": 1, "label": "No id" }] }] }),
+            "components.0.components.0.custom_id",
+            "BASE_TYPE_REQUIRED",
+        ),
+        (
+            json!({ "content": "x", "components": [{ "type": 1, "components": [button(&"c".repeat(101))] }] }),
+            "components.0.components.0.custom_id",
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+    ];
+    for (body, field, code) in cases {
+        let (status, answer) = api.bot(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}");
+        let mut node = &answer["errors"];
+        for part in field.split('.') {
+            node = &node[part];
+        }
+        assert_eq!(node["_errors"][0]["code"], code, "{answer}");
+    }
+    let (status, _) = api
+        .bot(Method::POST, &path, Some(json!({ "content": "ok", "components": [{ "type": 1, "components": [button("cancel:1"), { "type": 2, "style": 5, "label": "Open", "url": "https://example.org" }] }] })))
+        .await;
+    assert_eq!(status, 200);
+    let mut form = reqwest::multipart::Form::new().text("payload_json", r#"{"content":"many"}"#);
+    for i in 0..11 {
+        form = form.part(
+            format!("files[{i}]"),
+            reqwest::multipart::Part::bytes(vec![1]).file_name(format!("f{i}.bin")),
+        );
+    }
+    let response = raw()
+        .post(format!("{}{path}", api.base))
+        .header("authorization", format!("Bot {}", f.app.token))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["errors"]["files"]["_errors"][0]["code"],
+        "BASE_TYPE_MAX_LENGTH"
+    );
+}

@@ -300,3 +300,50 @@ async fn bots_joining_later_get_guild_create() {
     .await;
     assert_eq!(id, Id::new(guild));
 }
+
+#[tokio::test]
+async fn sending_more_than_120_payloads_a_minute_closes_with_4008() {
+    let f = fixture().await;
+    let config = twilight_gateway::ConfigBuilder::new(f.app.token.clone(), relay_intents())
+        .proxy_url(f.sim.gateway_url())
+        .ratelimit_messages(false)
+        .build();
+    let mut shard = twilight_gateway::Shard::with_config(twilight_gateway::ShardId::ONE, config);
+    next_matching(&mut shard, |e| matches!(e, Event::Ready(_)).then_some(())).await;
+    for _ in 0..121 {
+        shard.send(r#"{"op":1,"d":null}"#.to_owned());
+    }
+    let code = next_matching(&mut shard, |e| match e {
+        Event::GatewayClose(frame) => Some(frame.as_ref().map(|f| f.code)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(code, Some(4008));
+}
+
+#[tokio::test]
+async fn identifies_use_up_the_session_start_limit() {
+    let f = fixture().await;
+    let client = http(&f.sim, &f.app.token);
+    let before = client
+        .gateway()
+        .authed()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let _shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let after = client
+        .gateway()
+        .authed()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.session_start_limit.remaining,
+        before.session_start_limit.remaining - 1
+    );
+}
