@@ -447,37 +447,6 @@ pub(crate) fn command_json(
     value
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chat_input_names_follow_discords_pattern() {
-        for good in ["setup", "reg-times", "ping_all", "設定", "ä1"] {
-            assert!(is_valid_chat_input_name(good), "{good}");
-        }
-        for bad in ["", "Setup", "has space", "a.b", &"x".repeat(33)] {
-            assert!(!is_valid_chat_input_name(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn webhook_names_may_not_contain_discord_or_clyde() {
-        let mut errors = FormErrors::new();
-        webhook_name(&mut errors, "name", "My Discord Relay");
-        webhook_name(&mut errors, "username", "CLYDE");
-        let body = errors.finish().unwrap_err().body();
-        assert_eq!(
-            body["errors"]["name"]["_errors"][0]["code"],
-            "USERNAME_INVALID_CONTAINS"
-        );
-        assert_eq!(
-            body["errors"]["username"]["_errors"][0]["code"],
-            "USERNAME_INVALID_CONTAINS"
-        );
-    }
-}
-
 /// Checks embeds against Discord's limits ("Message resource: Embed Limits"): title 256,
 /// description 4,096, at most 25 fields with names of 256 and values of 1,024, footer text
 /// 2,048, author name 256, and 6,000 characters over all embeds of a message.
@@ -650,5 +619,36 @@ pub(crate) fn components(errors: &mut FormErrors, components: &[Value]) {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_input_names_follow_discords_pattern() {
+        for good in ["setup", "reg-times", "ping_all", "設定", "ä1"] {
+            assert!(is_valid_chat_input_name(good), "{good}");
+        }
+        for bad in ["", "Setup", "has space", "a.b", &"x".repeat(33)] {
+            assert!(!is_valid_chat_input_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn webhook_names_may_not_contain_discord_or_clyde() {
+        let mut errors = FormErrors::new();
+        webhook_name(&mut errors, "name", "My Discord Relay");
+        webhook_name(&mut errors, "username", "CLYDE");
+        let body = errors.finish().unwrap_err().body();
+        assert_eq!(
+            body["errors"]["name"]["_errors"][0]["code"],
+            "USERNAME_INVALID_CONTAINS"
+        );
+        assert_eq!(
+            body["errors"]["username"]["_errors"][0]["code"],
+            "USERNAME_INVALID_CONTAINS"
+        );
     }
 }
