@@ -795,6 +795,48 @@ impl SimHandle {
         .await
     }
 
+    /// Waits for the interaction's settled reply: the original response message once it is no
+    /// longer "thinking" (a deferred response was edited or filled by a follow-up), or, after
+    /// a deferred update or an update, the message the component was on once edited.
+    pub async fn wait_for_reply(
+        &self,
+        interaction: &InteractionRef,
+        timeout: Duration,
+    ) -> Result<Message, SimError> {
+        let id = interaction.id;
+        self.wait(timeout, "an interaction reply", |world| {
+            let interaction = world.interactions.get(&id)?;
+            let kind = interaction.response.as_ref()?.kind;
+            let message_id = match kind {
+                4 | 5 => interaction.original_message_id?,
+                6 | 7 => interaction.component_message_id?,
+                _ => return None,
+            };
+            let message = world.messages.get(&message_id)?;
+            let settled = match kind {
+                5 => message.flags & crate::world::FLAG_LOADING == 0,
+                6 => message.edited_timestamp.is_some(),
+                _ => true,
+            };
+            settled.then(|| message.clone())
+        })
+        .await
+    }
+
+    /// Every message an interaction produced: the original response, then follow-ups.
+    pub fn interaction_messages(&self, id: u64) -> Vec<Message> {
+        let world = self.shared.lock();
+        let Some(interaction) = world.interactions.get(&id) else {
+            return Vec::new();
+        };
+        interaction
+            .original_message_id
+            .into_iter()
+            .chain(interaction.followups.iter().copied())
+            .filter_map(|m| world.messages.get(&m).cloned())
+            .collect()
+    }
+
     /// The interaction as stored, with its response, original message and follow-ups.
     pub fn interaction(&self, id: u64) -> Option<Interaction> {
         self.shared.lock().interactions.get(&id).cloned()

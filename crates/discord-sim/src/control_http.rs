@@ -105,6 +105,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/interactions/buttons", post(press_button))
         .route("/_sim/interactions/{id}", get(get_interaction))
         .route("/_sim/interactions/{id}/response", get(wait_response))
+        .route("/_sim/interactions/{id}/reply", get(wait_reply))
+        .route(
+            "/_sim/interactions/{id}/messages",
+            get(interaction_messages),
+        )
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/rate-limits", put(set_rate_limits))
         .route("/_sim/interaction-deadline", put(set_deadline))
@@ -296,6 +301,24 @@ async fn wait_response(
     let reference = crate::control::InteractionRef { id, token };
     let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(5_000));
     to_json(sim.wait_for_response(&reference, timeout).await?)
+}
+
+async fn wait_reply(
+    State(sim): State<SimHandle>,
+    Path(id): Path<u64>,
+    Query(q): Query<Timeout>,
+) -> Answer {
+    let token = sim
+        .interaction(id)
+        .ok_or(SimError::Unknown("interaction"))?
+        .token;
+    let reference = crate::control::InteractionRef { id, token };
+    let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(5_000));
+    to_json(sim.wait_for_reply(&reference, timeout).await?)
+}
+
+async fn interaction_messages(State(sim): State<SimHandle>, Path(id): Path<u64>) -> Answer {
+    to_json(sim.interaction_messages(id))
 }
 
 /// A fault as JSON: `{"path", "method"?, "times"?, "kind": "error"|"latency"|"rate_limit", ...}`.

@@ -347,6 +347,9 @@ async fn the_first_followup_after_a_defer_fills_the_loading_message() {
     let original = f.sim.original_response(reference.id).unwrap();
     assert_eq!(followup.id.get(), original.id);
     assert_eq!(original.content, "finally");
+    let reply = f.sim.wait_for_reply(&reference, WAIT).await.unwrap();
+    assert_eq!(reply.id, original.id);
+    assert_eq!(f.sim.interaction_messages(reference.id).len(), 1);
 }
 
 #[tokio::test]
