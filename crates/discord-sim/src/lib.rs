@@ -9,6 +9,26 @@
 //! Tests drive the world through the handle: create applications, guilds, channels and members,
 //! act as a member (commands, buttons, messages), inject faults, and read back every REST call
 //! and every message. The README lists which Discord behaviours are simulated and which are not.
+//!
+//! ```
+//! # async fn demo() -> Result<(), discord_sim::SimError> {
+//! use std::time::Duration;
+//! use discord_sim::{CommandInvocation, DiscordSim, MessageDraft};
+//!
+//! let sim = DiscordSim::start_default().await?;
+//! let app = sim.create_application("kakusan");
+//! let alice = sim.create_user("alice");
+//! let guild = sim.create_guild("alpha", alice)?;
+//! let channel = sim.create_channel(guild, "times-alice")?;
+//! sim.add_bot(guild, app.id, discord_sim::ADMINISTRATOR)?;
+//! // Point the bot at `sim.api_url()` and `sim.gateway_url()` with `app.token`, then:
+//! let posted = sim.post_message(channel, alice, MessageDraft::text("hello"))?;
+//! let interaction = sim.invoke_command(&CommandInvocation::new(app.id, channel, alice, "card"))?;
+//! let reply = sim.wait_for_reply(&interaction, Duration::from_secs(5)).await?;
+//! # let _ = (posted, reply);
+//! # Ok(())
+//! # }
+//! ```
 
 mod control;
 mod control_http;
