@@ -1338,6 +1338,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn invocations_read_the_json_the_readme_shows() {
+        let invocation: CommandInvocation = serde_json::from_value(json!({
+            "application_id": 1, "channel_id": 2, "user_id": 3, "name": "here",
+            "options": [["message", { "type": "string", "value": "hi" }]],
+        }))
+        .unwrap();
+        assert_eq!(
+            invocation,
+            CommandInvocation::new(1, 2, 3, "here")
+                .option("message", CommandOptionValue::String("hi".into()))
+        );
+    }
+
+    #[test]
     fn bot_tokens_start_with_the_base64_user_id() {
         // "123" in base64 is "MTIz", "1234" is "MTIzNA" without padding, as Discord writes it.
         assert!(bot_token(123, "abcdefghij").starts_with("MTIz.abcdef."));
