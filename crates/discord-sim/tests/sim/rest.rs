@@ -71,12 +71,25 @@ async fn bulk_overwrite_global_and_guild_commands_keeps_ids() {
     );
     let listed = interaction
         .global_commands()
+        .with_localizations(true)
         .await
         .unwrap()
         .models()
         .await
         .unwrap();
     assert_eq!(listed, set);
+    let plain = interaction
+        .global_commands()
+        .await
+        .unwrap()
+        .models()
+        .await
+        .unwrap();
+    assert!(set[0].description_localizations.is_some());
+    assert_eq!(
+        plain[0].description_localizations, None,
+        "without with_localizations the dictionaries are left out"
+    );
     let again = interaction
         .set_global_commands(&wanted[..1])
         .await
