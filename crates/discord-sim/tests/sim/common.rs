@@ -67,8 +67,8 @@ pub(crate) fn shard(sim: &DiscordSim, token: &str, intents: Intents) -> Shard {
 }
 
 /// Reads events until `pick` returns Some, failing after [`WAIT`].
-pub(crate) async fn next_matching<T>(
-    shard: &mut Shard,
+pub(crate) async fn next_matching<T, Q: twilight_gateway::queue::Queue + Unpin>(
+    shard: &mut Shard<Q>,
     mut pick: impl FnMut(&Event) -> Option<T>,
 ) -> T {
     let deadline = tokio::time::Instant::now() + WAIT;

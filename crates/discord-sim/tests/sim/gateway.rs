@@ -227,10 +227,28 @@ async fn resume_after_op7_replays_missed_dispatches() {
     assert_eq!(resumes, 1);
 }
 
+/// Lets every identify through at once; twilight's default queue waits 5 s between identifies,
+/// as Discord's identify limit asks, which would only slow this test down.
+#[derive(Debug)]
+struct NoWait;
+
+impl twilight_gateway::queue::Queue for NoWait {
+    fn enqueue(&self, _shard: u32) -> tokio::sync::oneshot::Receiver<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(());
+        rx
+    }
+}
+
 #[tokio::test]
 async fn non_resumable_invalid_session_leads_to_a_new_identify() {
     let f = fixture().await;
-    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let config = twilight_gateway::ConfigBuilder::new(f.app.token.clone(), relay_intents())
+        .proxy_url(f.sim.gateway_url())
+        .queue(NoWait)
+        .build();
+    let mut shard = twilight_gateway::Shard::with_config(twilight_gateway::ShardId::ONE, config);
+    next_matching(&mut shard, |e| matches!(e, Event::Ready(_)).then_some(())).await;
     let first = shard.session().unwrap().id().to_owned();
     assert_eq!(f.sim.invalidate_sessions(f.app.id, false), 1);
     let ready = next_matching(&mut shard, |e| match e {
