@@ -383,6 +383,18 @@ async fn set_rate_limits(State(sim): State<SimHandle>, Json(body): Json<Value>) 
         webhook: limit(&body["webhook"], defaults.webhook),
         global: limit(&body["global"], defaults.global),
         route: limit(&body["route"], defaults.route),
+        overrides: body["overrides"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| {
+                Some(crate::ratelimit::RouteLimit {
+                    method: o["method"].as_str().map(str::to_owned),
+                    path: o["path"].as_str()?.to_owned(),
+                    limit: limit(o, defaults.route),
+                })
+            })
+            .collect(),
     });
     done()
 }

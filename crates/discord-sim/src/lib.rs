@@ -63,7 +63,7 @@ pub use permissions::{
     MANAGE_MESSAGES, MANAGE_WEBHOOKS, OVERWRITE_MEMBER, OVERWRITE_ROLE, SEND_MESSAGES,
     SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL,
 };
-pub use ratelimit::{Limit, RateLimitConfig};
+pub use ratelimit::{Limit, RateLimitConfig, RouteLimit};
 pub use world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
     ClientStats, Command, Guild, Interaction, InteractionResponse, Member, Message, Overwrite,

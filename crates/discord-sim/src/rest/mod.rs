@@ -528,9 +528,17 @@ fn apply_rate_limits(
         .unwrap_or("");
     let route = format!("{method} {template}");
     let key = format!("route:{app}:{route}:{major}");
-    let (allowed, state) = world
-        .ratelimiter
-        .hit(&key, &bucket_hash(&route), limits.route);
+    let limit = limits
+        .overrides
+        .iter()
+        .find(|o| {
+            o.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+                && path_matches(&o.path, template)
+        })
+        .map_or(limits.route, |o| o.limit);
+    let (allowed, state) = world.ratelimiter.hit(&key, &bucket_hash(&route), limit);
     if !allowed {
         return Err(Box::new(too_many(
             state.reset_after,

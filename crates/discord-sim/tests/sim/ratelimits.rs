@@ -247,3 +247,58 @@ async fn injected_errors_and_latency_apply_to_matching_routes() {
     assert_eq!(slow.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(200));
 }
+
+#[tokio::test]
+async fn route_overrides_limit_one_route_per_major_parameter() {
+    let f = fixture().await;
+    f.sim.set_rate_limits(RateLimitConfig {
+        overrides: vec![discord_sim::RouteLimit {
+            method: Some("POST".into()),
+            path: "/channels/{channel_id}/messages".into(),
+            limit: Limit::new(2, Duration::from_secs(30)),
+        }],
+        ..RateLimitConfig::default()
+    });
+    let other_channel = f.sim.create_channel(f.guild, "other").unwrap();
+    let client = raw();
+    let auth = format!("Bot {}", f.app.token);
+    let post = |channel: u64| {
+        client
+            .post(format!(
+                "{}/api/v10/channels/{channel}/messages",
+                f.sim.api_url()
+            ))
+            .header("authorization", &auth)
+            .json(&json!({ "content": "hi" }))
+            .send()
+    };
+    for _ in 0..2 {
+        let ok = post(f.channel).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        assert_eq!(header(&ok, "x-ratelimit-limit"), "2");
+    }
+    let limited = post(f.channel).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(header(&limited, "x-ratelimit-scope"), "user");
+    assert_eq!(
+        post(other_channel).await.unwrap().status(),
+        200,
+        "another channel is another bucket"
+    );
+    let read = client
+        .get(format!(
+            "{}/api/v10/channels/{}/messages",
+            f.sim.api_url(),
+            f.channel
+        ))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(
+        header(&read, "x-ratelimit-limit"),
+        "50",
+        "other routes keep the default"
+    );
+}
