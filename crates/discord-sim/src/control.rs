@@ -565,6 +565,26 @@ impl SimHandle {
     ) -> Result<u64, SimError> {
         self.with_world(|world| {
             member_in_channel(world, channel_id, user_id)?;
+            let thread = world
+                .channels
+                .get(&channel_id)
+                .is_some_and(Channel::is_thread);
+            let send = if thread {
+                permissions::SEND_MESSAGES_IN_THREADS
+            } else {
+                permissions::SEND_MESSAGES
+            };
+            let files = if draft.attachments.is_empty() {
+                0
+            } else {
+                permissions::ATTACH_FILES
+            };
+            require_member_permissions(
+                world,
+                channel_id,
+                user_id,
+                permissions::VIEW_CHANNEL | send | files,
+            )?;
             let mut payload = json!({ "content": draft.content });
             if let Some(reply) = draft.reply_to {
                 payload["message_reference"] = json!({ "message_id": reply.to_string() });
@@ -669,6 +689,12 @@ impl SimHandle {
     ) -> Result<InteractionRef, SimError> {
         self.with_world(|world| {
             let guild_id = member_in_channel(world, invocation.channel_id, invocation.user_id)?;
+            require_member_permissions(
+                world,
+                invocation.channel_id,
+                invocation.user_id,
+                permissions::VIEW_CHANNEL | permissions::USE_APPLICATION_COMMANDS,
+            )?;
             let command = world
                 .commands
                 .iter()
@@ -768,6 +794,12 @@ impl SimHandle {
                     SimError::Invalid(format!("no component with custom_id {custom_id}"))
                 })?;
             member_in_channel(world, message.channel_id, user_id)?;
+            require_member_permissions(
+                world,
+                message.channel_id,
+                user_id,
+                permissions::VIEW_CHANNEL,
+            )?;
             let data =
                 json!({ "custom_id": custom_id, "component_type": component_type, "values": [] });
             Ok(create_interaction(
@@ -1128,6 +1160,24 @@ fn new_member(user_id: u64, roles: Vec<u64>) -> Member {
         nick: None,
         joined_at: now_rfc3339(),
     }
+}
+
+/// Checks the user holds `needed` in the channel, as Discord's client would before letting
+/// them act there.
+fn require_member_permissions(
+    world: &World,
+    channel_id: u64,
+    user_id: u64,
+    needed: u64,
+) -> Result<(), SimError> {
+    let held = world.channel_permissions(channel_id, user_id);
+    if held & needed != needed {
+        return Err(SimError::Invalid(format!(
+            "the member lacks permissions {:#x} in the channel",
+            needed & !held
+        )));
+    }
+    Ok(())
 }
 
 /// Checks the user can act in the channel; returns its guild.

@@ -247,3 +247,42 @@ async fn removing_the_bot_sends_guild_delete_and_closes_the_guild() {
         .unwrap_err();
     assert_eq!(api_error(&error), (403, Some(50001)));
 }
+
+#[tokio::test]
+async fn members_act_only_where_their_permissions_allow() {
+    let f = fixture().await;
+    register(
+        &f,
+        json!([{ "type": 1, "name": "card", "description": "Show the card", "version": "1" }]),
+    )
+    .await;
+    let bob = f.sim.create_member(f.guild, "bob", &[]).unwrap();
+    f.sim
+        .post_message(f.channel, bob, MessageDraft::text("allowed by @everyone"))
+        .expect("default @everyone permissions let members post");
+    f.sim
+        .set_overwrite(
+            f.channel,
+            discord_sim::Overwrite {
+                id: f.guild,
+                kind: discord_sim::OVERWRITE_ROLE,
+                allow: 0,
+                deny: discord_sim::SEND_MESSAGES | discord_sim::USE_APPLICATION_COMMANDS,
+            },
+        )
+        .unwrap();
+    assert!(
+        f.sim
+            .post_message(f.channel, bob, MessageDraft::text("muted"))
+            .is_err()
+    );
+    let invocation = CommandInvocation::new(f.app.id, f.channel, bob, "card");
+    assert!(f.sim.invoke_command(&invocation).is_err());
+    f.sim
+        .post_message(
+            f.channel,
+            f.member,
+            MessageDraft::text("the owner still can"),
+        )
+        .unwrap();
+}
