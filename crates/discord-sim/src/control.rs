@@ -1,4 +1,4 @@
-//! The control API on [`DiscordSim`]: build the world, act as a member, inject faults and read
+//! The control API on [`SimHandle`] (which [`crate::DiscordSim`] derefs to): build the world, act as a member, inject faults and read
 //! back what the simulator saw. Tests use it directly; the binary exposes it over HTTP.
 
 use std::time::{Duration, Instant};
@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::DiscordSim;
+use crate::SimHandle;
 use crate::error::SimError;
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
@@ -151,6 +151,10 @@ pub struct CommandInvocation {
     /// Options, in order.
     #[serde(default)]
     pub options: Vec<(String, CommandOptionValue)>,
+    /// Invoke even though the member lacks the command's `default_member_permissions`, as a
+    /// server that overrode the command's permissions in its settings allows.
+    #[serde(default)]
+    pub permission_override: bool,
 }
 
 impl CommandInvocation {
@@ -167,7 +171,14 @@ impl CommandInvocation {
             user_id,
             name: name.into(),
             options: Vec::new(),
+            permission_override: false,
         }
+    }
+
+    /// Marks the invocation as allowed by a server-side permission override.
+    pub fn with_permission_override(mut self) -> Self {
+        self.permission_override = true;
+        self
     }
 
     /// Adds an option.
@@ -192,7 +203,7 @@ fn option_type(value: &CommandOptionValue) -> u8 {
     }
 }
 
-impl DiscordSim {
+impl SimHandle {
     fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
         let result = {
             let mut world = self.shared.lock();
@@ -247,11 +258,7 @@ impl DiscordSim {
                     bot: false,
                 },
             );
-            let token = format!(
-                "{}.{}",
-                crate::snowflake::timestamp_ms(id),
-                world.new_token("sim")
-            );
+            let token = bot_token(bot_user_id, &world.new_token(""));
             world.users.insert(
                 bot_user_id,
                 User {
@@ -513,6 +520,40 @@ impl DiscordSim {
         })
     }
 
+    /// Sets a member's guild nickname (None clears it).
+    pub fn set_nick(
+        &self,
+        guild_id: u64,
+        user_id: u64,
+        nick: Option<&str>,
+    ) -> Result<(), SimError> {
+        self.with_world(|world| {
+            let member = world
+                .guilds
+                .get_mut(&guild_id)
+                .ok_or(SimError::Unknown("guild"))?
+                .members
+                .get_mut(&user_id)
+                .ok_or(SimError::Unknown("member"))?;
+            member.nick = nick.map(str::to_owned);
+            Ok(())
+        })
+    }
+
+    /// Gives a user an avatar (a generated image hash) and returns the hash; the avatar URL
+    /// is then `https://cdn.discordapp.com/avatars/{user}/{hash}.png`, as clients build it.
+    pub fn set_avatar(&self, user_id: u64) -> Result<String, SimError> {
+        self.with_world(|world| {
+            let user = world
+                .users
+                .get_mut(&user_id)
+                .ok_or(SimError::Unknown("user"))?;
+            let hash = messages::image_hash(&format!("avatar-{user_id}"));
+            user.avatar = Some(hash.clone());
+            Ok(hash)
+        })
+    }
+
     // ----- acting as a member -----
 
     /// Posts a message as a member; apps in the guild get MESSAGE_CREATE.
@@ -524,6 +565,26 @@ impl DiscordSim {
     ) -> Result<u64, SimError> {
         self.with_world(|world| {
             member_in_channel(world, channel_id, user_id)?;
+            let thread = world
+                .channels
+                .get(&channel_id)
+                .is_some_and(Channel::is_thread);
+            let send = if thread {
+                permissions::SEND_MESSAGES_IN_THREADS
+            } else {
+                permissions::SEND_MESSAGES
+            };
+            let files = if draft.attachments.is_empty() {
+                0
+            } else {
+                permissions::ATTACH_FILES
+            };
+            require_member_permissions(
+                world,
+                channel_id,
+                user_id,
+                permissions::VIEW_CHANNEL | send | files,
+            )?;
             let mut payload = json!({ "content": draft.content });
             if let Some(reply) = draft.reply_to {
                 payload["message_reference"] = json!({ "message_id": reply.to_string() });
@@ -611,7 +672,7 @@ impl DiscordSim {
     }
 
     /// Sends an autocomplete interaction with `focused` as the focused option; read the choices
-    /// with [`DiscordSim::wait_for_response`] (`data.choices`).
+    /// with [`SimHandle::wait_for_response`] (`data.choices`).
     pub fn autocomplete(
         &self,
         invocation: &CommandInvocation,
@@ -628,6 +689,12 @@ impl DiscordSim {
     ) -> Result<InteractionRef, SimError> {
         self.with_world(|world| {
             let guild_id = member_in_channel(world, invocation.channel_id, invocation.user_id)?;
+            require_member_permissions(
+                world,
+                invocation.channel_id,
+                invocation.user_id,
+                permissions::VIEW_CHANNEL | permissions::USE_APPLICATION_COMMANDS,
+            )?;
             let command = world
                 .commands
                 .iter()
@@ -639,6 +706,31 @@ impl DiscordSim {
                 .min_by_key(|c| c.guild_id.is_none())
                 .cloned()
                 .ok_or(SimError::Unknown("command"))?;
+            // Discord's client neither shows nor sends a command the member may not use.
+            let required = command.body["default_member_permissions"]
+                .as_str()
+                .and_then(|p| p.parse::<u64>().ok());
+            if let Some(required) = required
+                && !invocation.permission_override
+                && guild_id.is_some()
+            {
+                let held = world.channel_permissions(invocation.channel_id, invocation.user_id);
+                if held & required != required {
+                    return Err(SimError::Invalid(format!(
+                        "the member lacks the command's default_member_permissions ({required})"
+                    )));
+                }
+            }
+            let contexts = command.body["contexts"].as_array();
+            let in_dm = guild_id.is_none();
+            let allowed_in_dm = command.body["dm_permission"].as_bool() != Some(false)
+                && contexts.is_none_or(|c| c.iter().any(|v| v.as_u64() == Some(1)));
+            let allowed_in_guild = contexts.is_none_or(|c| c.iter().any(|v| v.as_u64() == Some(0)));
+            if (in_dm && !allowed_in_dm) || (!in_dm && !allowed_in_guild) {
+                return Err(SimError::Invalid(
+                    "the command is not available in this context".into(),
+                ));
+            }
             let mut resolved = json!({});
             let options = options_json(
                 world,
@@ -702,6 +794,12 @@ impl DiscordSim {
                     SimError::Invalid(format!("no component with custom_id {custom_id}"))
                 })?;
             member_in_channel(world, message.channel_id, user_id)?;
+            require_member_permissions(
+                world,
+                message.channel_id,
+                user_id,
+                permissions::VIEW_CHANNEL,
+            )?;
             let data =
                 json!({ "custom_id": custom_id, "component_type": component_type, "values": [] });
             Ok(create_interaction(
@@ -727,6 +825,48 @@ impl DiscordSim {
             world.interactions.get(&id).and_then(|i| i.response.clone())
         })
         .await
+    }
+
+    /// Waits for the interaction's settled reply: the original response message once it is no
+    /// longer "thinking" (a deferred response was edited or filled by a follow-up), or, after
+    /// a deferred update or an update, the message the component was on once edited.
+    pub async fn wait_for_reply(
+        &self,
+        interaction: &InteractionRef,
+        timeout: Duration,
+    ) -> Result<Message, SimError> {
+        let id = interaction.id;
+        self.wait(timeout, "an interaction reply", |world| {
+            let interaction = world.interactions.get(&id)?;
+            let kind = interaction.response.as_ref()?.kind;
+            let message_id = match kind {
+                4 | 5 => interaction.original_message_id?,
+                6 | 7 => interaction.component_message_id?,
+                _ => return None,
+            };
+            let message = world.messages.get(&message_id)?;
+            let settled = match kind {
+                5 => message.flags & crate::world::FLAG_LOADING == 0,
+                6 => message.edited_timestamp.is_some(),
+                _ => true,
+            };
+            settled.then(|| message.clone())
+        })
+        .await
+    }
+
+    /// Every message an interaction produced: the original response, then follow-ups.
+    pub fn interaction_messages(&self, id: u64) -> Vec<Message> {
+        let world = self.shared.lock();
+        let Some(interaction) = world.interactions.get(&id) else {
+            return Vec::new();
+        };
+        interaction
+            .original_message_id
+            .into_iter()
+            .chain(interaction.followups.iter().copied())
+            .filter_map(|m| world.messages.get(&m).cloned())
+            .collect()
     }
 
     /// The interaction as stored, with its response, original message and follow-ups.
@@ -775,7 +915,59 @@ impl DiscordSim {
 
     /// Deletes a webhook behind the bot's back; later calls through it get 10015.
     pub fn delete_webhook(&self, webhook_id: u64) -> bool {
-        self.with_world(|world| world.webhooks.remove(&webhook_id).is_some())
+        self.with_world(|world| match world.webhooks.remove(&webhook_id) {
+            Some(webhook) => {
+                gateway::dispatch_webhooks_update(world, webhook.guild_id, webhook.channel_id);
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Deletes a channel with its threads and webhooks, as Discord does; apps get
+    /// CHANNEL_DELETE and later calls through those webhooks get 10015.
+    pub fn delete_channel(&self, channel_id: u64) -> Result<(), SimError> {
+        self.with_world(|world| {
+            let channel = world
+                .channels
+                .remove(&channel_id)
+                .ok_or(SimError::Unknown("channel"))?;
+            let threads: Vec<u64> = world
+                .channels
+                .values()
+                .filter(|c| c.is_thread() && c.parent_id == Some(channel_id))
+                .map(|c| c.id)
+                .collect();
+            for thread in threads {
+                if let Some(thread) = world.channels.remove(&thread) {
+                    gateway::dispatch_channel_delete(world, &thread);
+                }
+            }
+            world.webhooks.retain(|_, w| w.channel_id != channel_id);
+            gateway::dispatch_channel_delete(world, &channel);
+            Ok(())
+        })
+    }
+
+    /// Removes an application's bot (and its managed role) from a guild; its sessions get
+    /// GUILD_DELETE and its REST calls on the guild answer 50001 from then on.
+    pub fn remove_bot(&self, guild_id: u64, application_id: u64) -> Result<(), SimError> {
+        self.with_world(|world| {
+            let app = world
+                .apps
+                .get(&application_id)
+                .cloned()
+                .ok_or(SimError::Unknown("application"))?;
+            let guild = world
+                .guilds
+                .get_mut(&guild_id)
+                .ok_or(SimError::Unknown("guild"))?;
+            guild.members.remove(&app.bot_user_id);
+            guild.roles.retain(|r| r.bot_id != Some(app.bot_user_id));
+            guild.apps.remove(&app.id);
+            gateway::dispatch_guild_delete(world, guild_id, app.id);
+            Ok(())
+        })
     }
 
     // ----- gateway -----
@@ -865,6 +1057,12 @@ impl DiscordSim {
             .unwrap_or_default()
     }
 
+    /// Counters for every client seen so far.
+    pub fn all_client_stats(&self) -> Vec<(ClientId, ClientStats)> {
+        let world = self.shared.lock();
+        world.stats.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
     /// Every message in a channel, oldest first, deleted and ephemeral ones included.
     pub fn messages(&self, channel_id: u64) -> Vec<Message> {
         let world = self.shared.lock();
@@ -935,6 +1133,26 @@ impl DiscordSim {
     }
 }
 
+/// A token shaped like Discord's: the bot user id in base64, a timestamp part and a secret.
+/// Some libraries read the user id back out of the first part.
+fn bot_token(bot_user_id: u64, secret: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = bot_user_id.to_string().into_bytes();
+    let mut encoded = String::new();
+    for chunk in input.chunks(3) {
+        let bytes = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2]);
+        for i in 0..=chunk.len() {
+            encoded.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    format!("{encoded}.{}.{secret}", &secret[..6])
+}
+
 fn new_member(user_id: u64, roles: Vec<u64>) -> Member {
     Member {
         user_id,
@@ -942,6 +1160,24 @@ fn new_member(user_id: u64, roles: Vec<u64>) -> Member {
         nick: None,
         joined_at: now_rfc3339(),
     }
+}
+
+/// Checks the user holds `needed` in the channel, as Discord's client would before letting
+/// them act there.
+fn require_member_permissions(
+    world: &World,
+    channel_id: u64,
+    user_id: u64,
+    needed: u64,
+) -> Result<(), SimError> {
+    let held = world.channel_permissions(channel_id, user_id);
+    if held & needed != needed {
+        return Err(SimError::Invalid(format!(
+            "the member lacks permissions {:#x} in the channel",
+            needed & !held
+        )));
+    }
+    Ok(())
 }
 
 /// Checks the user can act in the channel; returns its guild.
@@ -1145,4 +1381,30 @@ fn create_interaction(
     );
     gateway::dispatch_interaction(world, id);
     InteractionRef { id, token }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocations_read_the_json_the_readme_shows() {
+        let invocation: CommandInvocation = serde_json::from_value(json!({
+            "application_id": 1, "channel_id": 2, "user_id": 3, "name": "here",
+            "options": [["message", { "type": "string", "value": "hi" }]],
+        }))
+        .unwrap();
+        assert_eq!(
+            invocation,
+            CommandInvocation::new(1, 2, 3, "here")
+                .option("message", CommandOptionValue::String("hi".into()))
+        );
+    }
+
+    #[test]
+    fn bot_tokens_start_with_the_base64_user_id() {
+        // "123" in base64 is "MTIz", "1234" is "MTIzNA" without padding, as Discord writes it.
+        assert!(bot_token(123, "abcdefghij").starts_with("MTIz.abcdef."));
+        assert!(bot_token(1234, "abcdefghij").starts_with("MTIzNA."));
+    }
 }

@@ -22,6 +22,8 @@ use crate::world::{App, FLAG_EPHEMERAL, Message, Outbound, Session, World};
 
 /// `GUILDS`: guild, channel and role events.
 pub const INTENT_GUILDS: u64 = 1 << 0;
+/// `GUILD_WEBHOOKS`: WEBHOOKS_UPDATE.
+pub const INTENT_GUILD_WEBHOOKS: u64 = 1 << 5;
 /// `GUILD_MESSAGES`: message events in guild channels.
 pub const INTENT_GUILD_MESSAGES: u64 = 1 << 9;
 /// `DIRECT_MESSAGES`: message events in DMs.
@@ -30,6 +32,8 @@ pub const INTENT_DIRECT_MESSAGES: u64 = 1 << 12;
 pub const INTENT_MESSAGE_CONTENT: u64 = 1 << 15;
 /// Every intent bit Discord defines; others close the connection with 4013.
 const KNOWN_INTENTS: u64 = (1 << 26) - 1;
+/// How many payloads a client may send per minute before Discord closes with 4008.
+const SEND_LIMIT: usize = 120;
 /// How many dispatches a session keeps for resuming.
 const REPLAY_BUFFER: usize = 2_000;
 
@@ -43,6 +47,7 @@ fn frame(op: u8, d: Value) -> String {
 }
 
 /// Runs one connection until either side closes it.
+#[tracing::instrument(skip_all)]
 async fn connection(shared: Arc<Shared>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
@@ -77,6 +82,7 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
     };
     let mut session_id: Option<String> = None;
     let mut client_close: Option<u16> = None;
+    let mut sent_at: std::collections::VecDeque<std::time::Instant> = Default::default();
     while let Some(incoming) = stream.next().await {
         let text = match incoming {
             Ok(WsMessage::Text(text)) => text.to_string(),
@@ -91,6 +97,19 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
             Ok(_) => continue,
             Err(_) => break,
         };
+        // "Gateway: Rate Limiting": 120 payloads per 60 seconds per connection.
+        let now = std::time::Instant::now();
+        while sent_at
+            .front()
+            .is_some_and(|t| now.duration_since(*t).as_secs() >= 60)
+        {
+            sent_at.pop_front();
+        }
+        sent_at.push_back(now);
+        if sent_at.len() > SEND_LIMIT {
+            let _ = tx.send(Outbound::Close(4008, "Rate limited.".into()));
+            continue;
+        }
         let Ok(payload) = serde_json::from_str::<Value>(&text) else {
             let _ = tx.send(Outbound::Close(4002, "Decode error.".into()));
             continue;
@@ -141,7 +160,10 @@ fn handle_payload(
             let _ = tx.send(Outbound::Text(frame(11, Value::Null)));
         }
         2 => {
-            if session_id.is_some() {
+            if session_id
+                .as_ref()
+                .is_some_and(|id| world.sessions.contains_key(id))
+            {
                 let _ = tx.send(Outbound::Close(4005, "Already authenticated.".into()));
                 return;
             }
@@ -170,6 +192,7 @@ fn handle_payload(
                     id: id.clone(),
                     app_id: app.id,
                     intents,
+                    shard,
                     seq: 0,
                     buffer: Default::default(),
                     tx: Some(tx.clone()),
@@ -177,10 +200,13 @@ fn handle_payload(
                 },
             );
             *session_id = Some(id.clone());
+            *world.identifies.entry(app.id).or_default() += 1;
+            tracing::debug!(app = app.id, session = %id, intents, "identified");
             let guild_ids: Vec<u64> = world
                 .guilds
                 .values()
                 .filter(|g| g.apps.contains(&app.id))
+                .filter(|g| on_shard(shard, g.id))
                 .map(|g| g.id)
                 .collect();
             let ready = json!({
@@ -236,6 +262,7 @@ fn handle_payload(
                 }
             }
             *session_id = Some(wanted.clone());
+            tracing::debug!(session = %wanted, seq, "resumed");
             push_dispatch(&mut world, &wanted, "RESUMED", json!({}));
         }
         3 | 4 | 8 => {
@@ -266,16 +293,31 @@ pub(crate) fn push_dispatch(world: &mut World, session_id: &str, event: &str, d:
     }
 }
 
-/// Sends an event to every session of the apps `payload_for` returns a payload for.
+/// Whether a guild's events belong to a shard.
+fn on_shard(shard: Option<[u64; 2]>, guild_id: u64) -> bool {
+    match shard {
+        Some([id, count]) if count > 1 => (guild_id >> 22) % count == id,
+        _ => true,
+    }
+}
+
+/// Sends an event to every session of the apps `payload_for` returns a payload for; events of
+/// a guild go only to the shard responsible for it.
 fn dispatch_each(
     world: &mut World,
     event: &str,
     intent: u64,
+    guild_id: Option<u64>,
     payload_for: impl Fn(&World, &App, u64) -> Option<Value>,
 ) {
     let mut targets: Vec<(String, Value)> = Vec::new();
     for session in world.sessions.values() {
         if intent != 0 && session.intents & intent == 0 {
+            continue;
+        }
+        if let Some(guild) = guild_id
+            && !on_shard(session.shard, guild)
+        {
             continue;
         }
         let Some(app) = world.apps.get(&session.app_id) else {
@@ -325,16 +367,22 @@ pub(crate) fn dispatch_message(world: &mut World, event: &str, message_id: u64) 
         INTENT_DIRECT_MESSAGES
     };
     let full = world.message_event_json(&message);
-    dispatch_each(world, event, intent, |world, app, intents| {
-        if !app_sees(world, app, &message) {
-            return None;
-        }
-        let mut payload = full.clone();
-        if intents & INTENT_MESSAGE_CONTENT == 0 && !world.content_exempt(app, &message) {
-            redact(&mut payload);
-        }
-        Some(payload)
-    });
+    dispatch_each(
+        world,
+        event,
+        intent,
+        message.guild_id,
+        |world, app, intents| {
+            if !app_sees(world, app, &message) {
+                return None;
+            }
+            let mut payload = full.clone();
+            if intents & INTENT_MESSAGE_CONTENT == 0 && !world.content_exempt(app, &message) {
+                redact(&mut payload);
+            }
+            Some(payload)
+        },
+    );
 }
 
 /// Empties the fields the message-content intent protects.
@@ -368,9 +416,13 @@ pub(crate) fn dispatch_message_delete(world: &mut World, message_id: u64) {
     if let Some(guild) = message.guild_id {
         payload["guild_id"] = json!(guild.to_string());
     }
-    dispatch_each(world, "MESSAGE_DELETE", intent, |world, app, _| {
-        app_sees(world, app, &message).then(|| payload.clone())
-    });
+    dispatch_each(
+        world,
+        "MESSAGE_DELETE",
+        intent,
+        message.guild_id,
+        |world, app, _| app_sees(world, app, &message).then(|| payload.clone()),
+    );
 }
 
 /// Dispatches INTERACTION_CREATE to the application the interaction is for.
@@ -379,7 +431,8 @@ pub(crate) fn dispatch_interaction(world: &mut World, interaction_id: u64) {
         return;
     };
     let (app_id, payload) = (interaction.application_id, interaction.payload.clone());
-    dispatch_each(world, "INTERACTION_CREATE", 0, |_, app, _| {
+    let guild_id = interaction.guild_id;
+    dispatch_each(world, "INTERACTION_CREATE", 0, guild_id, |_, app, _| {
         (app.id == app_id).then(|| payload.clone())
     });
 }
@@ -389,9 +442,13 @@ pub(crate) fn dispatch_guild_create(world: &mut World, guild_id: u64, app_id: u6
     let Some(guild) = world.guilds.get(&guild_id).cloned() else {
         return;
     };
-    dispatch_each(world, "GUILD_CREATE", INTENT_GUILDS, |world, app, _| {
-        (app.id == app_id).then(|| world.guild_json(&guild, Some(app)))
-    });
+    dispatch_each(
+        world,
+        "GUILD_CREATE",
+        INTENT_GUILDS,
+        Some(guild_id),
+        |world, app, _| (app.id == app_id).then(|| world.guild_json(&guild, Some(app))),
+    );
 }
 
 /// Dispatches CHANNEL_CREATE (or THREAD_CREATE) to the apps in the channel's guild.
@@ -399,22 +456,72 @@ pub(crate) fn dispatch_channel_create(world: &mut World, channel_id: u64) {
     let Some(channel) = world.channels.get(&channel_id).cloned() else {
         return;
     };
-    let Some(guild_id) = channel.guild_id else {
-        return;
-    };
     let event = if channel.is_thread() {
         "THREAD_CREATE"
     } else {
         "CHANNEL_CREATE"
     };
-    let payload = world.channel_json(&channel);
-    dispatch_each(world, event, INTENT_GUILDS, |world, app, _| {
-        world
-            .guilds
-            .get(&guild_id)
-            .is_some_and(|g| g.apps.contains(&app.id))
-            .then(|| payload.clone())
-    });
+    dispatch_channel_event(world, &channel, event);
+}
+
+/// Dispatches CHANNEL_DELETE (or THREAD_DELETE) for a channel that was just removed.
+pub(crate) fn dispatch_channel_delete(world: &mut World, channel: &crate::world::Channel) {
+    let event = if channel.is_thread() {
+        "THREAD_DELETE"
+    } else {
+        "CHANNEL_DELETE"
+    };
+    dispatch_channel_event(world, channel, event);
+}
+
+fn dispatch_channel_event(world: &mut World, channel: &crate::world::Channel, event: &str) {
+    let Some(guild_id) = channel.guild_id else {
+        return;
+    };
+    let payload = world.channel_json(channel);
+    dispatch_each(
+        world,
+        event,
+        INTENT_GUILDS,
+        Some(guild_id),
+        |world, app, _| {
+            world
+                .guilds
+                .get(&guild_id)
+                .is_some_and(|g| g.apps.contains(&app.id))
+                .then(|| payload.clone())
+        },
+    );
+}
+
+/// Dispatches WEBHOOKS_UPDATE for a channel whose webhooks changed.
+pub(crate) fn dispatch_webhooks_update(world: &mut World, guild_id: u64, channel_id: u64) {
+    let payload = json!({ "guild_id": guild_id.to_string(), "channel_id": channel_id.to_string() });
+    dispatch_each(
+        world,
+        "WEBHOOKS_UPDATE",
+        INTENT_GUILD_WEBHOOKS,
+        Some(guild_id),
+        |world, app, _| {
+            world
+                .guilds
+                .get(&guild_id)
+                .is_some_and(|g| g.apps.contains(&app.id))
+                .then(|| payload.clone())
+        },
+    );
+}
+
+/// Dispatches GUILD_DELETE to an app whose bot left (or was removed from) a guild.
+pub(crate) fn dispatch_guild_delete(world: &mut World, guild_id: u64, app_id: u64) {
+    let payload = json!({ "id": guild_id.to_string() });
+    dispatch_each(
+        world,
+        "GUILD_DELETE",
+        INTENT_GUILDS,
+        Some(guild_id),
+        |_, app, _| (app.id == app_id).then(|| payload.clone()),
+    );
 }
 
 /// Sends op 7 RECONNECT to every connected session of an app.

@@ -9,6 +9,26 @@
 //! Tests drive the world through the handle: create applications, guilds, channels and members,
 //! act as a member (commands, buttons, messages), inject faults, and read back every REST call
 //! and every message. The README lists which Discord behaviours are simulated and which are not.
+//!
+//! ```
+//! # async fn demo() -> Result<(), discord_sim::SimError> {
+//! use std::time::Duration;
+//! use discord_sim::{CommandInvocation, DiscordSim, MessageDraft};
+//!
+//! let sim = DiscordSim::start_default().await?;
+//! let app = sim.create_application("kakusan");
+//! let alice = sim.create_user("alice");
+//! let guild = sim.create_guild("alpha", alice)?;
+//! let channel = sim.create_channel(guild, "times-alice")?;
+//! sim.add_bot(guild, app.id, discord_sim::ADMINISTRATOR)?;
+//! // Point the bot at `sim.api_url()` and `sim.gateway_url()` with `app.token`, then:
+//! let posted = sim.post_message(channel, alice, MessageDraft::text("hello"))?;
+//! let interaction = sim.invoke_command(&CommandInvocation::new(app.id, channel, alice, "card"))?;
+//! let reply = sim.wait_for_reply(&interaction, Duration::from_secs(5)).await?;
+//! # let _ = (posted, reply);
+//! # Ok(())
+//! # }
+//! ```
 
 mod control;
 mod control_http;
@@ -35,14 +55,15 @@ pub use control::{
 };
 pub use error::SimError;
 pub use gateway::{
-    INTENT_DIRECT_MESSAGES, INTENT_GUILD_MESSAGES, INTENT_GUILDS, INTENT_MESSAGE_CONTENT,
+    INTENT_DIRECT_MESSAGES, INTENT_GUILD_MESSAGES, INTENT_GUILD_WEBHOOKS, INTENT_GUILDS,
+    INTENT_MESSAGE_CONTENT,
 };
 pub use permissions::{
     ADMINISTRATOR, ALL as ALL_PERMISSIONS, ATTACH_FILES, DEFAULT_EVERYONE, MANAGE_GUILD,
     MANAGE_MESSAGES, MANAGE_WEBHOOKS, OVERWRITE_MEMBER, OVERWRITE_ROLE, SEND_MESSAGES,
-    SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL,
+    SEND_MESSAGES_IN_THREADS, USE_APPLICATION_COMMANDS, VIEW_CHANNEL,
 };
-pub use ratelimit::{Limit, RateLimitConfig};
+pub use ratelimit::{Limit, RateLimitConfig, RouteLimit};
 pub use world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
     ClientStats, Command, Guild, Interaction, InteractionResponse, Member, Message, Overwrite,
@@ -101,10 +122,19 @@ impl Shared {
     }
 }
 
+/// A cheap, clonable handle on a running simulator's world: the control API.
+///
+/// [`DiscordSim`] derefs to it, so tests call `sim.create_guild(...)`; clone it with
+/// [`DiscordSim::handle`] to drive the simulator from another task.
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+}
+
 /// A running simulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct DiscordSim {
-    shared: Arc<Shared>,
+    handle: SimHandle,
     addr: SocketAddr,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -140,11 +170,16 @@ impl DiscordSim {
             }
         });
         Ok(Self {
-            shared,
+            handle: SimHandle { shared },
             addr,
             shutdown,
             server: Some(server),
         })
+    }
+
+    /// A clonable handle on the control API.
+    pub fn handle(&self) -> SimHandle {
+        self.handle.clone()
     }
 
     /// The socket address the simulator listens on.
@@ -171,7 +206,7 @@ impl DiscordSim {
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         {
-            let mut world = self.shared.lock();
+            let mut world = self.handle.shared.lock();
             for session in world.sessions.values_mut() {
                 if let Some(tx) = session.tx.take() {
                     let _ = tx.send(world::Outbound::Close(1001, "Simulator stopped.".into()));
@@ -182,6 +217,14 @@ impl DiscordSim {
             server.abort();
             let _ = server.await;
         }
+    }
+}
+
+impl std::ops::Deref for DiscordSim {
+    type Target = SimHandle;
+
+    fn deref(&self) -> &SimHandle {
+        &self.handle
     }
 }
 

@@ -17,6 +17,8 @@ pub(crate) enum Author {
         id: u64,
         name: String,
         avatar: Option<String>,
+        /// The application that created the webhook; its messages carry `application_id`.
+        application_id: Option<u64>,
     },
     /// An interaction response or follow-up: the bot user, sent through the app's webhook.
     Interaction { app_id: u64, bot_user_id: u64 },
@@ -102,15 +104,20 @@ pub(crate) fn create(
                     None,
                 )
             }
-            Author::Webhook { id, name, avatar } => {
+            Author::Webhook {
+                id,
+                name,
+                avatar,
+                application_id,
+            } => {
                 let name = input
                     .str("username")
                     .map_or_else(|| name.clone(), str::to_owned);
                 let avatar = input
                     .str("avatar_url")
-                    .map(str::to_owned)
+                    .map(image_hash)
                     .or_else(|| avatar.clone());
-                (*id, name, avatar, true, Some(*id), None)
+                (*id, name, avatar, true, Some(*id), *application_id)
             }
             Author::Interaction {
                 app_id,
@@ -131,6 +138,7 @@ pub(crate) fn create(
         author_id,
         author_name,
         author_avatar,
+        avatar_url: input.str("avatar_url").map(str::to_owned),
         author_bot,
         webhook_id,
         application_id,
@@ -233,4 +241,12 @@ pub(crate) fn delete(world: &mut World, message_id: u64) -> Result<(), ApiError>
         .ok_or_else(ApiError::unknown_message)?;
     message.deleted = true;
     Ok(())
+}
+
+/// A 32-hex-digit image hash derived from some bytes, shaped like Discord's avatar hashes;
+/// Discord downloads an `avatar_url` and shows it by hash, like any avatar.
+pub(crate) fn image_hash(seed: &str) -> String {
+    let first = crate::ratelimit::bucket_hash(seed);
+    let second = crate::ratelimit::bucket_hash(&format!("{seed}#"));
+    format!("{first}{second}")
 }

@@ -20,8 +20,35 @@ pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
 pub const ATTACH_FILES: u64 = 1 << 15;
 /// Every permission bit Discord defines today.
 pub const ALL: u64 = (1 << 51) - 1;
-/// What Discord gives `@everyone` in a new guild.
-pub const DEFAULT_EVERYONE: u64 = 0x0006_3260_4ec1_0e41 & ALL;
+/// Needed to use slash commands and other interactions.
+pub const USE_APPLICATION_COMMANDS: u64 = 1 << 31;
+/// What Discord gives `@everyone` in a new guild: invites, reactions, stream, view, send,
+/// embed links, attach files, read history, external emojis, connect, speak, voice activity,
+/// change nickname, application commands, request to speak, public and private threads,
+/// external stickers, send in threads, activities, voice messages, polls and external apps.
+pub const DEFAULT_EVERYONE: u64 = 1
+    | 1 << 6
+    | 1 << 9
+    | VIEW_CHANNEL
+    | SEND_MESSAGES
+    | 1 << 14
+    | ATTACH_FILES
+    | 1 << 16
+    | 1 << 18
+    | 1 << 20
+    | 1 << 21
+    | 1 << 25
+    | 1 << 26
+    | USE_APPLICATION_COMMANDS
+    | 1 << 32
+    | 1 << 35
+    | 1 << 36
+    | 1 << 37
+    | SEND_MESSAGES_IN_THREADS
+    | 1 << 39
+    | 1 << 46
+    | 1 << 49
+    | 1 << 50;
 
 /// Overwrite kind for a role, as in the channel's `permission_overwrites`.
 pub const OVERWRITE_ROLE: u8 = 0;

@@ -35,6 +35,21 @@ pub struct RateLimitConfig {
     pub global: Limit,
     /// Per bot token, route and major parameter, for every other bot route.
     pub route: Limit,
+    /// Limits for particular bot routes instead of `route`, e.g. Discord's 5 per 5 s for
+    /// `POST /channels/{channel_id}/messages`; the first match wins.
+    pub overrides: Vec<RouteLimit>,
+}
+
+/// A limit for the bot routes matching a method and a route pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteLimit {
+    /// The HTTP method, or any when None.
+    pub method: Option<String>,
+    /// The route pattern: a template such as `/channels/{channel_id}/messages` (with or
+    /// without `/api/v10`), where `*` also matches one segment.
+    pub path: String,
+    /// The limit for each bucket (one per bot token and major parameter).
+    pub limit: Limit,
 }
 
 impl Default for RateLimitConfig {
@@ -43,6 +58,7 @@ impl Default for RateLimitConfig {
             webhook: Limit::new(5, Duration::from_secs(2)),
             global: Limit::new(50, Duration::from_secs(1)),
             route: Limit::new(50, Duration::from_secs(1)),
+            overrides: Vec::new(),
         }
     }
 }

@@ -147,7 +147,7 @@ fn check_options(errors: &mut FormErrors, path: &str, options: &[Value], depth: 
             errors.add(
                 &format!("{base}.type"),
                 "BASE_TYPE_CHOICES",
-                format!("Value must be one of {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}."),
+                "Value must be one of {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}.",
             );
         }
         check_name(errors, &format!("{base}.name"), option.get("name"), true);
@@ -394,7 +394,7 @@ pub(crate) fn commands(list: &Value) -> Result<Vec<Value>, crate::error::ApiErro
                 errors.add(
                     &format!("{i}.name"),
                     "APPLICATION_COMMANDS_DUPLICATE_NAME",
-                    format!("Application command names must be unique"),
+                    "Application command names must be unique",
                 );
             }
             seen.push((kind, name.to_owned()));
@@ -445,6 +445,181 @@ pub(crate) fn command_json(
         None => value["dm_permission"] = input.get("dm_permission").cloned().unwrap_or(json!(true)),
     }
     value
+}
+
+/// Checks embeds against Discord's limits ("Message resource: Embed Limits"): title 256,
+/// description 4,096, at most 25 fields with names of 256 and values of 1,024, footer text
+/// 2,048, author name 256, and 6,000 characters over all embeds of a message.
+pub(crate) fn embeds(errors: &mut FormErrors, embeds: &[Value]) {
+    let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+    let mut total = 0;
+    for (i, embed) in embeds.iter().enumerate() {
+        let base = format!("embeds.{i}");
+        let fields = embed["fields"].as_array().cloned().unwrap_or_default();
+        let mut checks: Vec<(String, &Value, usize)> = vec![
+            ("title".into(), &embed["title"], 256),
+            ("description".into(), &embed["description"], 4096),
+            ("footer.text".into(), &embed["footer"]["text"], 2048),
+            ("author.name".into(), &embed["author"]["name"], 256),
+        ];
+        for (j, field) in fields.iter().enumerate() {
+            checks.push((format!("fields.{j}.name"), &field["name"], 256));
+            checks.push((format!("fields.{j}.value"), &field["value"], 1024));
+            for key in ["name", "value"] {
+                if field[key].as_str().is_none_or(str::is_empty) {
+                    errors.add(
+                        &format!("{base}.fields.{j}.{key}"),
+                        "BASE_TYPE_REQUIRED",
+                        "This field is required",
+                    );
+                }
+            }
+        }
+        for (path, value, max) in checks {
+            let n = len(value);
+            total += n;
+            if n > max {
+                errors.add(
+                    &format!("{base}.{path}"),
+                    "BASE_TYPE_MAX_LENGTH",
+                    format!("Must be {max} or fewer in length."),
+                );
+            }
+        }
+        if fields.len() > 25 {
+            errors.add(
+                &format!("{base}.fields"),
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 25 or fewer in length.",
+            );
+        }
+    }
+    if total > 6000 {
+        errors.add(
+            "embeds",
+            "MAX_EMBED_SIZE_EXCEEDED",
+            "Embed size exceeds maximum size of 6000",
+        );
+    }
+}
+
+/// Checks legacy (non components-v2) message components ("Components: Action Row, Button"):
+/// at most 5 action rows at the top level, each with at most 5 buttons or one select menu;
+/// buttons with a valid style, a label of at most 80 characters, a `custom_id` of 1–100
+/// characters unique in the message (and no `url`), or for link buttons a `url` and no
+/// `custom_id`.
+pub(crate) fn components(errors: &mut FormErrors, components: &[Value]) {
+    if components.len() > 5 {
+        errors.add(
+            "components",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 5 or fewer in length.",
+        );
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (i, row) in components.iter().enumerate() {
+        let base = format!("components.{i}");
+        if row["type"].as_u64() != Some(1) {
+            errors.add(
+                &format!("{base}.type"),
+                "UNION_TYPE_CHOICES",
+                "Top-level components must be action rows",
+            );
+            continue;
+        }
+        let children = row["components"].as_array().cloned().unwrap_or_default();
+        if children.is_empty() || children.len() > 5 {
+            errors.add(
+                &format!("{base}.components"),
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 5 in length.",
+            );
+        }
+        let selects = children
+            .iter()
+            .filter(|c| matches!(c["type"].as_u64(), Some(3 | 5..=8)))
+            .count();
+        if selects > 0 && children.len() > 1 {
+            errors.add(
+                &format!("{base}.components"),
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            );
+        }
+        for (j, child) in children.iter().enumerate() {
+            let path = format!("{base}.components.{j}");
+            let custom_id = child["custom_id"].as_str();
+            if let Some(id) = custom_id {
+                if !(1..=100).contains(&id.chars().count()) {
+                    errors.add(
+                        &format!("{path}.custom_id"),
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 100 in length.",
+                    );
+                }
+                if seen.iter().any(|s| s == id) {
+                    errors.add(
+                        &format!("{path}.custom_id"),
+                        "COMPONENT_CUSTOM_ID_DUPLICATED",
+                        "Component custom id cannot be duplicated",
+                    );
+                }
+                seen.push(id.to_owned());
+            }
+            if child["type"].as_u64() != Some(2) {
+                if custom_id.is_none() && child["type"].as_u64() != Some(1) {
+                    errors.add(
+                        &format!("{path}.custom_id"),
+                        "BASE_TYPE_REQUIRED",
+                        "This field is required",
+                    );
+                }
+                continue;
+            }
+            let style = child["style"].as_u64().unwrap_or(0);
+            if !(1..=6).contains(&style) {
+                errors.add(
+                    &format!("{path}.style"),
+                    "BASE_TYPE_CHOICES",
+                    "Value must be one of {1, 2, 3, 4, 5, 6}.",
+                );
+            }
+            if child["label"]
+                .as_str()
+                .is_some_and(|l| l.chars().count() > 80)
+            {
+                errors.add(
+                    &format!("{path}.label"),
+                    "BASE_TYPE_MAX_LENGTH",
+                    "Must be 80 or fewer in length.",
+                );
+            }
+            let has_url = child.get("url").is_some_and(|u| !u.is_null());
+            match style {
+                5 if !has_url => errors.add(
+                    &format!("{path}.url"),
+                    "BASE_TYPE_REQUIRED",
+                    "This field is required",
+                ),
+                5 if custom_id.is_some() => errors.add(
+                    &format!("{path}.custom_id"),
+                    "COMPONENT_INVALID_FIELD",
+                    "Link buttons cannot have a custom_id",
+                ),
+                1..=4 if custom_id.is_none() => errors.add(
+                    &format!("{path}.custom_id"),
+                    "BASE_TYPE_REQUIRED",
+                    "This field is required",
+                ),
+                1..=4 if has_url => errors.add(
+                    &format!("{path}.url"),
+                    "COMPONENT_INVALID_FIELD",
+                    "Non-link buttons cannot have a url",
+                ),
+                _ => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]

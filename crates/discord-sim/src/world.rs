@@ -194,13 +194,15 @@ pub struct Message {
     pub author_id: u64,
     /// The user name shown for a webhook message (the override or the webhook's name).
     pub author_name: String,
-    /// The avatar shown for a webhook message (an override URL or the webhook's avatar).
+    /// The avatar hash shown for a webhook message (of the override URL or the webhook's).
     pub author_avatar: Option<String>,
+    /// The `avatar_url` override a webhook execution sent, as sent.
+    pub avatar_url: Option<String>,
     /// Whether the author is a bot (always true for webhook messages).
     pub author_bot: bool,
     /// The webhook that sent the message; for interaction responses, the application id.
     pub webhook_id: Option<u64>,
-    /// The application of an interaction response.
+    /// The application of an interaction response, or of the app-owned webhook that sent it.
     pub application_id: Option<u64>,
     /// The text.
     pub content: String,
@@ -372,6 +374,9 @@ pub(crate) struct Session {
     pub(crate) id: String,
     pub(crate) app_id: u64,
     pub(crate) intents: u64,
+    /// `[shard_id, num_shards]` from IDENTIFY; guild events go to the shard
+    /// `(guild_id >> 22) % num_shards` ("Gateway: Sharding").
+    pub(crate) shard: Option<[u64; 2]>,
     /// The sequence number of the last dispatch.
     pub(crate) seq: u64,
     /// Recent dispatches for replay on resume, oldest first.
@@ -418,6 +423,8 @@ pub(crate) struct World {
     pub(crate) upload_limit: u64,
     pub(crate) heartbeat_interval_ms: u64,
     pub(crate) connection_serial: u64,
+    /// Successful IDENTIFYs per application, for `session_start_limit.remaining`.
+    pub(crate) identifies: BTreeMap<u64, u64>,
 }
 
 /// The current time in Discord's timestamp format.
@@ -458,6 +465,7 @@ impl World {
             upload_limit: config.upload_limit,
             heartbeat_interval_ms: config.heartbeat_interval.as_millis() as u64,
             connection_serial: 0,
+            identifies: BTreeMap::new(),
         }
     }
 
@@ -730,23 +738,21 @@ impl World {
 
     /// The message object Discord returns and dispatches.
     pub(crate) fn message_json(&self, message: &Message) -> Value {
-        let author = if let Some(webhook_id) = message
-            .webhook_id
-            .filter(|_| message.application_id.is_none())
-        {
-            json!({
-                "id": webhook_id.to_string(),
-                "username": message.author_name,
-                "avatar": message.author_avatar,
-                "discriminator": "0000",
-                "global_name": null,
-                "public_flags": 0,
-                "flags": 0,
-                "bot": true,
-            })
-        } else {
-            self.user_json(message.author_id)
-        };
+        let author =
+            if let Some(webhook_id) = message.webhook_id.filter(|w| *w == message.author_id) {
+                json!({
+                    "id": webhook_id.to_string(),
+                    "username": message.author_name,
+                    "avatar": message.author_avatar,
+                    "discriminator": "0000",
+                    "global_name": null,
+                    "public_flags": 0,
+                    "flags": 0,
+                    "bot": true,
+                })
+            } else {
+                self.user_json(message.author_id)
+            };
         let mentions: Vec<Value> = message
             .mentions
             .iter()
@@ -830,10 +836,12 @@ impl World {
     }
 
     /// Whether an app may read a message's content without the message-content intent: its
-    /// own messages, messages that mention its bot, and DMs (Gateway: Message Content Intent).
+    /// own messages (interaction responses included), messages that mention its bot, and DMs
+    /// ("Gateway: Message Content Intent"). Messages sent through a webhook the app created are
+    /// deliberately not exempt: their author is the webhook, and a lenient simulator here could
+    /// hide a missing intent.
     pub(crate) fn content_exempt(&self, app: &App, message: &Message) -> bool {
         message.author_id == app.bot_user_id
-            || message.application_id == Some(app.id)
             || message.mentions.contains(&app.bot_user_id)
             || message.guild_id.is_none()
     }
@@ -941,6 +949,185 @@ pub(crate) fn parse_mentions(content: &str) -> (Vec<u64>, Vec<u64>, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small world with fixed ids: a guild with a text channel, a thread, a DM, a bot and a
+    /// member, and one webhook message.
+    fn sample() -> World {
+        let mut world = World::new(&crate::SimConfig::default());
+        world.base_url = "http://127.0.0.1:1".into();
+        for (id, name, bot) in [(10, "alice", false), (11, "kakusan", true)] {
+            world.users.insert(
+                id,
+                User {
+                    id,
+                    username: name.into(),
+                    global_name: None,
+                    avatar: None,
+                    bot,
+                },
+            );
+        }
+        let app = App {
+            id: 1,
+            name: "kakusan".into(),
+            bot_user_id: 11,
+            owner_id: 10,
+            token: "t".into(),
+            message_content: true,
+        };
+        world.apps.insert(1, app);
+        let mut guild = Guild {
+            id: 100,
+            name: "alpha".into(),
+            owner_id: 10,
+            roles: vec![Role {
+                id: 100,
+                name: "@everyone".into(),
+                permissions: 0,
+                position: 0,
+                bot_id: None,
+            }],
+            members: BTreeMap::new(),
+            apps: [1].into_iter().collect(),
+        };
+        for user in [10, 11] {
+            guild.members.insert(
+                user,
+                Member {
+                    user_id: user,
+                    roles: vec![],
+                    nick: None,
+                    joined_at: "2025-01-01T00:00:00.000000+00:00".into(),
+                },
+            );
+        }
+        world.guilds.insert(100, guild);
+        let channel = |id, kind, parent_id, guild_id, recipients| Channel {
+            id,
+            guild_id,
+            kind,
+            name: format!("c{id}"),
+            parent_id,
+            position: 0,
+            overwrites: vec![Overwrite {
+                id: 100,
+                kind: 0,
+                allow: 1024,
+                deny: 0,
+            }],
+            recipients,
+        };
+        world.channels.insert(
+            200,
+            channel(200, CHANNEL_GUILD_TEXT, None, Some(100), vec![]),
+        );
+        world.channels.insert(
+            1 << 30,
+            channel(1 << 30, CHANNEL_PUBLIC_THREAD, Some(200), Some(100), vec![]),
+        );
+        world
+            .channels
+            .insert(202, channel(202, CHANNEL_DM, None, None, vec![10, 11]));
+        world.messages.insert(
+            300,
+            Message {
+                id: 300,
+                channel_id: 200,
+                guild_id: Some(100),
+                author_id: 400,
+                author_name: "alice (beta)".into(),
+                author_avatar: None,
+                avatar_url: None,
+                author_bot: true,
+                webhook_id: Some(400),
+                application_id: Some(1),
+                content: "hi <@10>".into(),
+                embeds: vec![],
+                components: vec![],
+                attachments: vec![],
+                allowed_mentions: Some(json!({ "parse": [] })),
+                mentions: vec![],
+                mention_roles: vec![],
+                mention_everyone: false,
+                flags: 0,
+                kind: 0,
+                timestamp: "2025-01-01T00:00:00.000000+00:00".into(),
+                edited_timestamp: None,
+                tts: false,
+                interaction_metadata: None,
+                message_reference: None,
+                deleted: false,
+                ephemeral_for: None,
+            },
+        );
+        world
+    }
+
+    #[test]
+    fn webhook_message_json_is_pinned() {
+        let world = sample();
+        let golden = json!({
+            "id": "300", "channel_id": "200",
+            "author": {
+                "id": "400", "username": "alice (beta)", "avatar": null, "discriminator": "0000",
+                "global_name": null, "public_flags": 0, "flags": 0, "bot": true,
+            },
+            "content": "hi <@10>",
+            "timestamp": "2025-01-01T00:00:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "components": [], "pinned": false,
+            "type": 0, "flags": 0, "webhook_id": "400", "application_id": "1",
+        });
+        assert_eq!(world.message_json(&world.messages[&300]), golden);
+        let event = world.message_event_json(&world.messages[&300]);
+        assert_eq!(event["guild_id"], "100");
+        assert!(
+            event.get("member").is_none(),
+            "webhook messages carry no member"
+        );
+    }
+
+    #[test]
+    fn every_shape_deserialises_into_twilight_models() {
+        use twilight_model as tm;
+        let world = sample();
+        let app = world.apps[&1].clone();
+        let guild = world.guilds[&100].clone();
+        for channel in world.channels.values() {
+            let value = world.channel_json(channel);
+            serde_json::from_value::<tm::channel::Channel>(value.clone())
+                .unwrap_or_else(|e| panic!("{e}: {value}"));
+        }
+        serde_json::from_value::<tm::guild::Guild>(world.guild_json(&guild, None)).unwrap();
+        let full = serde_json::from_value::<tm::guild::Guild>(world.guild_json(&guild, Some(&app)))
+            .unwrap();
+        assert_eq!(full.channels.len(), 1);
+        assert_eq!(full.threads.len(), 1);
+        serde_json::from_value::<tm::guild::Member>(world.member_json(&guild.members[&10], true))
+            .unwrap();
+        serde_json::from_value::<tm::guild::Role>(World::role_json(&guild.roles[0])).unwrap();
+        serde_json::from_value::<tm::user::CurrentUser>(world.current_user_json(&app)).unwrap();
+        let message = serde_json::from_value::<tm::channel::Message>(
+            world.message_event_json(&world.messages[&300]),
+        )
+        .unwrap();
+        assert_eq!(message.author.discriminator, 0);
+        let webhook = Webhook {
+            id: 400,
+            token: "tok".into(),
+            channel_id: 200,
+            guild_id: 100,
+            name: "relay".into(),
+            avatar: None,
+            creator_id: Some(11),
+            application_id: Some(1),
+        };
+        let parsed = serde_json::from_value::<tm::channel::Webhook>(
+            world.webhook_json(&webhook, true, true),
+        )
+        .unwrap();
+        assert_eq!(parsed.token.as_deref(), Some("tok"));
+    }
 
     #[test]
     fn parses_every_mention_form() {

@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, env = "DISCORD_SIM_CHANNEL_NAME", default_value = "times-alice")]
     channel_name: String,
     /// Whether the app's message-content intent is enabled.
-    #[arg(long, env = "DISCORD_SIM_MESSAGE_CONTENT", default_value_t = true)]
+    #[arg(long, env = "DISCORD_SIM_MESSAGE_CONTENT", default_value_t = true, action = clap::ArgAction::Set)]
     message_content: bool,
 }
 

@@ -100,6 +100,22 @@ impl MessageInput {
 
     /// Checks content length, embed count and field types; `username` rules for webhooks.
     pub(crate) fn validate(&self, errors: &mut FormErrors, webhook: bool) {
+        if let Some(list) = self.payload.get("embeds").and_then(Value::as_array) {
+            crate::validate::embeds(errors, list);
+        }
+        // Components v2 (flag 1 << 15) has its own layout rules, which are not simulated.
+        if self.flags() & (1 << 15) == 0
+            && let Some(list) = self.payload.get("components").and_then(Value::as_array)
+        {
+            crate::validate::components(errors, list);
+        }
+        if self.uploads.len() > 10 {
+            errors.add(
+                "files",
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 10 or fewer in length.",
+            );
+        }
         if let Some(content) = self.payload.get("content").filter(|v| !v.is_null()) {
             match content.as_str() {
                 Some(text) if text.chars().count() > 2000 => errors.add(

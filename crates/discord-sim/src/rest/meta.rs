@@ -2,16 +2,17 @@
 //! ("User resource", "Gateway: Get Gateway Bot", "Application resource",
 //! "Interactions: Application Commands").
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::{
     Extension,
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Query, State},
 };
 use serde_json::{Value, json};
 
-use super::{ApiResult, Caller, json_body, ok, snowflake};
+use super::{ApiResult, Caller, json_body, ok, query_flag, snowflake};
 use crate::Shared;
 use crate::error::ApiError;
 use crate::validate;
@@ -46,12 +47,20 @@ pub(crate) async fn gateway(State(shared): State<Arc<Shared>>) -> ApiResult {
     ok(json!({ "url": world.base_url.replace("http://", "ws://") }))
 }
 
-pub(crate) async fn gateway_bot(State(shared): State<Arc<Shared>>) -> ApiResult {
+pub(crate) async fn gateway_bot(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult {
     let world = shared.lock();
+    let used = world
+        .identifies
+        .get(&caller.app_id()?)
+        .copied()
+        .unwrap_or(0);
     ok(json!({
         "url": world.base_url.replace("http://", "ws://"),
         "shards": 1,
-        "session_start_limit": { "total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1 },
+        "session_start_limit": { "total": 1000, "remaining": 1000u64.saturating_sub(used), "reset_after": 86_400_000, "max_concurrency": 1 },
     }))
 }
 
@@ -94,15 +103,36 @@ fn own_app(caller: &Caller, application_id: &str) -> Result<u64, ApiError> {
     Ok(app)
 }
 
-fn list(shared: &Shared, app: u64, guild: Option<u64>) -> ApiResult {
+/// Lists commands. Without `with_localizations=true` Discord leaves the localisation
+/// dictionaries out ("Get Global Application Commands"), so a bot that compares what it would
+/// register with what is registered must ask for them.
+fn list(shared: &Shared, app: u64, guild: Option<u64>, localizations: bool) -> ApiResult {
     let world = shared.lock();
     let commands: Vec<Value> = world
         .commands
         .iter()
         .filter(|c| c.application_id == app && c.guild_id == guild)
-        .map(|c| c.body.clone())
+        .map(|c| {
+            let mut body = c.body.clone();
+            if !localizations {
+                strip_localizations(&mut body);
+            }
+            body
+        })
         .collect();
     ok(Value::Array(commands))
+}
+
+fn strip_localizations(value: &mut Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.remove("name_localizations");
+        object.remove("description_localizations");
+        for child in object.values_mut() {
+            strip_localizations(child);
+        }
+    } else if let Some(list) = value.as_array_mut() {
+        list.iter_mut().for_each(strip_localizations);
+    }
 }
 
 fn overwrite(shared: &Shared, app: u64, guild: Option<u64>, body: &Bytes) -> ApiResult {
@@ -146,9 +176,10 @@ pub(crate) async fn list_global_commands(
     State(shared): State<Arc<Shared>>,
     Extension(caller): Extension<Caller>,
     Path(application_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult {
     let app = own_app(&caller, &application_id)?;
-    list(&shared, app, None)
+    list(&shared, app, None, query_flag(&query, "with_localizations"))
 }
 
 pub(crate) async fn overwrite_global_commands(
@@ -178,10 +209,16 @@ pub(crate) async fn list_guild_commands(
     State(shared): State<Arc<Shared>>,
     Extension(caller): Extension<Caller>,
     Path((application_id, guild_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult {
     let app = own_app(&caller, &application_id)?;
     let guild = guild_access(&shared, app, &guild_id)?;
-    list(&shared, app, Some(guild))
+    list(
+        &shared,
+        app,
+        Some(guild),
+        query_flag(&query, "with_localizations"),
+    )
 }
 
 pub(crate) async fn overwrite_guild_commands(

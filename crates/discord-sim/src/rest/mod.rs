@@ -137,12 +137,59 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(channels::guild_member),
         )
         .route_layer(middleware::from_fn_with_state(shared.clone(), gatekeeper))
-        .fallback(|| async { ApiError::not_found() });
+        .method_not_allowed_fallback(unrouted)
+        .fallback(unrouted);
     Router::new()
         .nest("/api/v10", api)
         .route("/attachments/{*path}", get(cdn))
         .route("/", get(crate::gateway::upgrade))
         .with_state(shared)
+}
+
+/// Answers routes the simulator does not serve, as Discord answers unknown routes and methods,
+/// and records the call so a test can see what its client tried.
+async fn unrouted(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    route: Option<MatchedPath>,
+) -> Response {
+    let error = if route.is_some() {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 0, "405: Method Not Allowed")
+    } else {
+        ApiError::not_found()
+    };
+    {
+        let mut world = shared.lock();
+        let client = match headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            None => ClientId::Anonymous,
+            Some(value) => match value
+                .strip_prefix("Bot ")
+                .and_then(|t| world.app_by_token(t))
+            {
+                Some(app) => ClientId::Bot(app.id),
+                None => ClientId::InvalidToken,
+            },
+        };
+        let at_ms = world.elapsed_ms();
+        world.calls.push(RecordedCall {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            query: uri.query().map(str::to_owned),
+            body: String::new(),
+            status: error.status.as_u16(),
+            error_code: Some(error.code),
+            client,
+            at_ms,
+        });
+        world.stats.entry(client).or_default().requests += 1;
+    }
+    shared.notify();
+    error.into_response()
 }
 
 /// Serves an uploaded file, like Discord's CDN.
@@ -163,10 +210,12 @@ async fn cdn(State(shared): State<Arc<Shared>>, Path(path): Path<String>) -> Res
     }
 }
 
-/// Routes that take a webhook or interaction token instead of a bot token.
+/// Routes that take a webhook or interaction token instead of a bot token, and `GET /gateway`,
+/// which needs no authorisation at all.
 fn is_token_route(template: &str) -> bool {
     template.starts_with("/api/v10/webhooks/{webhook_id}/{token}")
         || template.starts_with("/api/v10/interactions/")
+        || template == "/api/v10/gateway"
 }
 
 fn path_matches(pattern: &str, path: &str) -> bool {
@@ -194,7 +243,9 @@ fn too_many(
     state: Option<&BucketState>,
 ) -> Response {
     let secs = retry_after.as_secs_f64().max(0.001);
+    // The OpenAPI description requires `code` on every error body, 429s included.
     let body = json!({
+        "code": 0,
         "message": "You are being rate limited.",
         "retry_after": (secs * 1000.0).round() / 1000.0,
         "global": global,
@@ -216,6 +267,39 @@ fn too_many(
         headers.insert("x-ratelimit-global", HeaderValue::from_static("true"));
     }
     response
+}
+
+/// What the gatekeeper decided before running the handler.
+enum Gate {
+    /// Answer with this response (401, a real or forced 429) without running the handler.
+    Refused(Response),
+    /// Run the handler (after a latency or error fault, if any), adding the bucket's headers.
+    Pass {
+        bucket: Option<BucketState>,
+        fault: Option<FaultAction>,
+    },
+}
+
+/// Takes the first matching fault, counting down its remaining uses.
+fn take_fault(world: &mut crate::world::World, method: &Method, path: &str) -> Option<FaultAction> {
+    let fault = world
+        .faults
+        .iter_mut()
+        .find(|f| {
+            f.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+                && path_matches(&f.path, path)
+                && f.remaining != Some(0)
+        })
+        .map(|f| {
+            if let Some(n) = f.remaining.as_mut() {
+                *n -= 1;
+            }
+            f.action.clone()
+        });
+    world.faults.retain(|f| f.remaining != Some(0));
+    fault
 }
 
 /// Authorises, injects faults, applies rate limits, runs the handler and records the call.
@@ -253,7 +337,7 @@ async fn gatekeeper(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
-    let (client, fault, limited) = {
+    let (client, outcome) = {
         let mut world = shared.lock();
         let client = match &auth {
             None => ClientId::Anonymous,
@@ -266,45 +350,54 @@ async fn gatekeeper(
             },
         };
         let token_route = is_token_route(&template);
-        let fault = world
-            .faults
-            .iter_mut()
-            .find(|f| {
-                f.method
-                    .as_deref()
-                    .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
-                    && path_matches(&f.path, &path)
-                    && f.remaining != Some(0)
-            })
-            .map(|f| {
-                if let Some(n) = f.remaining.as_mut() {
-                    *n -= 1;
-                }
-                f.action.clone()
-            });
-        world.faults.retain(|f| f.remaining != Some(0));
-        let limited = if !token_route && !matches!(client, ClientId::Bot(_)) {
-            Err(ApiError::unauthorized().into_response())
+        let outcome = if !token_route && !matches!(client, ClientId::Bot(_)) {
+            Gate::Refused(ApiError::unauthorized().into_response())
         } else {
-            Ok(apply_rate_limits(
-                &mut world,
-                client,
-                &method,
-                &template,
-                &params,
-                token_route,
-            ))
+            match take_fault(&mut world, &method, &path) {
+                // A forced 429 looks like an exhausted bucket and does not use up a request.
+                Some(FaultAction::RateLimit { retry_after, scope }) => {
+                    let global = scope == "global";
+                    let state = BucketState {
+                        limit: 1,
+                        remaining: 0,
+                        reset_after: retry_after,
+                        bucket: if token_route {
+                            bucket_hash("webhook")
+                        } else {
+                            bucket_hash(&format!("{method} {template}"))
+                        },
+                    };
+                    Gate::Refused(too_many(
+                        retry_after,
+                        &scope,
+                        global,
+                        (!global).then_some(&state),
+                    ))
+                }
+                fault => match apply_rate_limits(
+                    &mut world,
+                    client,
+                    &method,
+                    &template,
+                    &params,
+                    token_route,
+                ) {
+                    Err(limited) => Gate::Refused(*limited),
+                    Ok(bucket) => Gate::Pass { bucket, fault },
+                },
+            }
         };
-        (client, fault, limited)
+        (client, outcome)
     };
 
-    let (mut response, bucket) = match limited {
-        Err(unauthorized) => (unauthorized, None),
-        Ok(Err(limited)) => (limited, None),
-        Ok(Ok(bucket)) => {
-            let mut early = None;
-            match fault {
-                Some(FaultAction::Latency(delay)) => tokio::time::sleep(delay).await,
+    let (mut response, bucket) = match outcome {
+        Gate::Refused(response) => (response, None),
+        Gate::Pass { bucket, fault } => {
+            let early = match fault {
+                Some(FaultAction::Latency(delay)) => {
+                    tokio::time::sleep(delay).await;
+                    None
+                }
                 Some(FaultAction::Error {
                     status,
                     code,
@@ -312,19 +405,10 @@ async fn gatekeeper(
                 }) => {
                     let status =
                         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    early = Some(ApiError::new(status, code, message).into_response());
+                    Some(ApiError::new(status, code, message).into_response())
                 }
-                Some(FaultAction::RateLimit { retry_after, scope }) => {
-                    let global = scope == "global";
-                    early = Some(too_many(
-                        retry_after,
-                        &scope,
-                        global,
-                        if global { None } else { bucket.as_ref() },
-                    ));
-                }
-                None => {}
-            }
+                _ => None,
+            };
             let response = match early {
                 Some(response) => response,
                 None => {
@@ -361,7 +445,7 @@ async fn gatekeeper(
             method: method.to_string(),
             path,
             query,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            body: recorded_body(&bytes),
             status: status.as_u16(),
             error_code,
             client,
@@ -380,6 +464,17 @@ async fn gatekeeper(
     response
 }
 
+/// The body as recorded: large uploads are cut so long end-to-end runs stay small in memory.
+fn recorded_body(bytes: &Bytes) -> String {
+    const KEEP: usize = 256 * 1024;
+    if bytes.len() <= KEEP {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut text = String::from_utf8_lossy(&bytes[..KEEP]).into_owned();
+    text.push_str(&format!("... [{} more bytes]", bytes.len() - KEEP));
+    text
+}
+
 /// Applies the global and bucket limits; Ok carries the bucket for the response headers.
 fn apply_rate_limits(
     world: &mut crate::world::World,
@@ -388,7 +483,7 @@ fn apply_rate_limits(
     template: &str,
     params: &[(String, String)],
     token_route: bool,
-) -> Result<Option<BucketState>, Response> {
+) -> Result<Option<BucketState>, Box<Response>> {
     let param = |name: &str| {
         params
             .iter()
@@ -412,7 +507,12 @@ fn apply_rate_limits(
         return if allowed {
             Ok(Some(state))
         } else {
-            Err(too_many(state.reset_after, "user", false, Some(&state)))
+            Err(Box::new(too_many(
+                state.reset_after,
+                "user",
+                false,
+                Some(&state),
+            )))
         };
     }
     let ClientId::Bot(app) = client else {
@@ -420,7 +520,7 @@ fn apply_rate_limits(
     };
     let global_key = format!("global:{app}");
     if let Err(wait) = world.ratelimiter.would_allow(&global_key, limits.global) {
-        return Err(too_many(wait, "global", true, None));
+        return Err(Box::new(too_many(wait, "global", true, None)));
     }
     let major = ["channel_id", "guild_id", "webhook_id"]
         .iter()
@@ -428,11 +528,24 @@ fn apply_rate_limits(
         .unwrap_or("");
     let route = format!("{method} {template}");
     let key = format!("route:{app}:{route}:{major}");
-    let (allowed, state) = world
-        .ratelimiter
-        .hit(&key, &bucket_hash(&route), limits.route);
+    let limit = limits
+        .overrides
+        .iter()
+        .find(|o| {
+            o.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+                && path_matches(&o.path, template)
+        })
+        .map_or(limits.route, |o| o.limit);
+    let (allowed, state) = world.ratelimiter.hit(&key, &bucket_hash(&route), limit);
     if !allowed {
-        return Err(too_many(state.reset_after, "user", false, Some(&state)));
+        return Err(Box::new(too_many(
+            state.reset_after,
+            "user",
+            false,
+            Some(&state),
+        )));
     }
     world.ratelimiter.hit(&global_key, "global", limits.global);
     Ok(Some(state))

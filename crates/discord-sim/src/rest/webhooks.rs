@@ -96,6 +96,7 @@ pub(crate) async fn execute(
                 id: webhook.id,
                 name: webhook.name.clone(),
                 avatar: webhook.avatar.clone(),
+                application_id: webhook.application_id,
             };
             let extra = Extra {
                 flags: input.flags() & (4 | 4096 | 32768),
@@ -294,16 +295,15 @@ pub(crate) async fn create_webhook(
         channel_id,
         guild_id: channel.guild_id.unwrap_or_default(),
         name: input["name"].as_str().unwrap_or_default().to_owned(),
-        avatar: input.get("avatar").and_then(Value::as_str).map(|data| {
-            format!(
-                "{:032x}",
-                crate::ratelimit::bucket_hash(data).len() as u128 ^ u128::from(id)
-            )
-        }),
+        avatar: input
+            .get("avatar")
+            .and_then(Value::as_str)
+            .map(crate::messages::image_hash),
         creator_id: Some(app.bot_user_id),
         application_id: Some(app.id),
     };
     world.webhooks.insert(id, webhook.clone());
+    gateway::dispatch_webhooks_update(&mut world, webhook.guild_id, webhook.channel_id);
     let value = world.webhook_json(&webhook, true, true);
     drop(world);
     shared.notify();
@@ -380,6 +380,7 @@ pub(crate) async fn delete_webhook(
     let mut world = shared.lock();
     let webhook = webhook_for_bot(&world, &caller, &webhook_id)?;
     world.webhooks.remove(&webhook.id);
+    gateway::dispatch_webhooks_update(&mut world, webhook.guild_id, webhook.channel_id);
     drop(world);
     shared.notify();
     no_content()
@@ -408,6 +409,7 @@ pub(crate) async fn delete_webhook_with_token(
     let mut world = shared.lock();
     let webhook = channel_hook(&world, &webhook_id, &token)?;
     world.webhooks.remove(&webhook.id);
+    gateway::dispatch_webhooks_update(&mut world, webhook.guild_id, webhook.channel_id);
     drop(world);
     shared.notify();
     no_content()

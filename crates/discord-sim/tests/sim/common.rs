@@ -67,8 +67,8 @@ pub(crate) fn shard(sim: &DiscordSim, token: &str, intents: Intents) -> Shard {
 }
 
 /// Reads events until `pick` returns Some, failing after [`WAIT`].
-pub(crate) async fn next_matching<T>(
-    shard: &mut Shard,
+pub(crate) async fn next_matching<T, Q: twilight_gateway::queue::Queue + Unpin>(
+    shard: &mut Shard<Q>,
     mut pick: impl FnMut(&Event) -> Option<T>,
 ) -> T {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -103,4 +103,40 @@ pub(crate) fn relay_intents() -> Intents {
 /// A small HTTP client for hand-made requests on error paths.
 pub(crate) fn raw() -> reqwest::Client {
     reqwest::Client::builder().timeout(WAIT).build().unwrap()
+}
+
+/// The HTTP status and Discord error code of a failed twilight request.
+pub(crate) fn api_error(error: &twilight_http::Error) -> (u16, Option<u64>) {
+    match error.kind() {
+        twilight_http::error::ErrorType::Response { body, status, .. } => {
+            let code = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["code"].as_u64());
+            (status.get(), code)
+        }
+        other => panic!("not a response error: {other:?}"),
+    }
+}
+
+/// Registers `commands` (JSON) as guild commands through twilight.
+pub(crate) async fn register(f: &Fixture, commands: serde_json::Value) {
+    let client = http(&f.sim, &f.app.token);
+    let commands: Vec<twilight_model::application::command::Command> =
+        serde_json::from_value(commands).unwrap();
+    client
+        .interaction(twilight_model::id::Id::new(f.app.id))
+        .set_guild_commands(twilight_model::id::Id::new(f.guild), &commands)
+        .await
+        .unwrap();
+}
+
+/// Waits for the next INTERACTION_CREATE.
+pub(crate) async fn next_interaction(
+    shard: &mut Shard,
+) -> twilight_model::application::interaction::Interaction {
+    next_matching(shard, |e| match e {
+        Event::InteractionCreate(i) => Some(i.0.clone()),
+        _ => None,
+    })
+    .await
 }

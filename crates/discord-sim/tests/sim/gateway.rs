@@ -82,15 +82,36 @@ async fn content_is_emptied_without_the_message_content_intent_unless_exempt() {
     let f = fixture().await;
     let intents = Intents::GUILDS | Intents::GUILD_MESSAGES;
     let mut shard = ready_shard(&f.sim, &f.app.token, intents).await;
-    f.sim
-        .post_message(f.channel, f.member, MessageDraft::text("secret"))
-        .unwrap();
+    let draft = MessageDraft {
+        content: "secret".into(),
+        attachments: vec![discord_sim::Upload {
+            filename: "a.txt".into(),
+            content_type: None,
+            data: b"a".to_vec(),
+        }],
+        reply_to: None,
+    };
+    let id = f.sim.post_message(f.channel, f.member, draft).unwrap();
     let plain = next_matching(&mut shard, |e| match e {
         Event::MessageCreate(m) => Some(m.clone()),
         _ => None,
     })
     .await;
     assert_eq!(plain.content, "");
+    assert!(plain.attachments.is_empty());
+    assert!(plain.embeds.is_empty());
+    assert_eq!(
+        f.sim.message(id).unwrap().attachments.len(),
+        1,
+        "the stored message keeps them"
+    );
+    f.sim.edit_message(id, "still secret").unwrap();
+    let edited = next_matching(&mut shard, |e| match e {
+        Event::MessageUpdate(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(edited.content, "");
     let mention = format!("<@{}> look", f.app.bot_user_id);
     f.sim
         .post_message(f.channel, f.member, MessageDraft::text(mention.clone()))
@@ -206,10 +227,28 @@ async fn resume_after_op7_replays_missed_dispatches() {
     assert_eq!(resumes, 1);
 }
 
+/// Lets every identify through at once; twilight's default queue waits 5 s between identifies,
+/// as Discord's identify limit asks, which would only slow this test down.
+#[derive(Debug)]
+struct NoWait;
+
+impl twilight_gateway::queue::Queue for NoWait {
+    fn enqueue(&self, _shard: u32) -> tokio::sync::oneshot::Receiver<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(());
+        rx
+    }
+}
+
 #[tokio::test]
 async fn non_resumable_invalid_session_leads_to_a_new_identify() {
     let f = fixture().await;
-    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let config = twilight_gateway::ConfigBuilder::new(f.app.token.clone(), relay_intents())
+        .proxy_url(f.sim.gateway_url())
+        .queue(NoWait)
+        .build();
+    let mut shard = twilight_gateway::Shard::with_config(twilight_gateway::ShardId::ONE, config);
+    next_matching(&mut shard, |e| matches!(e, Event::Ready(_)).then_some(())).await;
     let first = shard.session().unwrap().id().to_owned();
     assert_eq!(f.sim.invalidate_sessions(f.app.id, false), 1);
     let ready = next_matching(&mut shard, |e| match e {
@@ -278,4 +317,51 @@ async fn bots_joining_later_get_guild_create() {
     })
     .await;
     assert_eq!(id, Id::new(guild));
+}
+
+#[tokio::test]
+async fn sending_more_than_120_payloads_a_minute_closes_with_4008() {
+    let f = fixture().await;
+    let config = twilight_gateway::ConfigBuilder::new(f.app.token.clone(), relay_intents())
+        .proxy_url(f.sim.gateway_url())
+        .ratelimit_messages(false)
+        .build();
+    let mut shard = twilight_gateway::Shard::with_config(twilight_gateway::ShardId::ONE, config);
+    next_matching(&mut shard, |e| matches!(e, Event::Ready(_)).then_some(())).await;
+    for _ in 0..121 {
+        shard.send(r#"{"op":1,"d":null}"#.to_owned());
+    }
+    let code = next_matching(&mut shard, |e| match e {
+        Event::GatewayClose(frame) => Some(frame.as_ref().map(|f| f.code)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(code, Some(4008));
+}
+
+#[tokio::test]
+async fn identifies_use_up_the_session_start_limit() {
+    let f = fixture().await;
+    let client = http(&f.sim, &f.app.token);
+    let before = client
+        .gateway()
+        .authed()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let _shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let after = client
+        .gateway()
+        .authed()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.session_start_limit.remaining,
+        before.session_start_limit.remaining - 1
+    );
 }

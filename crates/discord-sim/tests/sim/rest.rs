@@ -71,12 +71,25 @@ async fn bulk_overwrite_global_and_guild_commands_keeps_ids() {
     );
     let listed = interaction
         .global_commands()
+        .with_localizations(true)
         .await
         .unwrap()
         .models()
         .await
         .unwrap();
     assert_eq!(listed, set);
+    let plain = interaction
+        .global_commands()
+        .await
+        .unwrap()
+        .models()
+        .await
+        .unwrap();
+    assert!(set[0].description_localizations.is_some());
+    assert_eq!(
+        plain[0].description_localizations, None,
+        "without with_localizations the dictionaries are left out"
+    );
     let again = interaction
         .set_global_commands(&wanted[..1])
         .await
@@ -245,4 +258,98 @@ async fn every_call_is_recorded_with_its_client() {
             .requests,
         1
     );
+}
+
+#[tokio::test]
+async fn replies_reference_the_message_and_ping_its_author_unless_told_not_to() {
+    let f = fixture().await;
+    let client = http(&f.sim, &f.app.token);
+    let original = f
+        .sim
+        .post_message(f.channel, f.member, MessageDraft::text("question"))
+        .unwrap();
+    let reply = client
+        .create_message(Id::new(f.channel))
+        .content("answer")
+        .reply(Id::new(original))
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.kind,
+        twilight_model::channel::message::MessageType::Reply
+    );
+    assert_eq!(
+        reply.referenced_message.as_ref().map(|m| m.id),
+        Some(Id::new(original))
+    );
+    assert!(reply.mentions.iter().any(|m| m.id == Id::new(f.member)));
+    let quiet = twilight_model::channel::message::AllowedMentions::default();
+    let silent = client
+        .create_message(Id::new(f.channel))
+        .content("quiet answer")
+        .reply(Id::new(original))
+        .allowed_mentions(Some(&quiet))
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert!(silent.mentions.is_empty());
+    let missing = client
+        .create_message(Id::new(f.channel))
+        .content("to nothing")
+        .reply(Id::new(1234))
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&missing), (400, Some(50035)));
+}
+
+#[tokio::test]
+async fn listing_messages_pages_with_before_and_limit() {
+    let f = fixture().await;
+    let ids: Vec<u64> = (0..5)
+        .map(|i| {
+            f.sim
+                .post_message(f.channel, f.member, MessageDraft::text(format!("m{i}")))
+                .unwrap()
+        })
+        .collect();
+    let client = http(&f.sim, &f.app.token);
+    let page = client
+        .channel_messages(Id::new(f.channel))
+        .before(Id::new(ids[4]))
+        .limit(2)
+        .await
+        .unwrap()
+        .models()
+        .await
+        .unwrap();
+    let got: Vec<u64> = page.iter().map(|m| m.id.get()).collect();
+    assert_eq!(
+        got,
+        vec![ids[3], ids[2]],
+        "newest first, as Discord lists them"
+    );
+}
+
+#[tokio::test]
+async fn posting_in_a_thread_needs_send_messages_in_threads() {
+    let f = fixture_with(discord_sim::VIEW_CHANNEL | discord_sim::SEND_MESSAGES).await;
+    f.sim.set_everyone_permissions(f.guild, 0).unwrap();
+    let thread = f.sim.create_thread(f.channel, "log").unwrap();
+    let client = http(&f.sim, &f.app.token);
+    client
+        .create_message(Id::new(f.channel))
+        .content("in the channel")
+        .await
+        .unwrap();
+    let error = client
+        .create_message(Id::new(thread))
+        .content("in the thread")
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (403, Some(50013)));
 }
