@@ -75,11 +75,16 @@ pub(crate) struct BucketState {
 impl BucketState {
     /// Writes the `X-RateLimit-*` headers Discord sends on every limited route.
     pub(crate) fn write_headers(&self, headers: &mut HeaderMap) {
+        // Rounded up to the millisecond: a client that waits exactly the advertised time must
+        // find the bucket reset. Rounding to the nearest would advertise up to 0.5 ms too
+        // little and cause 429s that a well-behaved client does not get from Discord.
+        let reset_after = (self.reset_after.as_secs_f64() * 1000.0).ceil() / 1000.0;
         let reset_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64()
-            + self.reset_after.as_secs_f64();
+            + reset_after;
+        let reset_at = (reset_at * 1000.0).ceil() / 1000.0;
         let mut put = |name: &'static str, value: String| {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 headers.insert(name, v);
@@ -88,10 +93,7 @@ impl BucketState {
         put("x-ratelimit-limit", self.limit.to_string());
         put("x-ratelimit-remaining", self.remaining.to_string());
         put("x-ratelimit-reset", format!("{reset_at:.3}"));
-        put(
-            "x-ratelimit-reset-after",
-            format!("{:.3}", self.reset_after.as_secs_f64()),
-        );
+        put("x-ratelimit-reset-after", format!("{reset_after:.3}"));
         put("x-ratelimit-bucket", self.bucket.clone());
     }
 }

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use discord_sim::{Fault, FaultAction, Limit, RateLimitConfig};
 use harness::Harness;
-use kakusan_relay::delivery::{DeliveryConfig, EditPayload, enqueue_edit};
+use kakusan_relay::delivery::{
+    DeliveryConfig, EditPayload, SendPayload, enqueue_edit, enqueue_send,
+};
 use kakusan_storage::outbox::{self, NewJob, Operation, Target};
 use kakusan_storage::{PgPool, copies};
 use sqlx::{Connection, PgConnection};
@@ -139,15 +141,24 @@ async fn ceiling_utilisation(pool: PgPool) {
     const PER_DESTINATION: u64 = 20;
     let h = Harness::start(pool, DESTINATIONS, DeliveryConfig::default()).await;
     let limit = RateLimitConfig::default().webhook;
-    // Due a little later, all at once, so enqueueing does not pace the engine.
-    let due = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+    h.sim.clear_calls();
+    // One transaction: every job becomes visible at once, so enqueueing does not pace the
+    // engine.
+    let mut tx = h.pool.begin().await.unwrap();
     for source in 1..=PER_DESTINATION {
         for dest in 0..DESTINATIONS {
-            h.send_at(dest, source, &format!("m{source}"), Some(due))
-                .await;
+            let payload = SendPayload {
+                content: format!("m{source}"),
+                username: "Hanako (alpha)".into(),
+                avatar_url: None,
+                attachments: Vec::new(),
+            };
+            enqueue_send(&mut tx, &h.job(dest, source), &payload, None)
+                .await
+                .unwrap();
         }
     }
-    h.sim.clear_calls();
+    tx.commit().await.unwrap();
     h.wait_drained().await;
     let calls = h.sim.calls();
     let webhook_calls: Vec<_> = calls
@@ -248,7 +259,7 @@ async fn latency_overhead(pool: PgPool) {
         times: None,
     });
     let webhook = h.sim.webhooks(h.destinations[0].channel_id).remove(0);
-    let token = webhook.token.clone().unwrap();
+    let token = webhook.token.clone();
     let direct = twilight_http::Client::builder()
         .proxy(h.sim.proxy_host(), true)
         .build();

@@ -247,7 +247,7 @@ fn too_many(
     let body = json!({
         "code": 0,
         "message": "You are being rate limited.",
-        "retry_after": (secs * 1000.0).round() / 1000.0,
+        "retry_after": (secs * 1000.0).ceil() / 1000.0,
         "global": global,
     });
     let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();

@@ -1,6 +1,6 @@
 //! The worker loop and the execution of one job.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,6 +72,11 @@ pub struct Delivery {
     finished: Notify,
     /// The jobs this worker is running, whose leases it renews.
     running: Mutex<HashSet<i64>>,
+    /// When each lane's webhook may be called again: set when a response says its bucket has
+    /// no requests left. twilight-http 0.18 learns a bucket only from a 429, which costs one
+    /// refused call per window per webhook; Discord counts those towards its invalid-request
+    /// ban, so the engine paces each lane from the headers of successful responses itself.
+    pacing: Mutex<HashMap<u64, tokio::time::Instant>>,
 }
 
 /// What a successful call leaves to record.
@@ -102,6 +107,7 @@ impl Delivery {
             config,
             finished: Notify::new(),
             running: Mutex::new(HashSet::new()),
+            pacing: Mutex::new(HashMap::new()),
         })
     }
 
@@ -199,6 +205,46 @@ impl Delivery {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Waits until the lane's webhook bucket has requests again.
+    async fn paced(&self, lane: u64) {
+        let ready_at = self.pacing_map().get(&lane).copied();
+        if let Some(ready_at) = ready_at {
+            tokio::time::sleep_until(ready_at).await;
+        }
+    }
+
+    /// Notes from a response's rate-limit headers whether the lane must wait before its next
+    /// call.
+    fn learn_pacing(&self, lane: u64, headers: twilight_http::response::HeaderIter<'_>) {
+        let (mut remaining, mut reset_after) = (None, None);
+        for (name, value) in headers {
+            let value = std::str::from_utf8(value).ok();
+            match name {
+                "x-ratelimit-remaining" => remaining = value.and_then(|v| v.parse::<u32>().ok()),
+                "x-ratelimit-reset-after" => {
+                    reset_after = value.and_then(|v| v.parse::<f64>().ok());
+                }
+                _ => {}
+            }
+        }
+        let mut pacing = self.pacing_map();
+        match (remaining, reset_after) {
+            (Some(0), Some(after)) if after.is_finite() && after >= 0.0 => {
+                let wait = Duration::from_secs_f64(after.min(3600.0));
+                pacing.insert(lane, tokio::time::Instant::now() + wait);
+            }
+            _ => {
+                pacing.remove(&lane);
+            }
+        }
+    }
+
+    fn pacing_map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, tokio::time::Instant>> {
+        self.pacing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Renews the leases of the running jobs every third of a lease, until `stop`.
     async fn renew_leases(self: Arc<Self>, stop: CancellationToken) {
         let mut every = tokio::time::interval(self.config.lease / 3);
@@ -243,6 +289,7 @@ impl Delivery {
 
     /// Makes the job's webhook call.
     async fn call(&self, job: &Job) -> Result<Done, Failure> {
+        self.paced(job.lane).await;
         match job.target() {
             Target::Destination(destination_id) => {
                 let Some(destination) =
@@ -264,7 +311,7 @@ impl Delivery {
                 match job.operation {
                     Operation::Send => {
                         let payload: SendPayload = parse_payload(job)?;
-                        let copy = self.send(webhook, &payload).await?;
+                        let copy = self.send(job.lane, webhook, &payload).await?;
                         Ok(Done::Copied {
                             destination: destination_id,
                             source,
@@ -287,7 +334,10 @@ impl Delivery {
                             .allowed_mentions(Some(&mentions))
                             .await;
                         match result.map_err(|error| Failure::of(&error)) {
-                            Ok(_) => Ok(Done::Nothing),
+                            Ok(response) => {
+                                self.learn_pacing(job.lane, response.headers());
+                                Ok(Done::Nothing)
+                            }
                             Err(Failure::CopyGone) => Ok(Done::Uncopied {
                                 destination: destination_id,
                                 source,
@@ -305,6 +355,9 @@ impl Delivery {
                             .http
                             .delete_webhook_message(webhook.0, webhook.1, Id::new(copy.max(1)))
                             .await;
+                        if let Ok(response) = &result {
+                            self.learn_pacing(job.lane, response.headers());
+                        }
                         match result.map_err(|error| Failure::of(&error)) {
                             Ok(_) | Err(Failure::CopyGone) => Ok(Done::Uncopied {
                                 destination: destination_id,
@@ -329,7 +382,8 @@ impl Delivery {
                 };
                 let payload: EnvelopePayload = parse_payload(job)?;
                 let mentions = AllowedMentions::default();
-                self.http
+                let response = self
+                    .http
                     .execute_webhook(Id::new(id), token)
                     .content(&payload.content)
                     .username(&payload.username)
@@ -337,6 +391,7 @@ impl Delivery {
                     .wait()
                     .await
                     .map_err(|error| Failure::of(&error))?;
+                self.learn_pacing(job.lane, response.headers());
                 Ok(Done::Nothing)
             }
         }
@@ -345,6 +400,7 @@ impl Delivery {
     /// Executes the webhook with a copy of the member's message; returns the copy's id.
     async fn send(
         &self,
+        lane: u64,
         (webhook_id, token): (Id<twilight_model::id::marker::WebhookMarker>, &str),
         payload: &SendPayload,
     ) -> Result<u64, Failure> {
@@ -381,6 +437,7 @@ impl Delivery {
             request = request.avatar_url(avatar);
         }
         let response = request.wait().await.map_err(|error| Failure::of(&error))?;
+        self.learn_pacing(lane, response.headers());
         let message = response.model().await.map_err(|error| {
             Failure::Transient(format!("unreadable answer from Discord: {error}"))
         })?;

@@ -339,3 +339,28 @@ async fn a_slow_call_keeps_its_lease(pool: PgPool) {
     assert_eq!(h.contents(0), ["slow"], "sent once, by the first worker");
     h.stop().await;
 }
+
+/// A webhook driven at its rate limit: the engine waits for the bucket to reset instead of
+/// collecting a 429 each window (Discord counts those towards its invalid-request ban).
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn a_busy_webhook_is_paced_without_429s(pool: PgPool) {
+    let h = Harness::start(pool, 2, DeliveryConfig::default()).await;
+    h.sim.set_rate_limits(RateLimitConfig {
+        webhook: Limit::new(2, Duration::from_millis(400)),
+        ..RateLimitConfig::default()
+    });
+    for source in 1..=7 {
+        for dest in 0..2 {
+            h.send(dest, source, &format!("paced {source}")).await;
+        }
+    }
+    h.wait_drained().await;
+    let expected: Vec<String> = (1..=7).map(|n| format!("paced {n}")).collect();
+    for dest in 0..2 {
+        assert_eq!(h.contents(dest), expected, "destination {dest}");
+    }
+    let calls = h.sim.calls();
+    let refused = calls.iter().filter(|call| call.status == 429).count();
+    assert_eq!(refused, 0, "no 429 in {} calls", calls.len());
+    h.stop().await;
+}
