@@ -404,8 +404,15 @@ mod tests {
             ["beta"]
         );
 
+        let registered_only = register_peer(&pool, 100, &fixtures::card("delta", 500), 42)
+            .await
+            .unwrap();
+        assert!(registered_only.last_seen_at.is_none());
+        touch_peer(&pool, registered_only.id).await.unwrap();
+        let seen = peer(&pool, registered_only.id).await.unwrap().unwrap();
+        assert!(seen.last_seen_at.is_some(), "an envelope from it arrived");
+
         record_ping(&pool, beta.id, 87).await.unwrap();
-        touch_peer(&pool, beta.id).await.unwrap();
         let pinged = peer(&pool, beta.id).await.unwrap().unwrap();
         assert_eq!(pinged.last_ping_rtt_ms, Some(87));
         assert!(pinged.last_ping_at.is_some());

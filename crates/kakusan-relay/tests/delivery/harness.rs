@@ -249,6 +249,29 @@ impl Harness {
         }
     }
 
+    /// Every call that posts or edits a message (JSON or multipart) told Discord to ping
+    /// nobody.
+    pub(crate) fn assert_no_call_may_ping(&self) {
+        let calls: Vec<_> = self
+            .sim
+            .calls()
+            .into_iter()
+            .filter(|call| {
+                call.path.contains("/webhooks/") && matches!(call.method.as_str(), "POST" | "PATCH")
+            })
+            .collect();
+        assert!(!calls.is_empty());
+        for call in calls {
+            assert!(
+                call.body.contains(r#""allowed_mentions":{"parse":[]}"#),
+                "{} {} sent {}",
+                call.method,
+                call.path,
+                call.body
+            );
+        }
+    }
+
     /// The contents of the live messages in destination `dest`'s channel, oldest first.
     pub(crate) fn contents(&self, dest: usize) -> Vec<String> {
         self.sim

@@ -65,6 +65,7 @@ async fn send_edit_and_delete_reach_the_copy(pool: PgPool) {
         None,
         "the copy is forgotten"
     );
+    h.assert_no_call_may_ping();
     h.stop().await;
 }
 
@@ -86,6 +87,7 @@ async fn each_destination_gets_its_messages_in_order(pool: PgPool) {
         let expected: Vec<String> = (1..=20).map(|n| format!("message {n}")).collect();
         assert_eq!(h.contents(dest), expected, "destination {dest}");
     }
+    h.assert_no_call_may_ping();
     h.stop().await;
 }
 
@@ -308,6 +310,7 @@ async fn small_files_are_re_uploaded_and_large_ones_linked(pool: PgPool) {
         "the large file is linked: {}",
         copy.content
     );
+    h.assert_no_call_may_ping();
     h.stop().await;
 }
 
