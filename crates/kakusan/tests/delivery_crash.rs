@@ -3,102 +3,22 @@
 //! message per destination may arrive twice, and each destination keeps the order.
 
 mod common;
+// The delivery tests' world: our server, and destinations at peers with webhooks in the
+// simulator.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../kakusan-relay/tests/delivery/harness.rs"]
+mod harness;
 
 use std::process::{Child, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{TestDatabase, kakusan, sigterm};
-use discord_sim::{DiscordSim, MANAGE_WEBHOOKS, SEND_MESSAGES, VIEW_CHANNEL};
+use discord_sim::DiscordSim;
 use kakusan_relay::delivery::{RelayJob, SendPayload, enqueue_send};
-use kakusan_storage::destinations::{self, Announced};
-use kakusan_storage::peers::{self, PeerCard};
-use kakusan_storage::servers::{self, NewServer};
-use kakusan_storage::{PgPool, PrivateKey, PublicKey, SecretString, outbox};
-use twilight_model::id::Id;
+use kakusan_storage::{PgPool, outbox};
 
 const DESTINATIONS: usize = 10;
 const MESSAGES: usize = 20;
-
-struct Destination {
-    id: i64,
-    channel_id: u64,
-    webhook_id: u64,
-}
-
-/// A simulated Discord with `DESTINATIONS` times channels at peers, and the database knowing
-/// them as destinations of member 7 of our server `alpha`.
-async fn world(pool: &PgPool, sim: &DiscordSim) -> (String, Vec<Destination>) {
-    let app = sim.create_application("kakusan-alpha");
-    let owner = sim.create_user("owner");
-    let guild = sim.create_guild("peers", owner).unwrap();
-    sim.add_bot(
-        guild,
-        app.id,
-        MANAGE_WEBHOOKS | VIEW_CHANNEL | SEND_MESSAGES,
-    )
-    .unwrap();
-    let http = Arc::new(
-        twilight_http::Client::builder()
-            .token(app.token.clone())
-            .proxy(sim.proxy_host(), true)
-            .build(),
-    );
-    servers::upsert_server(
-        pool,
-        &NewServer {
-            guild_id: 100,
-            name: "alpha",
-            botcom_channel_id: 101,
-            master_webhook_id: 102,
-            master_webhook_token: &SecretString::new("master"),
-            signing_key: &PrivateKey::new([1; 32]),
-            sealing_key: &PrivateKey::new([2; 32]),
-        },
-    )
-    .await
-    .unwrap();
-    let mut list = Vec::new();
-    for index in 0..DESTINATIONS {
-        let channel_id = sim
-            .create_channel(guild, &format!("times-{index}"))
-            .unwrap();
-        let webhook = http
-            .create_webhook(Id::new(channel_id), "kakusan")
-            .await
-            .unwrap()
-            .model()
-            .await
-            .unwrap();
-        let name = format!("peer-{index}");
-        let card = PeerCard {
-            name: &name,
-            guild_id: 1000 + index as u64,
-            webhook_url: SecretString::new("https://discord.com/api/webhooks/1/x"),
-            verify_key: PublicKey([3; 32]),
-            sealing_key: PublicKey([4; 32]),
-        };
-        peers::register_peer(pool, 100, &card, 42).await.unwrap();
-        let peer = peers::record_hello(pool, 100, &card).await.unwrap();
-        let token = SecretString::new(webhook.token.unwrap());
-        let announced = Announced {
-            member_id: 7,
-            member_name: "Hanako",
-            channel_id,
-            webhook_id: webhook.id.get(),
-            webhook_token: &token,
-        };
-        let id = destinations::announce(pool, peer.id, &announced, None)
-            .await
-            .unwrap();
-        list.push(Destination {
-            id,
-            channel_id,
-            webhook_id: webhook.id.get(),
-        });
-    }
-    (app.token, list)
-}
 
 fn start(dir: &tempfile::TempDir, database: &TestDatabase, sim: &DiscordSim, token: &str) -> Child {
     kakusan(dir)
@@ -126,7 +46,11 @@ async fn sigkill_in_the_middle_of_a_fan_out_loses_nothing() {
     let pool = PgPool::connect(&database.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
     let sim = DiscordSim::start_default().await.unwrap();
-    let (token, destinations) = world(&pool, &sim).await;
+    let harness::World {
+        token,
+        destinations,
+        ..
+    } = harness::World::build(&pool, &sim, DESTINATIONS).await;
 
     // 200 jobs: each of 20 messages to each of 10 destinations, as the fan-out writes them.
     let mut connection = pool.acquire().await.unwrap();

@@ -39,11 +39,24 @@ pub(crate) struct Harness {
     engines: Vec<tokio::task::JoinHandle<()>>,
 }
 
-impl Harness {
-    /// `count` destinations of [`MEMBER`], each at a peer of its own, and an engine running.
-    pub(crate) async fn start(pool: PgPool, count: usize, mut config: DeliveryConfig) -> Harness {
+/// What the simulated Discord and the database hold for the tests: our server `alpha` (guild
+/// 100), and `count` destinations of [`MEMBER`], each a times channel with a webhook at a peer
+/// of its own.
+pub(crate) struct World {
+    /// The bot token of the application that owns the webhooks.
+    #[allow(dead_code, reason = "the binary's crash test starts kakusan with it")]
+    pub(crate) token: String,
+    /// A REST client with that token, pointed at the simulator.
+    pub(crate) http: Arc<twilight_http::Client>,
+    /// A guild for members' original messages.
+    pub(crate) origin_guild: u64,
+    /// The destinations.
+    pub(crate) destinations: Vec<Dest>,
+}
+
+impl World {
+    pub(crate) async fn build(pool: &PgPool, sim: &DiscordSim, count: usize) -> World {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let sim = DiscordSim::start_default().await.unwrap();
         let app = sim.create_application("kakusan-peers");
         let owner = sim.create_user("owner");
         let origin_guild = sim.create_guild("origin", owner).unwrap();
@@ -62,7 +75,7 @@ impl Harness {
         );
 
         servers::upsert_server(
-            &pool,
+            pool,
             &NewServer {
                 guild_id: 100,
                 name: "alpha",
@@ -95,11 +108,11 @@ impl Harness {
                 verify_key: PublicKey([3; 32]),
                 sealing_key: PublicKey([4; 32]),
             };
-            peers::register_peer(&pool, 100, &card, 42).await.unwrap();
-            let peer = peers::record_hello(&pool, 100, &card).await.unwrap();
+            peers::register_peer(pool, 100, &card, 42).await.unwrap();
+            let peer = peers::record_hello(pool, 100, &card).await.unwrap();
             let token = SecretString::new(webhook.token.expect("a new webhook has a token"));
             let id = destinations::announce(
-                &pool,
+                pool,
                 peer.id,
                 &Announced {
                     member_id: MEMBER,
@@ -119,6 +132,25 @@ impl Harness {
             });
         }
 
+        World {
+            token: app.token,
+            http,
+            origin_guild,
+            destinations,
+        }
+    }
+}
+
+impl Harness {
+    /// `count` destinations of [`MEMBER`], each at a peer of its own, and an engine running.
+    pub(crate) async fn start(pool: PgPool, count: usize, mut config: DeliveryConfig) -> Harness {
+        let sim = DiscordSim::start_default().await.unwrap();
+        let World {
+            http,
+            origin_guild,
+            destinations,
+            ..
+        } = World::build(&pool, &sim, count).await;
         let mut harness = Harness {
             pool,
             sim,
