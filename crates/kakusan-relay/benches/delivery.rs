@@ -13,6 +13,8 @@
 //!
 //! Run it with `cargo bench -p kakusan-relay --bench delivery`.
 
+#[path = "../../kakusan/tests/common/database.rs"]
+mod database;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../tests/delivery/harness.rs"]
 mod harness;
@@ -26,13 +28,12 @@ use kakusan_relay::delivery::{
 };
 use kakusan_storage::outbox::{self, NewJob, Operation, Target};
 use kakusan_storage::{PgPool, copies};
-use sqlx::{Connection, PgConnection};
 use twilight_model::id::Id;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let database = BenchDatabase::create().await;
+    let database = database::TestDatabase::create().await;
     let pool = PgPool::connect(&database.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
 
@@ -45,7 +46,6 @@ async fn main() {
     latency_overhead(pool.clone()).await;
 
     pool.close().await;
-    database.drop().await;
 }
 
 /// Empties the tables between measurements.
@@ -300,42 +300,4 @@ async fn latency_overhead(pool: PgPool) {
 fn p99(samples: &mut [Duration]) -> Duration {
     samples.sort();
     samples[(samples.len() * 99 / 100).min(samples.len() - 1)]
-}
-
-/// A database of the bench's own on the server `DATABASE_URL` names.
-struct BenchDatabase {
-    name: String,
-    url: String,
-    admin: String,
-}
-
-impl BenchDatabase {
-    async fn create() -> Self {
-        let admin =
-            std::env::var("DATABASE_URL").expect("DATABASE_URL names the PostgreSQL server");
-        let name = format!("kakusan_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = PgConnection::connect(&admin).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&name);
-        BenchDatabase {
-            name,
-            url: url.to_string(),
-            admin,
-        }
-    }
-
-    async fn drop(self) {
-        let mut connection = PgConnection::connect(&self.admin).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    }
 }

@@ -24,7 +24,9 @@ pub(crate) async fn connect(
 ) -> anyhow::Result<Option<PgPool>> {
     let target = config.display_target();
     let mut backoff = FIRST_BACKOFF;
-    for attempt in 1u32.. {
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
         match kakusan_storage::connect(config.url.expose(), CONNECT_TIMEOUT).await {
             Ok(pool) => {
                 tracing::info!(%target, attempt, "connected to the database");
@@ -35,7 +37,8 @@ pub(crate) async fn connect(
                     %target,
                     attempt,
                     retry_in_ms = backoff.as_millis() as u64,
-                    error = %error_chain(&error),
+                    // `{:#}` prints the error with its causes on one line.
+                    error = %format!("{:#}", anyhow::Error::new(error)),
                     "waiting for the database"
                 );
             }
@@ -46,7 +49,6 @@ pub(crate) async fn connect(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-    unreachable!("the attempts never run out")
 }
 
 /// Connects and applies the migrations; `None` if shutdown came first.
@@ -62,16 +64,4 @@ pub(crate) async fn connect_and_migrate(
         .context("applying database migrations")?;
     tracing::info!("database schema is up to date");
     Ok(Some(pool))
-}
-
-/// An error and its sources on one line.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }

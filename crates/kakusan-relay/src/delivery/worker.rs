@@ -304,7 +304,7 @@ impl Delivery {
                     )));
                 }
                 let webhook = (
-                    Id::new(destination.webhook_id.max(1)),
+                    stored_id(destination.webhook_id)?,
                     destination.webhook_token.expose(),
                 );
                 let source = job.source_message_id.unwrap_or_default();
@@ -329,7 +329,7 @@ impl Delivery {
                         let mentions = AllowedMentions::default();
                         let result = self
                             .http
-                            .update_webhook_message(webhook.0, webhook.1, Id::new(copy.max(1)))
+                            .update_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
                             .content(Some(&payload.content))
                             .allowed_mentions(Some(&mentions))
                             .await;
@@ -353,7 +353,7 @@ impl Delivery {
                         };
                         let result = self
                             .http
-                            .delete_webhook_message(webhook.0, webhook.1, Id::new(copy.max(1)))
+                            .delete_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
                             .await;
                         if let Ok(response) = &result {
                             self.learn_pacing(job.lane, response.headers());
@@ -466,29 +466,36 @@ impl Delivery {
         let worker = self.config.worker_id.as_str();
         match outcome {
             Ok(done) => {
-                let mut tx = self.pool.begin().await?;
-                match done {
-                    Done::Copied {
-                        destination,
-                        source,
-                        copy,
-                    } => {
-                        copies::record_copy(&mut *tx, destination, source, copy).await?;
+                // The copy map changes in the same transaction as the job leaves the queue;
+                // a job with no copy to record needs no transaction of its own.
+                let held = match done {
+                    Done::Nothing => outbox::complete(&self.pool, job.id, worker).await?,
+                    change => {
+                        let mut tx = self.pool.begin().await?;
+                        match change {
+                            Done::Copied {
+                                destination,
+                                source,
+                                copy,
+                            } => copies::record_copy(&mut *tx, destination, source, copy).await?,
+                            Done::Uncopied {
+                                destination,
+                                source,
+                            } => {
+                                copies::forget_copy(&mut *tx, destination, source).await?;
+                            }
+                            Done::Nothing => {}
+                        }
+                        let held = outbox::complete(&mut *tx, job.id, worker).await?;
+                        tx.commit().await?;
+                        held
                     }
-                    Done::Uncopied {
-                        destination,
-                        source,
-                    } => {
-                        copies::forget_copy(&mut *tx, destination, source).await?;
-                    }
-                    Done::Nothing => {}
-                }
-                if !outbox::complete(&mut *tx, job.id, worker).await? {
+                };
+                if !held {
                     tracing::warn!(
                         "the lease ran out before the call finished; the job may run twice"
                     );
                 }
-                tx.commit().await?;
                 tracing::debug!("delivered");
             }
             Err(Failure::Transient(reason)) => {
@@ -518,6 +525,13 @@ impl Delivery {
 fn parse_payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, Failure> {
     serde_json::from_value(job.payload.clone())
         .map_err(|error| Failure::Rejected(format!("the job's payload is unreadable: {error}")))
+}
+
+/// A Discord id read from the database; zero (which Discord never issues) fails the job
+/// instead of calling some other webhook or message.
+fn stored_id<T>(value: u64) -> Result<Id<T>, Failure> {
+    Id::new_checked(value)
+        .ok_or_else(|| Failure::Rejected("a stored Discord id is 0; the row is corrupt".to_owned()))
 }
 
 /// Waits for the next job notification, or forever without a listener.

@@ -260,14 +260,7 @@ impl Harness {
     }
 
     pub(crate) async fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !done() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.wait_until_async(what, async || done()).await;
     }
 
     pub(crate) async fn wait_until_async(&self, what: &str, mut done: impl AsyncFnMut() -> bool) {

@@ -367,3 +367,99 @@ async fn a_busy_webhook_is_paced_without_429s(pool: PgPool) {
     assert_eq!(refused, 0, "no 429 in {} calls", calls.len());
     h.stop().await;
 }
+
+/// A message that cannot be sent (too long: twilight refuses it before sending) or that
+/// Discord refuses (400, 50035): that job fails with the reason, but the webhook is fine, so
+/// the destination stays usable and the next message goes through.
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn a_refused_message_fails_its_job_but_not_the_destination(pool: PgPool) {
+    let h = Harness::start(pool, 1, DeliveryConfig::default()).await;
+    let webhook = h.destinations[0].webhook_id;
+    h.sim.inject_fault(Fault {
+        method: Some("POST".into()),
+        path: format!("/webhooks/{webhook}/*"),
+        action: FaultAction::Error {
+            status: 400,
+            code: 50035,
+            message: "Invalid Form Body".into(),
+        },
+        times: Some(1),
+    });
+    h.send(0, 1, &"x".repeat(2001)).await;
+    h.send(0, 2, "refused by Discord").await;
+    h.send(0, 3, "fits").await;
+    h.wait_for_copy(0, 3).await;
+    h.wait_drained().await;
+
+    let failed: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT source_message_id, last_error FROM outbox_jobs
+         WHERE failed_at IS NOT NULL ORDER BY source_message_id",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        failed.len(),
+        2,
+        "the refused jobs stay visible as failed: {failed:?}"
+    );
+    assert!(failed[0].1.contains("cannot be sent"), "{failed:?}");
+    assert!(
+        failed[1].1.contains("400") && failed[1].1.contains("50035"),
+        "{failed:?}"
+    );
+    let destination = destinations::destination(&h.pool, h.destinations[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        destination.broken_reason, None,
+        "the destination is not broken"
+    );
+    assert_eq!(h.contents(0), ["fits"]);
+    h.stop().await;
+}
+
+/// The copy was deleted at the destination (by a moderator there): an edit finds it gone
+/// (10008), forgets it, and nothing fails.
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn an_edit_of_a_copy_deleted_at_the_destination_forgets_it(pool: PgPool) {
+    let h = Harness::start(pool, 1, DeliveryConfig::default()).await;
+    h.send(0, 1, "soon gone").await;
+    let copy = h.wait_for_copy(0, 1).await;
+    h.sim.delete_message(copy).unwrap();
+
+    let mut connection = h.pool.acquire().await.unwrap();
+    kakusan_relay::delivery::enqueue_edit(
+        &mut connection,
+        &h.job(0, 1),
+        &EditPayload {
+            content: "too late".into(),
+        },
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    h.wait_drained().await;
+    let edits: Vec<u16> = h
+        .sim
+        .calls()
+        .into_iter()
+        .filter(|call| call.method == "PATCH")
+        .map(|call| call.status)
+        .collect();
+    assert_eq!(edits, [404], "the edit was tried and found the copy gone");
+    assert_eq!(
+        copies::copy_of(&h.pool, h.destinations[0].id, 1)
+            .await
+            .unwrap(),
+        None
+    );
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox_jobs WHERE failed_at IS NOT NULL")
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!(failed, 0);
+    h.stop().await;
+}

@@ -1,5 +1,5 @@
-//! Helpers shared by the binary's test files: the compiled `kakusan`, throw-away databases,
-//! and reading a child's log.
+//! Helpers shared by the binary's test files: the compiled `kakusan`, throw-away databases
+//! (`database.rs`, which the delivery benchmark includes too), and reading a child's log.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -8,7 +8,9 @@ use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, PgConnection};
+mod database;
+
+pub use database::TestDatabase;
 
 /// The binary, with a clean environment and a working directory without a `.env`.
 pub fn kakusan(dir: &tempfile::TempDir) -> Command {
@@ -19,60 +21,6 @@ pub fn kakusan(dir: &tempfile::TempDir) -> Command {
         .env("KAKUSAN_LOG", "info")
         .current_dir(dir.path());
     command
-}
-
-pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL is set by .cargo/config.toml or the caller")
-}
-
-/// A database of its own for one test, dropped when the value goes.
-pub struct TestDatabase {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDatabase {
-    pub async fn create() -> Self {
-        let name = format!("kakusan_cli_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url()).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin_url()).unwrap();
-        url.set_path(&name);
-        TestDatabase {
-            name,
-            url: url.to_string(),
-        }
-    }
-
-    pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.unwrap()
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside the test's runtime; a small one of its own does the clean-up.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// Collects the child's standard error line by line on a thread of its own.
