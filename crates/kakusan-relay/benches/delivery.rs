@@ -286,18 +286,27 @@ async fn latency_overhead(pool: PgPool) {
             .unwrap();
         through_engine.push(started.elapsed());
     }
-    let (engine_p99, direct_p99) = (p99(&mut through_engine), p99(&mut direct_calls));
+    let (engine_p99, direct_p99) = (
+        percentile(&mut through_engine, 99),
+        percentile(&mut direct_calls, 99),
+    );
+    let (engine_p50, direct_p50) = (
+        percentile(&mut through_engine, 50),
+        percentile(&mut direct_calls, 50),
+    );
     println!(
         "latency_overhead_p99: {:.2} (goal: <= 1.3)",
         engine_p99.as_secs_f64() / direct_p99.as_secs_f64()
     );
     println!(
-        "  p99 enqueue -> message at Discord {engine_p99:?}; direct call {direct_p99:?}; {SAMPLES} alternating samples, 50 ms simulated latency"
+        "  p99 enqueue -> message at Discord {engine_p99:?}, direct call {direct_p99:?}; \
+         p50 {engine_p50:?} and {direct_p50:?}; {SAMPLES} alternating samples, 50 ms simulated latency"
     );
     h.stop().await;
 }
 
-fn p99(samples: &mut [Duration]) -> Duration {
+/// The `pct`-th percentile (nearest rank) of the samples.
+fn percentile(samples: &mut [Duration], pct: usize) -> Duration {
     samples.sort();
-    samples[(samples.len() * 99 / 100).min(samples.len() - 1)]
+    samples[(samples.len() * pct / 100).min(samples.len() - 1)]
 }
