@@ -1,0 +1,1 @@
+//! kakusan's slash commands, buttons and autocomplete, and the handlers of gateway events.
