@@ -497,6 +497,48 @@ pub async fn cancel(
     })
 }
 
+/// What cancelling a whole relay did: how many of its jobs were removed, and how many could not
+/// be because a worker is sending them right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RelayCancelled {
+    /// Jobs removed before they started.
+    pub removed: u64,
+    /// Jobs being sent at this moment; they finish.
+    pub running: u64,
+}
+
+/// Cancels every pending job of one relay of our server (the Cancel button of `/queue`). With
+/// `member` set, only if the relay is that member's.
+pub async fn cancel_relay(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+    relay_id: Uuid,
+    member: Option<u64>,
+) -> Result<RelayCancelled, StorageError> {
+    // One statement decides and deletes, so a worker's claim cannot slip in between.
+    let (removed, running): (i64, i64) = sqlx::query_as(
+        "WITH target AS (
+             SELECT id, (leased_until IS NOT NULL AND leased_until >= now()) AS running
+             FROM outbox_jobs
+             WHERE relay_id = $1 AND server_guild_id = $2 AND failed_at IS NULL
+               AND ($3::bigint IS NULL OR member_id = $3)
+             FOR UPDATE),
+         removed AS (
+             DELETE FROM outbox_jobs WHERE id IN (SELECT id FROM target WHERE NOT running)
+             RETURNING id)
+         SELECT (SELECT count(*) FROM removed), (SELECT count(*) FROM target WHERE running)",
+    )
+    .bind(relay_id)
+    .bind(sf(server_guild_id)?)
+    .bind(member.map(sf).transpose()?)
+    .fetch_one(executor)
+    .await?;
+    Ok(RelayCancelled {
+        removed: removed.unsigned_abs(),
+        running: running.unsigned_abs(),
+    })
+}
+
 /// Our server's jobs not yet delivered or failed (scheduled, queued, retrying or running), in
 /// delivery order; only `member`'s when set.
 pub async fn pending_jobs(

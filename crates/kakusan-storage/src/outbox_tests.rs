@@ -711,3 +711,54 @@ async fn race_merge_first(pool: PgPool) {
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].payload, json!({ "content": "b" }));
 }
+
+#[sqlx::test(migrator = "crate::MIGRATOR")]
+async fn cancel_relay_removes_what_has_not_started(pool: PgPool) {
+    let world = world(pool).await;
+    let relay = Uuid::new_v4();
+    let payload = json!({ "content": "hi" });
+    let mut ids = Vec::new();
+    for slot in 0..2 {
+        ids.push(
+            enqueue(
+                &world.pool,
+                &NewJob {
+                    server_guild_id: 100,
+                    lane: [700, 800][slot],
+                    target: Target::Destination(world.destinations[slot]),
+                    operation: Operation::Send,
+                    source_message_id: Some(9),
+                    relay_id: Some(relay),
+                    member_id: Some(7),
+                    payload: &payload,
+                    scheduled_for: None,
+                },
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    // One lane's job is being sent; the other is still queued.
+    let claimed = claim(&world.pool, "w1", LEASE, 1).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+
+    assert_eq!(
+        cancel_relay(&world.pool, 100, relay, Some(8)).await.unwrap(),
+        RelayCancelled::default(),
+        "another member's relay"
+    );
+    assert_eq!(
+        cancel_relay(&world.pool, 100, relay, Some(7)).await.unwrap(),
+        RelayCancelled {
+            removed: 1,
+            running: 1
+        }
+    );
+    let left: Vec<i64> = jobs_of_relay(&world.pool, relay)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(left, vec![claimed[0].id]);
+}

@@ -170,6 +170,22 @@ pub async fn peer_by_name(
     )
 }
 
+/// The peer of our server in guild `guild_id`: a hello is matched by guild, so a renamed peer
+/// is recognised and an impostor with a stolen guild id is caught by its key.
+pub async fn peer_by_guild(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+    guild_id: u64,
+) -> Result<Option<Peer>, StorageError> {
+    Ok(sqlx::query_as::<_, Peer>(
+        "SELECT * FROM peers WHERE server_guild_id = $1 AND guild_id = $2",
+    )
+    .bind(sf(server_guild_id)?)
+    .bind(sf(guild_id)?)
+    .fetch_optional(executor)
+    .await?)
+}
+
 /// The peer with row id `peer_id`.
 pub async fn peer(
     executor: impl PgExecutor<'_>,
