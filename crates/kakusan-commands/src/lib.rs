@@ -1,1 +1,3 @@
 //! kakusan's slash commands, buttons and autocomplete, and the handlers of gateway events.
+
+pub mod schedule;
