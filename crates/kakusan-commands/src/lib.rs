@@ -1,3 +1,4 @@
 //! kakusan's slash commands, buttons and autocomplete, and the handlers of gateway events.
 
+pub mod component;
 pub mod schedule;
