@@ -2,4 +2,5 @@
 
 pub mod component;
 pub mod model;
+pub mod register;
 pub mod schedule;
