@@ -1,5 +1,6 @@
 //! The `kakusan` binary: configuration -> telemetry -> build -> run until shutdown.
 
+mod bot;
 mod config;
 mod database;
 mod telemetry;
@@ -101,11 +102,45 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     };
     let http = Arc::new(discord_client(&config.discord));
-    let delivery = Delivery::new(pool.clone(), http, DeliveryConfig::default());
+    let delivery = Delivery::new(pool.clone(), Arc::clone(&http), DeliveryConfig::default());
     let delivery = tokio::spawn(delivery.run(shutdown.clone()));
+    let gateway_status = kakusan_gateway::GatewayStatus::default();
+    let gateway = bot::start(
+        &config.discord,
+        pool.clone(),
+        http,
+        gateway_status.clone(),
+        shutdown.clone(),
+    )
+    .await;
+    let mut gateway = match gateway {
+        Ok(gateway) => gateway,
+        Err(error) => {
+            shutdown.cancel();
+            let _ = delivery.await;
+            return Err(error);
+        }
+    };
     tracing::info!("ready; waiting for SIGTERM or SIGINT");
-    shutdown.cancelled().await;
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        result = &mut gateway => {
+            // The gateway only stops by itself for a reason an operator must fix.
+            shutdown.cancel();
+            let _ = delivery.await;
+            return match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(error.context("the gateway stopped")),
+                Err(error) => Err(anyhow::Error::new(error).context("the gateway task failed")),
+            };
+        }
+    }
     tracing::info!("shutting down");
+    match gateway.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!("the gateway failed while closing: {error:#}"),
+        Err(error) => tracing::error!(%error, "the gateway task failed"),
+    }
     if let Err(error) = delivery.await {
         tracing::error!(%error, "the delivery engine failed");
     }

@@ -1,0 +1,438 @@
+//! The server commands: `/setup`, `/card`, `/regserver`, `/unregserver`, `/serverlist`, the
+//! Accept button, `/ping` and `/pingall`.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use futures_util::future::join_all;
+use kakusan_relay::rand_core::{OsRng, RngCore as _};
+use kakusan_relay::{Body, Card, Envelope, Ping, ServerName};
+use kakusan_storage::peers::{self, Peer};
+use kakusan_storage::servers::{self, NewServer};
+use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations};
+use tokio::sync::oneshot;
+use twilight_http::api_error::ApiError;
+use twilight_http::error::ErrorType;
+use twilight_model::channel::message::AllowedMentions;
+use twilight_model::id::Id;
+
+use crate::app::App;
+use crate::federation::{Local, peer_card};
+use crate::interaction::{Ctx, Reply};
+use crate::model::SetupCommand;
+
+/// How long `/ping` waits for the pong.
+const PONG_WAIT: Duration = Duration::from_secs(10);
+
+/// The name kakusan gives the webhooks it creates.
+pub(crate) const WEBHOOK_NAME: &str = "kakusan";
+
+impl App {
+    /// This guild's server, or the sentence telling the member it is not set up.
+    pub(crate) async fn local(&self, ctx: &Ctx) -> anyhow::Result<Result<Local, Reply>> {
+        match servers::server(&self.pool, ctx.guild()).await? {
+            Some(server) => Ok(Ok(Local::load(server)?)),
+            None => Ok(Err(Reply::text(
+                "This server is not set up for kakusan yet: someone with Manage Server must run /setup first.",
+            ))),
+        }
+    }
+
+    pub(crate) async fn setup(&self, ctx: &Ctx, setup: SetupCommand) -> anyhow::Result<Reply> {
+        let name = match ServerName::parse(setup.name.trim()) {
+            Ok(name) => name,
+            Err(_) => {
+                return Ok(Reply::text(format!(
+                    "`{}` cannot be a server name: use 2 to 32 characters of a-z, 0-9 and '-'.",
+                    setup.name.trim()
+                )));
+            }
+        };
+        let channel = setup.channel.id;
+        let webhook = match self.http.create_webhook(channel, WEBHOOK_NAME).await {
+            Ok(response) => response.model().await?,
+            Err(error) if discord_code(&error).is_some() => {
+                return Ok(Reply::text(format!(
+                    "I cannot create a webhook in <#{channel}>: give me View Channel and Manage Webhooks there, then run /setup again."
+                )));
+            }
+            Err(error) => return Err(error).context("creating the master webhook"),
+        };
+        let token = SecretString::new(webhook.token.clone().context("a new webhook has a token")?);
+        let previous = servers::server(&self.pool, ctx.guild()).await?;
+        // Fresh key seeds; an existing server keeps its keys (peers know it by them).
+        let (mut signing, mut sealing) = ([0u8; 32], [0u8; 32]);
+        OsRng.fill_bytes(&mut signing);
+        OsRng.fill_bytes(&mut sealing);
+        let stored = async {
+            let mut transaction = self.pool.begin().await?;
+            let server = servers::upsert_server(
+                &mut *transaction,
+                &NewServer {
+                    guild_id: ctx.guild(),
+                    name: name.as_str(),
+                    botcom_channel_id: channel.get(),
+                    master_webhook_id: webhook.id.get(),
+                    master_webhook_token: &token,
+                    signing_key: &PrivateKey::new(signing),
+                    sealing_key: &PrivateKey::new(sealing),
+                },
+            )
+            .await?;
+            let local = Local::load(server)?;
+            // A new name or webhook must reach the peers that registered us.
+            let mut told = 0;
+            for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
+                if peer.registered_at.is_some() {
+                    self.send_hello(&mut transaction, &local, &peer).await?;
+                    told += 1;
+                }
+            }
+            transaction.commit().await?;
+            anyhow::Ok((local, told))
+        }
+        .await;
+        let (local, told) = match stored {
+            Ok(stored) => stored,
+            Err(error) => {
+                // No half-made server: the webhook goes again.
+                self.delete_webhook_quietly(webhook.id.get()).await;
+                if let Some(StorageError::DuplicateServerName) = error.downcast_ref() {
+                    return Ok(Reply::text(format!(
+                        "The name `{name}` is already used by another server of this deployment; choose another."
+                    )));
+                }
+                return Err(error);
+            }
+        };
+        if let Some(previous) = previous
+            && previous.master_webhook_id != webhook.id.get()
+        {
+            self.delete_webhook_quietly(previous.master_webhook_id).await;
+        }
+        let card = self.card(&local)?.encode();
+        let peers_line = if told > 0 {
+            format!(" {told} peer(s) were told about the change.")
+        } else {
+            String::new()
+        };
+        Ok(Reply::text(format!(
+            "This server is **{name}** in the federation, with <#{channel}> as its bot-com channel.{peers_line}\n\
+             Give this card to the admins of the servers you want to peer with (it is a secret of sorts: it lets them post to your bot-com channel):\n```\n{card}\n```"
+        )))
+    }
+
+    pub(crate) async fn show_card(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
+        let local = match self.local(ctx).await? {
+            Ok(local) => local,
+            Err(reply) => return Ok(reply),
+        };
+        let card = self.card(&local)?.encode();
+        Ok(Reply::text(format!(
+            "The card of **{}**:\n```\n{card}\n```",
+            local.name
+        )))
+    }
+
+    pub(crate) async fn regserver(&self, ctx: &Ctx, text: &str) -> anyhow::Result<Reply> {
+        let local = match self.local(ctx).await? {
+            Ok(local) => local,
+            Err(reply) => return Ok(reply),
+        };
+        let card = match Card::parse(text, &self.config.webhook_policy) {
+            Ok(card) => card,
+            Err(error) => {
+                return Ok(Reply::text(format!(
+                    "That is not a kakusan card ({error}); ask the other server's admins for the output of their /card."
+                )));
+            }
+        };
+        if card.guild_id().get() == ctx.guild() || card.name() == &local.name {
+            return Ok(Reply::text("That is this server's own card."));
+        }
+        let mut transaction = self.pool.begin().await?;
+        let peer = match peers::register_peer(
+            &mut *transaction,
+            ctx.guild(),
+            &peer_card(&card),
+            ctx.user(),
+        )
+        .await
+        {
+            Ok(peer) => peer,
+            Err(StorageError::DuplicatePeer) => {
+                return Ok(Reply::text(format!(
+                    "A peer named `{}` or in guild {} is already registered; /unregserver it first to replace it.",
+                    card.name(),
+                    card.guild_id()
+                )));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        self.send_hello(&mut transaction, &local, &peer).await?;
+        if peer.mutual {
+            self.enqueue_sync(&mut transaction, &local, &peer).await?;
+        }
+        transaction.commit().await?;
+        Ok(Reply::text(if peer.mutual {
+            format!(
+                "Registered **{}**. It had registered this server already, so you are mutual peers now and your members' times are being shared.",
+                card.name()
+            )
+        } else {
+            format!(
+                "Registered **{}** and sent it a hello. You become mutual peers once its admins register this server or press Accept.",
+                card.name()
+            )
+        }))
+    }
+
+    pub(crate) async fn unregserver(&self, ctx: &Ctx, name: &str) -> anyhow::Result<Reply> {
+        let local = match self.local(ctx).await? {
+            Ok(local) => local,
+            Err(reply) => return Ok(reply),
+        };
+        let Some(peer) = peers::peer_by_name(&self.pool, ctx.guild(), name.trim()).await? else {
+            return Ok(Reply::text(format!("There is no peer named `{}`.", name.trim())));
+        };
+        // The goodbye goes out directly, not through the outbox: once the peer is removed
+        // there is no row left to address a queued job to. If it cannot be sent, the peer is
+        // removed all the same and the admin is told.
+        let told = self.post_now(&local, &peer, Body::PeerBye).await;
+        peers::remove_peer(&self.pool, ctx.guild(), &peer.name).await?;
+        if let Some(assembler) = self
+            .syncs
+            .lock()
+            .expect("sync map poisoned")
+            .get_mut(&ctx.guild())
+            && let Ok(name) = ServerName::parse(&peer.name)
+        {
+            assembler.forget(&name);
+        }
+        Ok(Reply::text(match told {
+            Ok(()) => format!(
+                "Removed **{}** and everything learned from it; it was told goodbye.",
+                peer.name
+            ),
+            Err(error) => {
+                tracing::warn!("peer.bye to {} failed: {error:#}", peer.name);
+                format!(
+                    "Removed **{}** and everything learned from it, but it could not be told (its webhook did not answer); its admins may want to /unregserver this server too.",
+                    peer.name
+                )
+            }
+        }))
+    }
+
+    pub(crate) async fn serverlist(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
+        let list = peers::list_peers(&self.pool, ctx.guild()).await?;
+        if list.is_empty() {
+            return Ok(Reply::text(
+                "This server has no peers yet. An admin registers one with /regserver and its card.",
+            ));
+        }
+        let mut lines = vec![format!("Peers ({}):", list.len())];
+        for peer in &list {
+            let state = match (peer.mutual, peer.registered_at.is_some()) {
+                (true, _) => "mutual",
+                (false, true) => "waiting for them to register this server",
+                (false, false) => "asked to be accepted (Accept button in the bot-com channel)",
+            };
+            let seen = peer
+                .last_seen_at
+                .map(|at| format!("last seen <t:{}:R>", at.timestamp()))
+                .unwrap_or_else(|| "never seen".to_owned());
+            let ping = match (peer.last_ping_at, peer.last_ping_rtt_ms) {
+                (Some(at), Some(rtt)) => format!("last ping {rtt} ms <t:{}:R>", at.timestamp()),
+                _ => "never pinged".to_owned(),
+            };
+            lines.push(format!("• **{}**: {state}; {seen}; {ping}", peer.name));
+        }
+        Ok(Reply::text(lines.join("\n")))
+    }
+
+    /// The Accept button under an approval request.
+    pub(crate) async fn accept_peer(&self, ctx: &Ctx, peer_id: i64) -> anyhow::Result<Reply> {
+        if !ctx.can_manage_guild() {
+            return Ok(Reply::text(
+                "Only someone with the Manage Server permission can accept a peer.",
+            ));
+        }
+        let local = match self.local(ctx).await? {
+            Ok(local) => local,
+            Err(reply) => return Ok(reply),
+        };
+        let mut transaction = self.pool.begin().await?;
+        let Some(peer) =
+            peers::accept_peer(&mut *transaction, ctx.guild(), peer_id, ctx.user()).await?
+        else {
+            return Ok(Reply::text(
+                "That request was already accepted, or the server is no longer known.",
+            ));
+        };
+        self.send_hello(&mut transaction, &local, &peer).await?;
+        if peer.mutual {
+            self.enqueue_sync(&mut transaction, &local, &peer).await?;
+        }
+        transaction.commit().await?;
+        self.botcom_line(
+            &local.server,
+            &format!("<@{}> accepted **{}** as a peer.", ctx.user(), peer.name),
+        )
+        .await;
+        Ok(Reply::text(format!(
+            "Accepted **{}**; you are mutual peers now.",
+            peer.name
+        )))
+    }
+
+    pub(crate) async fn ping(&self, ctx: &Ctx, name: &str) -> anyhow::Result<Reply> {
+        let local = match self.local(ctx).await? {
+            Ok(local) => local,
+            Err(reply) => return Ok(reply),
+        };
+        let Some(peer) = peers::peer_by_name(&self.pool, ctx.guild(), name.trim()).await? else {
+            return Ok(Reply::text(format!("There is no peer named `{}`.", name.trim())));
+        };
+        Ok(Reply::text(self.ping_line(ctx, &local, &peer).await?))
+    }
+
+    pub(crate) async fn pingall(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
+        let local = match self.local(ctx).await? {
+            Ok(local) => local,
+            Err(reply) => return Ok(reply),
+        };
+        let list = peers::list_peers(&self.pool, ctx.guild()).await?;
+        if list.is_empty() {
+            return Ok(Reply::text("This server has no peers to ping."));
+        }
+        let lines = join_all(list.iter().map(|peer| self.ping_line(ctx, &local, peer))).await;
+        let lines: Vec<String> = lines
+            .into_iter()
+            .zip(&list)
+            .map(|(line, peer)| {
+                line.unwrap_or_else(|error| {
+                    tracing::warn!("ping of {} failed: {error:#}", peer.name);
+                    format!("**{}**: could not be pinged", peer.name)
+                })
+            })
+            .collect();
+        Ok(Reply::text(lines.join("\n")))
+    }
+
+    /// One peer's line for `/ping` and `/pingall`: the pong's round trip, and whether the
+    /// member's times webhook there still exists.
+    async fn ping_line(&self, ctx: &Ctx, local: &Local, peer: &Peer) -> anyhow::Result<String> {
+        let sent = Utc::now();
+        let ping = Ping::new(&mut OsRng, sent);
+        let (waiter, answer) = oneshot::channel();
+        let key = (local.server.guild_id, ping.nonce);
+        self.pings
+            .lock()
+            .expect("ping map poisoned")
+            .insert(key, waiter);
+        let pong = match self.post_now(local, peer, Body::Ping(ping)).await {
+            Ok(()) => match tokio::time::timeout(PONG_WAIT, answer).await {
+                Ok(Ok(at)) => {
+                    let rtt = (at - sent).num_milliseconds().clamp(0, i64::from(i32::MAX));
+                    let rtt = i32::try_from(rtt).unwrap_or(i32::MAX);
+                    peers::record_ping(&self.pool, peer.id, rtt).await?;
+                    format!("pong in {rtt} ms")
+                }
+                _ => format!("no pong within {} s", PONG_WAIT.as_secs()),
+            },
+            Err(error) => {
+                tracing::warn!("ping to {} could not be sent: {error:#}", peer.name);
+                "the ping could not be sent (its webhook did not answer)".to_owned()
+            }
+        };
+        self.pings.lock().expect("ping map poisoned").remove(&key);
+        let times = self.check_destination(ctx, peer).await?;
+        Ok(format!("**{}**: {pong}; {times}", peer.name))
+    }
+
+    /// Whether the member's destination at `peer` still has its webhook; a deleted one is
+    /// marked broken, as a failed delivery would.
+    async fn check_destination(&self, ctx: &Ctx, peer: &Peer) -> anyhow::Result<String> {
+        let mine = destinations::destinations_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
+        let Some(destination) = mine.iter().find(|d| d.peer_id == peer.id) else {
+            return Ok("you have no times there".to_owned());
+        };
+        let id = Id::new_checked(destination.webhook_id).context("a stored webhook id")?;
+        let result = self
+            .http
+            .webhook(id)
+            .token(destination.webhook_token.expose())
+            .await;
+        match result {
+            Ok(_) => Ok("your times there: ok".to_owned()),
+            Err(error) if matches!(discord_code(&error), Some(10015)) || status(&error) == Some(404) => {
+                destinations::mark_broken(&self.pool, destination.id, "the webhook was deleted")
+                    .await?;
+                Ok("your times there: broken (its webhook was deleted)".to_owned())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "checking a destination webhook");
+                Ok("your times there: could not be checked".to_owned())
+            }
+        }
+    }
+
+    /// Posts an envelope to a peer at once, outside the outbox: for pings, whose round trip is
+    /// the point, and for the goodbye, whose peer row is about to go.
+    async fn post_now(&self, local: &Local, peer: &Peer, body: Body) -> anyhow::Result<()> {
+        let dst = ServerName::parse(&peer.name)?;
+        let text = Envelope::new(local.name.clone(), dst, body, Utc::now(), &mut OsRng)
+            .sign(local.keys.signing())?;
+        let mut parts = peer.webhook_url.expose().rsplit('/');
+        let token = parts.next().context("a stored webhook URL")?;
+        let id = parts
+            .next()
+            .and_then(|id| id.parse().ok())
+            .and_then(Id::new_checked)
+            .context("a stored webhook URL")?;
+        let none = AllowedMentions::default();
+        let username = kakusan_relay::delivery::webhook_username("kakusan", local.name.as_str());
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            self.http
+                .execute_webhook(id, token)
+                .content(text.as_str())
+                .username(&username)
+                .allowed_mentions(Some(&none))
+                .into_future(),
+        )
+        .await
+        .context("the peer's webhook did not answer in 10 s")??;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_webhook_quietly(&self, id: u64) {
+        let Some(id) = Id::new_checked(id) else {
+            return;
+        };
+        if let Err(error) = self.http.delete_webhook(id).await {
+            tracing::warn!(%error, "could not delete a webhook kakusan no longer uses");
+        }
+    }
+}
+
+/// Discord's JSON error code of a failed call, if it has one.
+pub(crate) fn discord_code(error: &twilight_http::Error) -> Option<u64> {
+    match error.kind() {
+        ErrorType::Response {
+            error: ApiError::General(general),
+            ..
+        } => Some(general.code),
+        _ => None,
+    }
+}
+
+/// The HTTP status of a failed call, if Discord answered.
+pub(crate) fn status(error: &twilight_http::Error) -> Option<u16> {
+    match error.kind() {
+        ErrorType::Response { status, .. } => Some(status.get()),
+        _ => None,
+    }
+}

@@ -1,0 +1,132 @@
+//! The state every handler shares, and the routing of gateway events to the handlers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, Utc};
+use kakusan_relay::{Nonce, SyncAssembler, WebhookPolicy};
+use kakusan_storage::{PgPool, StorageError};
+use tokio::sync::oneshot;
+use twilight_model::gateway::event::Event;
+use twilight_http::Client;
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ApplicationMarker, UserMarker};
+
+/// What the handlers need to know about this deployment.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The Discord application whose commands and buttons these are.
+    pub application_id: Id<ApplicationMarker>,
+    /// The base of Discord's REST API (`https://discord.com`, or a test server): webhook URLs
+    /// that kakusan hands to peers are built on it.
+    pub api_base: String,
+    /// Which webhook URLs peers may send us (Discord's hosts, plus `api_base`).
+    pub webhook_policy: WebhookPolicy,
+    /// Whether the gateway asked for the Message Content intent (`KAKUSAN_MIRROR`). Mirror mode
+    /// needs it; envelopes do not (see [`crate::federation`]).
+    pub message_content: bool,
+}
+
+/// The shared state of the event handlers: one per process, passed as `Arc<App>`.
+pub struct App {
+    pub(crate) pool: PgPool,
+    pub(crate) http: Arc<Client>,
+    pub(crate) config: AppConfig,
+    /// Partial `times.sync`s per local server. In memory by design: a restart in the middle
+    /// of a sync only means the peer's next sync (on its next hello) replaces it.
+    pub(crate) syncs: Mutex<HashMap<u64, SyncAssembler>>,
+    /// `/ping`s waiting for their pong, by local server and nonce; the pong's arrival time is
+    /// sent back. A pong that reaches another process of the deployment only touches the peer.
+    pub(crate) pings: Mutex<HashMap<(u64, Nonce), oneshot::Sender<DateTime<Utc>>>>,
+    /// The bot's own user id, learned from READY, so its own messages are never handled.
+    bot_user: OnceLock<Id<UserMarker>>,
+}
+
+impl App {
+    /// The handlers' state on `pool`, calling Discord through `http`.
+    pub fn new(pool: PgPool, http: Arc<Client>, config: AppConfig) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            http,
+            config,
+            syncs: Mutex::default(),
+            pings: Mutex::default(),
+            bot_user: OnceLock::new(),
+        })
+    }
+
+    /// Handles one gateway event. An error is the caller's to log; the member already got a
+    /// sentence where one was due.
+    pub async fn handle(&self, event: Event) -> anyhow::Result<()> {
+        match event {
+            Event::Ready(ready) => {
+                let _ = self.bot_user.set(ready.user.id);
+                Ok(())
+            }
+            Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,
+            Event::MessageCreate(message) => {
+                if self.is_own(&message.author.id) {
+                    return Ok(());
+                }
+                self.message_created(&message.message).await
+            }
+            Event::MessageUpdate(message) => {
+                if self.is_own(&message.author.id) {
+                    return Ok(());
+                }
+                self.mirror_edit(&message.0).await
+            }
+            Event::MessageDelete(deleted) => self.mirror_delete(deleted.channel_id, deleted.id).await,
+            _ => Ok(()),
+        }
+    }
+
+    fn is_own(&self, author: &Id<UserMarker>) -> bool {
+        self.bot_user.get() == Some(author)
+    }
+
+    /// Routes a new message: envelopes in a bot-com channel, mirror mode in times channels.
+    async fn message_created(
+        &self,
+        message: &twilight_model::channel::Message,
+    ) -> anyhow::Result<()> {
+        if let Some(webhook) = message.webhook_id {
+            // Only our master webhook's messages are envelopes; nothing else in a bot-com
+            // channel is ever parsed, and webhook messages are never relayed (no loops).
+            let server = kakusan_storage::servers::server_by_botcom_channel(
+                &self.pool,
+                message.channel_id.get(),
+            )
+            .await?;
+            if let Some(server) = server
+                && server.master_webhook_id == webhook.get()
+            {
+                return self.envelope_message(server, message).await;
+            }
+            return Ok(());
+        }
+        if message.author.bot {
+            return Ok(());
+        }
+        self.mirror_send(message).await
+    }
+}
+
+/// The sentence a member sees when the database is down.
+pub(crate) const STORAGE_UNAVAILABLE: &str =
+    "Storage unavailable, nothing was lost — try again shortly.";
+
+/// The sentence for an error that is not the member's to fix: the storage sentence when the
+/// database is down, a generic one otherwise (the details go to the log).
+pub(crate) fn internal_sentence(error: &anyhow::Error) -> &'static str {
+    let unavailable = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<StorageError>()
+            .is_some_and(StorageError::is_unavailable)
+    });
+    if unavailable {
+        STORAGE_UNAVAILABLE
+    } else {
+        "Something went wrong on kakusan's side; the operator can find the details in its log."
+    }
+}

@@ -1,0 +1,314 @@
+//! Interactions: who invoked what where, the permission check, and the replies (inside
+//! Discord's 3-second window: commands are deferred and their answer edited in).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use twilight_model::application::command::{CommandOptionChoice, CommandOptionChoiceValue};
+use twilight_model::application::interaction::application_command::{
+    CommandData, CommandDataOption, CommandOptionValue,
+};
+use twilight_model::application::interaction::message_component::MessageComponentInteractionData;
+use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
+use twilight_model::channel::message::{AllowedMentions, Component, MessageFlags};
+use twilight_model::guild::Permissions;
+use twilight_model::http::interaction::{
+    InteractionResponse, InteractionResponseData, InteractionResponseType,
+};
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ChannelMarker, GuildMarker, InteractionMarker, UserMarker};
+
+use crate::app::{App, internal_sentence};
+use crate::component::ComponentAction;
+use crate::model::KakusanCommand;
+
+/// The invoking side of an interaction.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub(crate) id: Id<InteractionMarker>,
+    pub(crate) token: String,
+    pub(crate) guild_id: Id<GuildMarker>,
+    pub(crate) channel_id: Id<ChannelMarker>,
+    pub(crate) user_id: Id<UserMarker>,
+    /// The member's name in this guild: nickname, else global name, else user name.
+    pub(crate) display_name: String,
+    pub(crate) avatar_url: Option<String>,
+    permissions: Permissions,
+}
+
+impl Ctx {
+    fn from_interaction(interaction: &Interaction) -> Option<Self> {
+        let member = interaction.member.as_ref()?;
+        let user = member.user.as_ref().or(interaction.user.as_ref())?;
+        let display_name = member
+            .nick
+            .clone()
+            .or_else(|| user.global_name.clone())
+            .unwrap_or_else(|| user.name.clone());
+        let avatar_url = user.avatar.map(|hash| {
+            format!(
+                "https://cdn.discordapp.com/avatars/{}/{hash}.png",
+                user.id
+            )
+        });
+        Some(Self {
+            id: interaction.id,
+            token: interaction.token.clone(),
+            guild_id: interaction.guild_id?,
+            channel_id: interaction.channel.as_ref().map(|c| c.id)?,
+            user_id: user.id,
+            display_name,
+            avatar_url,
+            permissions: member.permissions.unwrap_or(Permissions::empty()),
+        })
+    }
+
+    /// Whether the member may manage this server: the server-side half of the permission
+    /// check (Discord's `default_member_permissions` is the other, and a server may override
+    /// it).
+    pub(crate) fn can_manage_guild(&self) -> bool {
+        self.permissions
+            .intersects(Permissions::MANAGE_GUILD | Permissions::ADMINISTRATOR)
+    }
+
+    pub(crate) fn guild(&self) -> u64 {
+        self.guild_id.get()
+    }
+
+    pub(crate) fn user(&self) -> u64 {
+        self.user_id.get()
+    }
+}
+
+/// An answer for the member: text and, optionally, buttons.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    pub(crate) text: String,
+    pub(crate) components: Vec<Component>,
+}
+
+impl Reply {
+    pub(crate) fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            components: Vec::new(),
+        }
+    }
+}
+
+/// How long `/here` waits for its copies before it reports; the rest is in `/queue`.
+pub(crate) const DELIVERY_REPORT_WAIT: Duration = Duration::from_secs(8);
+
+impl App {
+    pub(crate) async fn interaction(&self, mut interaction: Interaction) -> anyhow::Result<()> {
+        let Some(ctx) = Ctx::from_interaction(&interaction) else {
+            // Commands are guild-only; anything else is not ours to answer.
+            return Ok(());
+        };
+        match (interaction.kind, interaction.data.take()) {
+            (
+                InteractionType::ApplicationCommandAutocomplete,
+                Some(InteractionData::ApplicationCommand(data)),
+            ) => self.autocomplete(&ctx, &data).await,
+            (InteractionType::ApplicationCommand, Some(InteractionData::ApplicationCommand(data))) => {
+                self.command(ctx, *data).await
+            }
+            (InteractionType::MessageComponent, Some(InteractionData::MessageComponent(data))) => {
+                self.component(ctx, &data).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(guild = ctx.guild(), user = ctx.user(), command = %data.name))]
+    async fn command(&self, ctx: Ctx, data: CommandData) -> anyhow::Result<()> {
+        let command = match KakusanCommand::parse(data) {
+            Ok(command) => command,
+            Err(error) => {
+                return self
+                    .respond(&ctx, &Reply::text(format!("{error}.")), true)
+                    .await;
+            }
+        };
+        let name = command.name();
+        metrics::counter!("kakusan_command_uses_total", "command" => name).increment(1);
+        if let Err(error) =
+            kakusan_storage::usage::count_command_use(&self.pool, ctx.guild(), name).await
+        {
+            tracing::warn!(%error, "could not count the command's use");
+        }
+        if command.needs_manage_guild() && !ctx.can_manage_guild() {
+            let text = format!("You need the Manage Server permission to run /{name} here.");
+            return self.respond(&ctx, &Reply::text(text), true).await;
+        }
+        // `/here` checks what the member typed before anything is shown in the channel.
+        let result = match command {
+            KakusanCommand::Here(here) => match self.check_here(here) {
+                Ok(checked) => {
+                    self.defer(&ctx).await?;
+                    self.here(&ctx, checked).await
+                }
+                Err(sentence) => return self.respond(&ctx, &Reply::text(sentence), true).await,
+            },
+            command => {
+                self.defer(&ctx).await?;
+                self.run_command(&ctx, command).await
+            }
+        };
+        let reply = result.unwrap_or_else(|error| {
+            tracing::error!("/{name} failed: {error:#}");
+            Reply::text(internal_sentence(&error))
+        });
+        self.edit(&ctx, &reply).await
+    }
+
+    async fn run_command(&self, ctx: &Ctx, command: KakusanCommand) -> anyhow::Result<Reply> {
+        match command {
+            KakusanCommand::Setup(setup) => self.setup(ctx, setup).await,
+            KakusanCommand::Card => self.show_card(ctx).await,
+            KakusanCommand::Regserver(regserver) => self.regserver(ctx, &regserver.card).await,
+            KakusanCommand::Unregserver(unregserver) => {
+                self.unregserver(ctx, &unregserver.server).await
+            }
+            KakusanCommand::Serverlist => self.serverlist(ctx).await,
+            KakusanCommand::Regtimes(regtimes) => {
+                self.regtimes(ctx, regtimes.mirror.unwrap_or(false)).await
+            }
+            KakusanCommand::Unregtimes => self.unregtimes(ctx).await,
+            KakusanCommand::Sharelist => self.sharelist(ctx).await,
+            KakusanCommand::Ping(ping) => self.ping(ctx, &ping.server).await,
+            KakusanCommand::Pingall => self.pingall(ctx).await,
+            KakusanCommand::Queue(queue) => self.queue(ctx, queue.all.unwrap_or(false)).await,
+            // Checked before the defer, so a refusal is an immediate answer.
+            KakusanCommand::Here(here) => match self.check_here(here) {
+                Ok(checked) => self.here(ctx, checked).await,
+                Err(sentence) => Ok(Reply::text(sentence)),
+            },
+        }
+    }
+
+    async fn autocomplete(&self, ctx: &Ctx, data: &CommandData) -> anyhow::Result<()> {
+        let typed = focused_text(&data.options).unwrap_or_default();
+        let names = kakusan_storage::peers::peer_names_starting_with(
+            &self.pool,
+            ctx.guild(),
+            &typed.to_lowercase(),
+            25,
+        )
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "autocomplete could not read the peers");
+            Vec::new()
+        });
+        let choices = names
+            .into_iter()
+            .map(|name| CommandOptionChoice {
+                name: name.clone(),
+                name_localizations: None,
+                value: CommandOptionChoiceValue::String(name),
+            })
+            .collect();
+        let response = InteractionResponse {
+            kind: InteractionResponseType::ApplicationCommandAutocompleteResult,
+            data: Some(InteractionResponseData {
+                choices: Some(choices),
+                ..Default::default()
+            }),
+        };
+        self.http
+            .interaction(self.config.application_id)
+            .create_response(ctx.id, &ctx.token, &response)
+            .await
+            .context("answering autocomplete")?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(guild = ctx.guild(), user = ctx.user(), custom_id = %data.custom_id))]
+    async fn component(&self, ctx: Ctx, data: &MessageComponentInteractionData) -> anyhow::Result<()> {
+        let Some(action) = ComponentAction::parse(&data.custom_id) else {
+            return self
+                .respond(&ctx, &Reply::text("This button is not kakusan's any more."), true)
+                .await;
+        };
+        let result = match action {
+            ComponentAction::AcceptPeer { peer_id } => self.accept_peer(&ctx, peer_id).await,
+            ComponentAction::CancelRelay { relay_id } => self.cancel_relay(&ctx, relay_id).await,
+        };
+        let reply = result.unwrap_or_else(|error| {
+            tracing::error!("button failed: {error:#}");
+            Reply::text(internal_sentence(&error))
+        });
+        self.respond(&ctx, &reply, true).await
+    }
+
+    /// The first answer, sent at once.
+    pub(crate) async fn respond(&self, ctx: &Ctx, reply: &Reply, ephemeral: bool) -> anyhow::Result<()> {
+        let response = InteractionResponse {
+            kind: InteractionResponseType::ChannelMessageWithSource,
+            data: Some(InteractionResponseData {
+                allowed_mentions: Some(AllowedMentions::default()),
+                components: Some(reply.components.clone()),
+                content: Some(clip(&reply.text)),
+                flags: ephemeral.then_some(MessageFlags::EPHEMERAL),
+                ..Default::default()
+            }),
+        };
+        self.http
+            .interaction(self.config.application_id)
+            .create_response(ctx.id, &ctx.token, &response)
+            .await
+            .context("answering an interaction")?;
+        Ok(())
+    }
+
+    /// "kakusan is thinking…", visible to the member only; [`App::edit`] fills it in.
+    async fn defer(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let response = InteractionResponse {
+            kind: InteractionResponseType::DeferredChannelMessageWithSource,
+            data: Some(InteractionResponseData {
+                flags: Some(MessageFlags::EPHEMERAL),
+                ..Default::default()
+            }),
+        };
+        self.http
+            .interaction(self.config.application_id)
+            .create_response(ctx.id, &ctx.token, &response)
+            .await
+            .context("deferring an interaction")?;
+        Ok(())
+    }
+
+    /// Replaces the deferred answer with the real one.
+    async fn edit(&self, ctx: &Ctx, reply: &Reply) -> anyhow::Result<()> {
+        let none = AllowedMentions::default();
+        let text = clip(&reply.text);
+        self.http
+            .interaction(self.config.application_id)
+            .update_response(&ctx.token)
+            .content(Some(&text))
+            .components(Some(&reply.components))
+            .allowed_mentions(Some(&none))
+            .await
+            .context("editing an interaction's answer")?;
+        Ok(())
+    }
+}
+
+/// What the member has typed into the focused option so far.
+fn focused_text(options: &[CommandDataOption]) -> Option<String> {
+    options.iter().find_map(|option| match &option.value {
+        CommandOptionValue::Focused(text, _) => Some(text.clone()),
+        CommandOptionValue::SubCommand(inner) | CommandOptionValue::SubCommandGroup(inner) => {
+            focused_text(inner)
+        }
+        _ => None,
+    })
+}
+
+/// A message holds 2,000 characters; longer answers are cut with an ellipsis.
+pub(crate) fn clip(text: &str) -> String {
+    if text.chars().count() <= 2000 {
+        return text.to_owned();
+    }
+    text.chars().take(1999).collect::<String>() + "…"
+}

@@ -1,0 +1,178 @@
+//! The members' times commands: `/regtimes`, `/unregtimes` and `/sharelist`.
+
+use anyhow::Context as _;
+use kakusan_relay::{Body, SealingKey, Snowflake, TimesWithdraw};
+use kakusan_storage::times::{self, NewTimes};
+use kakusan_storage::{SecretString, StorageError, destinations, peers};
+
+use crate::admin::discord_code;
+use crate::app::App;
+use crate::interaction::{Ctx, Reply};
+
+impl App {
+    pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: bool) -> anyhow::Result<Reply> {
+        let local = match self.local(ctx).await? {
+            Ok(local) => local,
+            Err(reply) => return Ok(reply),
+        };
+        if mirror && !self.config.message_content {
+            return Ok(Reply::text(
+                "Mirror mode needs the Message Content intent, which this deployment does not request; ask its operator to set KAKUSAN_MIRROR=true, or register without mirror and use /here.",
+            ));
+        }
+        if ctx.channel_id.get() == local.server.botcom_channel_id {
+            return Ok(Reply::text(
+                "The bot-com channel cannot be a times channel; run /regtimes in your own times channel.",
+            ));
+        }
+        // Checked before a webhook is made, so the common refusals leave nothing behind.
+        if let Some(existing) = times::times_of_member(&self.pool, ctx.guild(), ctx.user()).await? {
+            return Ok(Reply::text(format!(
+                "You already have a times channel in this server: <#{}>. Run /unregtimes there first.",
+                existing.channel_id
+            )));
+        }
+        let webhook = match self
+            .http
+            .create_webhook(ctx.channel_id, crate::admin::WEBHOOK_NAME)
+            .await
+        {
+            Ok(response) => response.model().await?,
+            Err(error) if discord_code(&error).is_some() => {
+                return Ok(Reply::text(
+                    "I cannot create a webhook in this channel: give me View Channel and Manage Webhooks here, then run /regtimes again.",
+                ));
+            }
+            Err(error) => return Err(error).context("creating the times webhook"),
+        };
+        let token = SecretString::new(webhook.token.clone().context("a new webhook has a token")?);
+        let stored = async {
+            let mut transaction = self.pool.begin().await?;
+            let times = times::register_times(
+                &mut *transaction,
+                &NewTimes {
+                    server_guild_id: ctx.guild(),
+                    member_id: ctx.user(),
+                    member_name: &ctx.display_name,
+                    channel_id: ctx.channel_id.get(),
+                    webhook_id: webhook.id.get(),
+                    webhook_token: &token,
+                    mirror,
+                },
+            )
+            .await?;
+            let mut announced = 0;
+            for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
+                if peer.mutual {
+                    let sealing = SealingKey::from_bytes(peer.sealing_key.0)?;
+                    let registration = self.registration(&times, &sealing)?;
+                    self.send_envelope(
+                        &mut transaction,
+                        &local,
+                        &peer,
+                        Body::TimesAnnounce(registration),
+                        None,
+                    )
+                    .await?;
+                    announced += 1;
+                }
+            }
+            transaction.commit().await?;
+            anyhow::Ok(announced)
+        }
+        .await;
+        let announced = match stored {
+            Ok(announced) => announced,
+            Err(error) => {
+                self.delete_webhook_quietly(webhook.id.get()).await;
+                return match error.downcast_ref::<StorageError>() {
+                    Some(StorageError::DuplicateTimes) => Ok(Reply::text(
+                        "You already have a times channel in this server; run /unregtimes there first.",
+                    )),
+                    Some(StorageError::ChannelTaken) => Ok(Reply::text(
+                        "This channel is already someone's times channel.",
+                    )),
+                    _ => Err(error),
+                };
+            }
+        };
+        let mirror_line = if mirror {
+            " Your plain messages here are relayed too (mirror mode); edits and deletes follow."
+        } else {
+            " Post with /here to reach your other times channels."
+        };
+        Ok(Reply::text(format!(
+            "This channel is your times in **{}**; it was announced to {announced} mutual peer(s).{mirror_line}",
+            local.name
+        )))
+    }
+
+    pub(crate) async fn unregtimes(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
+        let local = match self.local(ctx).await? {
+            Ok(local) => local,
+            Err(reply) => return Ok(reply),
+        };
+        let mut transaction = self.pool.begin().await?;
+        let Some(times) =
+            times::unregister_times(&mut *transaction, ctx.user(), ctx.channel_id.get()).await?
+        else {
+            return Ok(Reply::text(
+                "This channel is not your times channel; run /unregtimes in the channel you registered (see /sharelist).",
+            ));
+        };
+        let mut told = 0;
+        for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
+            if peer.mutual {
+                let withdraw = Body::TimesWithdraw(TimesWithdraw {
+                    member: Snowflake::new(ctx.user())?,
+                });
+                self.send_envelope(&mut transaction, &local, &peer, withdraw, None)
+                    .await?;
+                told += 1;
+            }
+        }
+        transaction.commit().await?;
+        self.delete_webhook_quietly(times.webhook_id).await;
+        Ok(Reply::text(format!(
+            "This channel is no longer your times; {told} peer(s) were told to stop sending here."
+        )))
+    }
+
+    pub(crate) async fn sharelist(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
+        let mine = times::times_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
+        let destinations =
+            destinations::destinations_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
+        let mut lines = Vec::new();
+        match mine {
+            Some(times) => lines.push(format!(
+                "Here: <#{}>{}, {}",
+                times.channel_id,
+                if times.mirror { " (mirror)" } else { "" },
+                state(times.broken_reason.as_deref())
+            )),
+            None => lines.push("Here: no times channel (run /regtimes in yours).".to_owned()),
+        }
+        if destinations.is_empty() {
+            lines.push(
+                "Nowhere else yet: register your times with /regtimes in the peered servers too."
+                    .to_owned(),
+            );
+        }
+        for destination in &destinations {
+            lines.push(format!(
+                "**{}**: times of {}, {}",
+                destination.peer_name,
+                destination.member_name,
+                state(destination.broken_reason.as_deref())
+            ));
+        }
+        Ok(Reply::text(lines.join("\n")))
+    }
+}
+
+fn state(broken: Option<&str>) -> String {
+    match broken {
+        None => "ok".to_owned(),
+        Some(reason) => format!("broken: {reason}"),
+    }
+}
