@@ -12,6 +12,9 @@ use twilight_http::Client;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, UserMarker};
 
+/// Where the arrival time of an awaited pong goes.
+pub(crate) type PongWaiter = oneshot::Sender<DateTime<Utc>>;
+
 /// What the handlers need to know about this deployment.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -37,7 +40,7 @@ pub struct App {
     pub(crate) syncs: Mutex<HashMap<u64, SyncAssembler>>,
     /// `/ping`s waiting for their pong, by local server and nonce; the pong's arrival time is
     /// sent back. A pong that reaches another process of the deployment only touches the peer.
-    pub(crate) pings: Mutex<HashMap<(u64, Nonce), oneshot::Sender<DateTime<Utc>>>>,
+    pub(crate) pings: Mutex<HashMap<(u64, Nonce), PongWaiter>>,
     /// The bot's own user id, learned from READY, so its own messages are never handled.
     bot_user: OnceLock<Id<UserMarker>>,
 }

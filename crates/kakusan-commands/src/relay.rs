@@ -240,13 +240,17 @@ impl App {
             let mut targets = Vec::new();
             for job in list {
                 if let Some(id) = job.destination_id {
-                    if !names.contains_key(&id) {
-                        let name = destinations::destination(&self.pool, id)
-                            .await?
-                            .map_or_else(|| "?".to_owned(), |d| d.peer_name);
-                        names.insert(id, name);
-                    }
-                    targets.push(names[&id].clone());
+                    let name = match names.get(&id) {
+                        Some(name) => name.clone(),
+                        None => {
+                            let name = destinations::destination(&self.pool, id)
+                                .await?
+                                .map_or_else(|| "?".to_owned(), |d| d.peer_name);
+                            names.insert(id, name.clone());
+                            name
+                        }
+                    };
+                    targets.push(name);
                 }
             }
             let first = list[0];
