@@ -67,6 +67,13 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
                     let _ = sink.send(WsMessage::Close(Some(close))).await;
                     break;
                 }
+                Outbound::AnswerClose => {
+                    // Sending a close frame of our own after the client's fails ("sending
+                    // after closing") and drops the reply tungstenite queued; closing the
+                    // sink flushes that reply instead.
+                    let _ = sink.close().await;
+                    break;
+                }
             }
         }
     });
@@ -82,12 +89,15 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
     };
     let mut session_id: Option<String> = None;
     let mut client_close: Option<u16> = None;
+    // A close frame may come without a code, and still needs its answer.
+    let mut client_closed = false;
     let mut sent_at: std::collections::VecDeque<std::time::Instant> = Default::default();
     while let Some(incoming) = stream.next().await {
         let text = match incoming {
             Ok(WsMessage::Text(text)) => text.to_string(),
             Ok(WsMessage::Close(frame)) => {
                 client_close = frame.map(|f| f.code);
+                client_closed = true;
                 break;
             }
             Ok(WsMessage::Binary(_)) => {
@@ -132,8 +142,8 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket) {
     }
     shared.notify();
     // Answer a client's close frame so it sees a clean close, then let the writer finish.
-    if let Some(code) = client_close {
-        let _ = tx.send(Outbound::Close(code, String::new()));
+    if client_closed {
+        let _ = tx.send(Outbound::AnswerClose);
     }
     drop(tx);
     if tokio::time::timeout(std::time::Duration::from_secs(1), &mut writer)

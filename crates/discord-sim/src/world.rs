@@ -366,6 +366,9 @@ pub(crate) enum Outbound {
     Text(String),
     /// A close frame with a code and reason; the connection ends after it.
     Close(u16, String),
+    /// The client closed: flush the close reply the WebSocket library queued (it echoes the
+    /// client's code), then end the connection.
+    AnswerClose,
 }
 
 /// A gateway session, kept after a disconnect so it can be resumed.

@@ -1,1 +1,187 @@
 //! kakusan's gateway loop: shards on twilight-gateway, each event handed to a handler.
+//!
+//! [`run`] asks Discord how many shards to open, runs one task per shard and hands every wanted
+//! dispatch to an [`EventHandler`] in its own tracked task, so a slow or failing handler never
+//! holds up the shard. It knows nothing of commands, storage or the relay.
+//!
+//! Shutdown comes in as a [`CancellationToken`]: every shard is closed with
+//! [`CloseFrame::RESUME`] so that the next process can resume the session, then running handlers
+//! get [`GatewayConfig::shutdown_grace`] to finish.
+//!
+//! [`CloseFrame::RESUME`]: twilight_gateway::CloseFrame::RESUME
+
+mod shard;
+mod status;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use twilight_gateway::{ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId};
+
+pub use status::GatewayStatus;
+
+/// Receives the events of every shard.
+///
+/// Each call runs in its own task, so calls for different events overlap and their order is not
+/// guaranteed.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Handles one dispatch event; an error is logged in the event's span, never fatal.
+    ///
+    /// A panic is caught, logged and counted like an error.
+    fn handle(
+        &self,
+        shard: ShardId,
+        event: Event,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// What [`run`] needs to connect; built by the binary from its configuration.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// The bot token, without the `Bot ` prefix.
+    pub token: String,
+    /// The intents every shard identifies with.
+    pub intents: Intents,
+    /// The events handed to the handler; the rest are not even deserialised.
+    ///
+    /// READY, RESUMED and heartbeat ACKs are always read (for the status and the metrics) but
+    /// only handed over when listed here. Close frames never are: the connection's lifecycle is
+    /// this crate's business.
+    pub event_types: EventTypeFlags,
+    /// The gateway WebSocket URL, e.g. `ws://127.0.0.1:8081`; `None` uses the URL Discord gives.
+    pub proxy_url: Option<String>,
+    /// How long shutdown waits for running handlers before it returns anyway.
+    pub shutdown_grace: Duration,
+}
+
+impl fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token never reaches a log.
+        f.debug_struct("GatewayConfig")
+            .field("token", &"<redacted>")
+            .field("intents", &self.intents)
+            .field("event_types", &self.event_types)
+            .field("proxy_url", &self.proxy_url)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish()
+    }
+}
+
+/// Runs Discord's recommended number of shards until `shutdown` is cancelled.
+///
+/// `http` must already point at the right REST API; it is used once, for the shard count.
+/// `status` is reset to the new shard count and then follows the shards' connections.
+///
+/// On shutdown every shard is closed with a resumable close code, then running handlers get
+/// `config.shutdown_grace` to finish (closing shards counts against the same bound); handlers
+/// still running after it are left to the runtime and logged. Returns `Ok` after a shutdown.
+///
+/// # Errors
+///
+/// When the shard count cannot be fetched, or when a shard closes for good before shutdown
+/// (an invalid token or disallowed intents); the other shards are then closed as on shutdown.
+#[tracing::instrument(name = "gateway", skip_all)]
+pub async fn run<H: EventHandler>(
+    http: &twilight_http::Client,
+    config: GatewayConfig,
+    handler: Arc<H>,
+    status: GatewayStatus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // `create_recommended` does the same but is deprecated since twilight-gateway 0.17.2 in
+    // favour of asking for the count and building the shards of one bucket.
+    let info = http
+        .gateway()
+        .authed()
+        .await
+        .context("asking Discord for the recommended shard count")?
+        .model()
+        .await
+        .context("reading the recommended shard count")?;
+    let total = info.shards;
+    tracing::info!(
+        shards = total,
+        sessions_left = info.session_start_limit.remaining,
+        "starting shards"
+    );
+
+    let mut builder = ConfigBuilder::new(config.token.clone(), config.intents);
+    if let Some(url) = &config.proxy_url {
+        builder = builder.proxy_url(url.clone());
+    }
+    // One config for all shards, so they share one identify queue.
+    let shard_config = builder.build();
+
+    status.start(total as usize);
+    let tracker = TaskTracker::new();
+    // A shard that closes for good stops the others through this child token; the caller's
+    // token is never cancelled from here.
+    let stop = shutdown.child_token();
+    let mut loops = JoinSet::new();
+    for id in twilight_gateway::bucket(0, 1, total) {
+        let shard = Shard::with_config(id, shard_config.clone());
+        loops.spawn(shard::run(
+            shard,
+            config.event_types,
+            Arc::clone(&handler),
+            tracker.clone(),
+            status.clone(),
+            stop.clone(),
+        ));
+    }
+
+    let mut failure = None;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            Some(ended) = loops.join_next() => {
+                // Before shutdown a shard loop only ends when its shard closed for good.
+                let error = match ended {
+                    Ok(Ok(())) => anyhow::anyhow!("a shard loop ended before shutdown"),
+                    Ok(Err(error)) => error,
+                    Err(join) => anyhow::anyhow!("a shard loop failed: {join}"),
+                };
+                tracing::error!(error = %format_args!("{error:#}"), "stopping the gateway");
+                failure.get_or_insert(error);
+                stop.cancel();
+            }
+        }
+    }
+
+    let deadline = tokio::time::Instant::now() + config.shutdown_grace;
+    let closing = async {
+        while let Some(ended) = loops.join_next().await {
+            match ended {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %format_args!("{error:#}"), "shard ended badly");
+                }
+                Err(join) => tracing::warn!(%join, "shard loop failed while closing"),
+            }
+        }
+    };
+    if tokio::time::timeout_at(deadline, closing).await.is_err() {
+        // Dropping a shard drops its connection without a close frame, which also leaves the
+        // session resumable.
+        tracing::warn!("shards did not close within the grace period");
+        loops.abort_all();
+    }
+    tracker.close();
+    if tokio::time::timeout_at(deadline, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            running = tracker.len(),
+            "handlers still running after the grace period"
+        );
+    } else {
+        tracing::info!("gateway stopped");
+    }
+    failure.map_or(Ok(()), Err)
+}

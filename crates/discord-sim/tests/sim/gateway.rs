@@ -303,6 +303,24 @@ async fn a_normal_close_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_client_close_is_answered_with_its_close_frame() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    shard.close(CloseFrame::RESUME);
+    // twilight's documented shutdown reads until the gateway's answer to its close frame;
+    // without one it takes the dropped connection for a failure and reconnects.
+    let frame = next_matching(&mut shard, |e| match e {
+        Event::GatewayClose(frame) => Some(frame.clone()),
+        Event::GatewayHello(_) => panic!("the shard reconnected instead of seeing the answer"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(frame.map(|f| f.code), Some(CloseFrame::RESUME.code));
+    // The simulator lets go of the connection before it answers.
+    assert_eq!(f.sim.connected_sessions(f.app.id), 0);
+}
+
+#[tokio::test]
 async fn bots_joining_later_get_guild_create() {
     let f = fixture().await;
     let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;

@@ -1,0 +1,214 @@
+//! One shard's loop: read events, keep the status and metrics, hand events to the handler.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+use twilight_gateway::{
+    CloseFrame, Event, EventTypeFlags, Shard, ShardId, ShardState, StreamExt as _,
+};
+
+use crate::{EventHandler, GatewayStatus};
+
+/// Events the loop reads for itself whatever the handler wants: READY and RESUMED mark a
+/// connection, heartbeat ACKs carry a fresh latency. Close frames are always read by twilight.
+const OWN_EVENTS: EventTypeFlags = EventTypeFlags::READY
+    .union(EventTypeFlags::RESUMED)
+    .union(EventTypeFlags::GATEWAY_HEARTBEAT_ACK);
+
+/// Reads `shard` until `stop` is cancelled, then closes it so the session can be resumed.
+///
+/// Returns an error only when the shard closed for good (twilight gives up after close codes
+/// such as 4004 "authentication failed"); receive errors are logged and the loop goes on, since
+/// twilight reconnects and resumes by itself.
+#[tracing::instrument(name = "shard", skip_all, fields(shard = %shard.id()))]
+pub(crate) async fn run<H: EventHandler>(
+    mut shard: Shard,
+    wanted: EventTypeFlags,
+    handler: Arc<H>,
+    tracker: TaskTracker,
+    status: GatewayStatus,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let id = shard.id();
+    let mut link = Link::new(id, status);
+    loop {
+        let item = tokio::select! {
+            // Shutdown wins over a ready event so that no new handler starts after it.
+            biased;
+            () = stop.cancelled() => break,
+            item = shard.next_event(wanted | OWN_EVENTS) => item,
+        };
+        let event = match item {
+            Some(Ok(event)) => event,
+            Some(Err(error)) => {
+                tracing::warn!(error = %error, "receiving a gateway event failed");
+                if !shard.state().is_identified() {
+                    link.lost();
+                }
+                continue;
+            }
+            None => {
+                link.lost();
+                anyhow::bail!("shard {id} closed for good ({:?})", shard.state());
+            }
+        };
+        link.observe(&shard, &event);
+        // Close frames map onto the empty flag set, which every set contains; they are ours.
+        let kind = EventTypeFlags::from(event.kind());
+        if !kind.is_empty() && wanted.contains(kind) {
+            dispatch(&tracker, &handler, id, event);
+        }
+    }
+
+    link.lost();
+    // twilight ignores a close request while it is disconnected; a reconnecting shard is
+    // simply dropped, which leaves its session resumable too.
+    if matches!(shard.state(), ShardState::Disconnected { .. }) {
+        return Ok(());
+    }
+    shard.close(CloseFrame::RESUME);
+    // The shard sends its close frame only while polled; read until the gateway answers it,
+    // handing nothing more to the handler. A HELLO means the answer was lost and twilight
+    // opened a new connection, which we drop too. The caller bounds how long this may take.
+    while let Some(item) = shard.next_event(EventTypeFlags::GATEWAY_HELLO).await {
+        match item {
+            Ok(Event::GatewayClose(frame)) => {
+                tracing::info!(code = frame.map(|f| f.code), "shard closed");
+                break;
+            }
+            Ok(Event::GatewayHello(_)) => {
+                tracing::warn!("the gateway did not answer the close frame; dropping the shard");
+                break;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs the handler for one event in a tracked task, in a span naming the shard and event.
+fn dispatch<H: EventHandler>(
+    tracker: &TaskTracker,
+    handler: &Arc<H>,
+    shard: ShardId,
+    event: Event,
+) {
+    let span = tracing::info_span!("event", shard = %shard, kind = ?event.kind());
+    let handler = Arc::clone(handler);
+    tracker.spawn(
+        async move {
+            // A panicking handler must not look different to the operator from a failing one.
+            let outcome = AssertUnwindSafe(handler.handle(shard, event))
+                .catch_unwind()
+                .await;
+            let failed = match outcome {
+                Ok(Ok(())) => false,
+                Ok(Err(error)) => {
+                    tracing::error!(error = %format_args!("{error:#}"), "event handler failed");
+                    true
+                }
+                Err(panic) => {
+                    tracing::error!(panic = panic_message(&*panic), "event handler panicked");
+                    true
+                }
+            };
+            if failed {
+                metrics::counter!("kakusan_gateway_handler_errors_total").increment(1);
+            }
+        }
+        .instrument(span),
+    );
+}
+
+/// The text of a panic payload, when it has one.
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
+/// One shard's connection as the status and the metrics see it.
+struct Link {
+    /// The shard number as the metrics label.
+    label: String,
+    status: GatewayStatus,
+    /// Between READY/RESUMED and the next close.
+    connected: bool,
+    /// Whether the shard has had its first READY: any connection after it is a reconnect.
+    identified_once: bool,
+}
+
+impl Link {
+    fn new(id: ShardId, status: GatewayStatus) -> Self {
+        Self {
+            label: id.number().to_string(),
+            status,
+            connected: false,
+            identified_once: false,
+        }
+    }
+
+    fn observe(&mut self, shard: &Shard, event: &Event) {
+        match event {
+            Event::Ready(ready) => {
+                tracing::info!(session = %ready.session_id, "shard ready");
+                if self.identified_once {
+                    self.reconnected();
+                }
+                self.identified_once = true;
+                self.connected();
+            }
+            Event::Resumed => {
+                tracing::info!("shard resumed");
+                self.reconnected();
+                self.connected();
+            }
+            Event::GatewayClose(frame) => {
+                tracing::info!(
+                    code = frame.as_ref().map(|f| f.code),
+                    reason = frame.as_ref().map(|f| &*f.reason),
+                    "gateway connection closed"
+                );
+                self.lost();
+            }
+            Event::GatewayReconnect => tracing::info!("gateway asked for a reconnect"),
+            Event::GatewayInvalidateSession(resumable) => {
+                tracing::info!(resumable, "gateway invalidated the session");
+            }
+            Event::GatewayHeartbeatAck => {
+                // `recent()` lists the newest period first.
+                if let Some(latest) = shard.latency().recent().first() {
+                    metrics::gauge!("kakusan_gateway_latency_seconds", "shard" => self.label.clone())
+                        .set(latest.as_secs_f64());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn reconnected(&self) {
+        metrics::counter!("kakusan_gateway_reconnects_total", "shard" => self.label.clone())
+            .increment(1);
+    }
+
+    fn connected(&mut self) {
+        if !self.connected {
+            self.connected = true;
+            self.status.set_connected(true);
+        }
+    }
+
+    fn lost(&mut self) {
+        if self.connected {
+            self.connected = false;
+            self.status.set_connected(false);
+        }
+    }
+}

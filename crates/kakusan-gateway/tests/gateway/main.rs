@@ -1,0 +1,7 @@
+//! The gateway loop against the Discord simulator: delivery, failing handlers, resuming after
+//! op 7, readiness, metrics and shutdown.
+
+mod common;
+mod delivery;
+mod lifecycle;
+mod recorder;
