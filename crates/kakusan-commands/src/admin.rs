@@ -109,7 +109,8 @@ impl App {
         if let Some(previous) = previous
             && previous.master_webhook_id != webhook.id.get()
         {
-            self.delete_webhook_quietly(previous.master_webhook_id).await;
+            self.delete_webhook_quietly(previous.master_webhook_id)
+                .await;
         }
         let card = self.card(&local)?.encode();
         let peers_line = if told > 0 {
@@ -194,7 +195,10 @@ impl App {
             Err(reply) => return Ok(reply),
         };
         let Some(peer) = peers::peer_by_name(&self.pool, ctx.guild(), name.trim()).await? else {
-            return Ok(Reply::text(format!("There is no peer named `{}`.", name.trim())));
+            return Ok(Reply::text(format!(
+                "There is no peer named `{}`.",
+                name.trim()
+            )));
         };
         // The goodbye goes out directly, not through the outbox: once the peer is removed
         // there is no row left to address a queued job to. If it cannot be sent, the peer is
@@ -293,7 +297,10 @@ impl App {
             Err(reply) => return Ok(reply),
         };
         let Some(peer) = peers::peer_by_name(&self.pool, ctx.guild(), name.trim()).await? else {
-            return Ok(Reply::text(format!("There is no peer named `{}`.", name.trim())));
+            return Ok(Reply::text(format!(
+                "There is no peer named `{}`.",
+                name.trim()
+            )));
         };
         Ok(Reply::text(self.ping_line(ctx, &local, &peer).await?))
     }
@@ -355,7 +362,8 @@ impl App {
     /// Whether the member's destination at `peer` still has its webhook; a deleted one is
     /// marked broken, as a failed delivery would.
     async fn check_destination(&self, ctx: &Ctx, peer: &Peer) -> anyhow::Result<String> {
-        let mine = destinations::destinations_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
+        let mine =
+            destinations::destinations_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
         let Some(destination) = mine.iter().find(|d| d.peer_id == peer.id) else {
             return Ok("you have no times there".to_owned());
         };
@@ -367,7 +375,9 @@ impl App {
             .await;
         match result {
             Ok(_) => Ok("your times there: ok".to_owned()),
-            Err(error) if matches!(discord_code(&error), Some(10015)) || status(&error) == Some(404) => {
+            Err(error)
+                if matches!(discord_code(&error), Some(10015)) || status(&error) == Some(404) =>
+            {
                 destinations::mark_broken(&self.pool, destination.id, "the webhook was deleted")
                     .await?;
                 Ok("your times there: broken (its webhook was deleted)".to_owned())

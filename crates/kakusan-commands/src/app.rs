@@ -1,14 +1,15 @@
 //! The state every handler shares, and the routing of gateway events to the handlers.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use kakusan_relay::{Nonce, SyncAssembler, WebhookPolicy};
 use kakusan_storage::{PgPool, StorageError};
 use tokio::sync::oneshot;
-use twilight_model::gateway::event::Event;
 use twilight_http::Client;
+use twilight_model::gateway::event::Event;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, UserMarker};
 
@@ -43,6 +44,45 @@ pub struct App {
     pub(crate) pings: Mutex<HashMap<(u64, Nonce), PongWaiter>>,
     /// The bot's own user id, learned from READY, so its own messages are never handled.
     bot_user: OnceLock<Id<UserMarker>>,
+    /// The order of message events per channel.
+    turns: Turns,
+}
+
+/// Places in line, one line per channel: each message event waits until the one before it in
+/// its channel is done. A line is a chain of one-shot channels, so a finished (or failed, or
+/// panicked) event lets the next one go by dropping its sender.
+#[derive(Default)]
+struct Turns {
+    last: Mutex<HashMap<u64, oneshot::Receiver<()>>>,
+}
+
+/// One event's place in its channel's line.
+struct Turn {
+    previous: Option<oneshot::Receiver<()>>,
+    done: oneshot::Sender<()>,
+}
+
+impl Turns {
+    fn take(&self, channel: u64) -> Turn {
+        let (done, next) = oneshot::channel();
+        let previous = self
+            .last
+            .lock()
+            .expect("turn map poisoned")
+            .insert(channel, next);
+        Turn { previous, done }
+    }
+}
+
+impl Turn {
+    /// Waits until the event before is done; dropping the returned sender lets the next go.
+    async fn wait(self) -> oneshot::Sender<()> {
+        if let Some(previous) = self.previous {
+            // An error only means the previous event's sender was dropped: it is done.
+            let _ = previous.await;
+        }
+        self.done
+    }
 }
 
 impl App {
@@ -55,12 +95,39 @@ impl App {
             syncs: Mutex::default(),
             pings: Mutex::default(),
             bot_user: OnceLock::new(),
+            turns: Turns::default(),
         })
     }
 
     /// Handles one gateway event. An error is the caller's to log; the member already got a
     /// sentence where one was due.
-    pub async fn handle(&self, event: Event) -> anyhow::Result<()> {
+    ///
+    /// Call it in the order the events arrive: message events of one channel take their turn
+    /// here, synchronously, and the returned futures handle them one after another in that
+    /// order (an edit must not overtake its message, nor an announcement the sync before it).
+    /// Everything else runs as soon as the future is polled.
+    pub fn handle(
+        self: &Arc<Self>,
+        event: Event,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + use<> {
+        let channel = match &event {
+            Event::MessageCreate(message) => Some(message.channel_id),
+            Event::MessageUpdate(message) => Some(message.channel_id),
+            Event::MessageDelete(deleted) => Some(deleted.channel_id),
+            _ => None,
+        };
+        let turn = channel.map(|channel| self.turns.take(channel.get()));
+        let app = Arc::clone(self);
+        async move {
+            let _done = match turn {
+                Some(turn) => Some(turn.wait().await),
+                None => None,
+            };
+            app.dispatch(event).await
+        }
+    }
+
+    async fn dispatch(&self, event: Event) -> anyhow::Result<()> {
         match event {
             Event::Ready(ready) => {
                 let _ = self.bot_user.set(ready.user.id);
@@ -79,7 +146,9 @@ impl App {
                 }
                 self.mirror_edit(&message.0).await
             }
-            Event::MessageDelete(deleted) => self.mirror_delete(deleted.channel_id, deleted.id).await,
+            Event::MessageDelete(deleted) => {
+                self.mirror_delete(deleted.channel_id, deleted.id).await
+            }
             _ => Ok(()),
         }
     }

@@ -318,7 +318,10 @@ impl App {
             let Some(hook) = self.open_hook(local, src, &registration.hook)? else {
                 return Ok(Err(Refusal::BadWebhook(
                     src.to_string(),
-                    format!("the sync's webhook for member {} does not open", registration.member),
+                    format!(
+                        "the sync's webhook for member {} does not open",
+                        registration.member
+                    ),
                 )));
             };
             opened.push(Opened::new(registration, &hook));
@@ -326,8 +329,13 @@ impl App {
         // All or nothing: a sync replaces what the peer said before.
         let mut transaction = self.pool.begin().await?;
         for times in &opened {
-            destinations::announce(&mut *transaction, peer.id, &times.announced(), Some(sync_id))
-                .await?;
+            destinations::announce(
+                &mut *transaction,
+                peer.id,
+                &times.announced(),
+                Some(sync_id),
+            )
+            .await?;
         }
         let gone = destinations::finish_sync(&mut *transaction, peer.id, sync_id).await?;
         transaction.commit().await?;
@@ -352,8 +360,8 @@ impl App {
             return Ok(Err(Refusal::NameTaken(name)));
         }
         let mut transaction = self.pool.begin().await?;
-        let peer = peers::record_hello(&mut *transaction, local.guild_id(), &peer_card(&card))
-            .await?;
+        let peer =
+            peers::record_hello(&mut *transaction, local.guild_id(), &peer_card(&card)).await?;
         if peer.mutual {
             self.enqueue_sync(&mut transaction, local, &peer).await?;
         }

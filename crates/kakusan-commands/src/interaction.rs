@@ -45,12 +45,9 @@ impl Ctx {
             .clone()
             .or_else(|| user.global_name.clone())
             .unwrap_or_else(|| user.name.clone());
-        let avatar_url = user.avatar.map(|hash| {
-            format!(
-                "https://cdn.discordapp.com/avatars/{}/{hash}.png",
-                user.id
-            )
-        });
+        let avatar_url = user
+            .avatar
+            .map(|hash| format!("https://cdn.discordapp.com/avatars/{}/{hash}.png", user.id));
         Some(Self {
             id: interaction.id,
             token: interaction.token.clone(),
@@ -110,9 +107,10 @@ impl App {
                 InteractionType::ApplicationCommandAutocomplete,
                 Some(InteractionData::ApplicationCommand(data)),
             ) => self.autocomplete(&ctx, &data).await,
-            (InteractionType::ApplicationCommand, Some(InteractionData::ApplicationCommand(data))) => {
-                self.command(ctx, *data).await
-            }
+            (
+                InteractionType::ApplicationCommand,
+                Some(InteractionData::ApplicationCommand(data)),
+            ) => self.command(ctx, *data).await,
             (InteractionType::MessageComponent, Some(InteractionData::MessageComponent(data))) => {
                 self.component(ctx, &data).await
             }
@@ -224,10 +222,18 @@ impl App {
     }
 
     #[tracing::instrument(skip_all, fields(guild = ctx.guild(), user = ctx.user(), custom_id = %data.custom_id))]
-    async fn component(&self, ctx: Ctx, data: &MessageComponentInteractionData) -> anyhow::Result<()> {
+    async fn component(
+        &self,
+        ctx: Ctx,
+        data: &MessageComponentInteractionData,
+    ) -> anyhow::Result<()> {
         let Some(action) = ComponentAction::parse(&data.custom_id) else {
             return self
-                .respond(&ctx, &Reply::text("This button is not kakusan's any more."), true)
+                .respond(
+                    &ctx,
+                    &Reply::text("This button is not kakusan's any more."),
+                    true,
+                )
                 .await;
         };
         let result = match action {
@@ -242,7 +248,12 @@ impl App {
     }
 
     /// The first answer, sent at once.
-    pub(crate) async fn respond(&self, ctx: &Ctx, reply: &Reply, ephemeral: bool) -> anyhow::Result<()> {
+    pub(crate) async fn respond(
+        &self,
+        ctx: &Ctx,
+        reply: &Reply,
+        ephemeral: bool,
+    ) -> anyhow::Result<()> {
         let response = InteractionResponse {
             kind: InteractionResponseType::ChannelMessageWithSource,
             data: Some(InteractionResponseData {

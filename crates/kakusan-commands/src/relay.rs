@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use kakusan_relay::delivery::{
-    AttachmentLink, EditPayload, RelayJob, SendPayload, enqueue_delete, enqueue_edit,
-    enqueue_send, webhook_username,
+    AttachmentLink, EditPayload, RelayJob, SendPayload, enqueue_delete, enqueue_edit, enqueue_send,
+    webhook_username,
 };
 use kakusan_storage::destinations::{self, Destination};
 use kakusan_storage::outbox;
@@ -50,7 +50,9 @@ impl App {
         }
         let at = match here.at.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(text) => Some(parse_schedule(text, Utc::now()).map_err(|error| error.to_string())?),
+            Some(text) => {
+                Some(parse_schedule(text, Utc::now()).map_err(|error| error.to_string())?)
+            }
         };
         Ok(CheckedHere {
             text: here.message,
@@ -77,7 +79,10 @@ impl App {
             return Ok(Reply::text(if broken.is_empty() {
                 "You have no times channel in any peered server yet, so there is nowhere to relay to. Run /regtimes in your times channels (here and in the peered servers).".to_owned()
             } else {
-                format!("Every one of your destinations is broken, so nothing was relayed: {}. See /sharelist.", names(&broken))
+                format!(
+                    "Every one of your destinations is broken, so nothing was relayed: {}. See /sharelist.",
+                    names(&broken)
+                )
             }));
         }
         let username = webhook_username(&ctx.display_name, local.name.as_str());
@@ -105,7 +110,10 @@ impl App {
         let broken_line = if broken.is_empty() {
             String::new()
         } else {
-            format!("\nSkipped, because they are broken: {} (see /sharelist).", names(&broken))
+            format!(
+                "\nSkipped, because they are broken: {} (see /sharelist).",
+                names(&broken)
+            )
         };
         if let Some(at) = here.at {
             return Ok(Reply::text(format!(
@@ -186,10 +194,9 @@ impl App {
                 .and_then(|id| by_id.get(&id))
                 .map_or("?", |d| d.peer_name.as_str());
             match (&job.failed_at, &job.last_error) {
-                (Some(_), error) => failed.push(format!(
-                    "{name} ({})",
-                    error.as_deref().unwrap_or("failed")
-                )),
+                (Some(_), error) => {
+                    failed.push(format!("{name} ({})", error.as_deref().unwrap_or("failed")))
+                }
                 (None, _) => waiting.push(name.to_owned()),
             }
         }
@@ -202,10 +209,7 @@ impl App {
             report += &format!(" Failed: {}.", failed.join(", "));
         }
         if !waiting.is_empty() {
-            report += &format!(
-                " Still on the way to: {} (see /queue).",
-                waiting.join(", ")
-            );
+            report += &format!(" Still on the way to: {} (see /queue).", waiting.join(", "));
         }
         Ok(report)
     }
@@ -294,7 +298,9 @@ impl App {
         let member = (!ctx.can_manage_guild()).then(|| ctx.user());
         let cancelled = outbox::cancel_relay(&self.pool, ctx.guild(), relay_id, member).await?;
         Ok(Reply::text(match (cancelled.removed, cancelled.running) {
-            (0, 0) => "Nothing left to cancel: that relay was delivered or cancelled already.".to_owned(),
+            (0, 0) => {
+                "Nothing left to cancel: that relay was delivered or cancelled already.".to_owned()
+            }
             (removed, 0) => format!("Cancelled: {removed} cop(ies) will not be sent."),
             (removed, running) => format!(
                 "Cancelled {removed} cop(ies); {running} were already being sent and will arrive."
@@ -315,12 +321,15 @@ impl App {
         if !times.mirror || author.is_some_and(|author| author != times.member_id) {
             return Ok(None);
         }
-        let destinations =
-            destinations::destinations_of_member(&self.pool, times.server_guild_id, times.member_id)
-                .await?
-                .into_iter()
-                .filter(|d| d.broken_reason.is_none())
-                .collect();
+        let destinations = destinations::destinations_of_member(
+            &self.pool,
+            times.server_guild_id,
+            times.member_id,
+        )
+        .await?
+        .into_iter()
+        .filter(|d| d.broken_reason.is_none())
+        .collect();
         Ok(Some((times, destinations)))
     }
 

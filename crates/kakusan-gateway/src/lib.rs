@@ -27,17 +27,19 @@ pub use status::GatewayStatus;
 
 /// Receives the events of every shard.
 ///
-/// Each call runs in its own task, so calls for different events overlap and their order is not
-/// guaranteed.
+/// `handle` is called in the shard loop, in the order the gateway sent the events, and the
+/// future it returns runs in a task of its own: futures of different events overlap. A handler
+/// that needs some events in order takes its place in line in the synchronous part of `handle`
+/// (which must be quick and must not block) and waits for its turn in the future.
 pub trait EventHandler: Send + Sync + 'static {
     /// Handles one dispatch event; an error is logged in the event's span, never fatal.
     ///
     /// A panic is caught, logged and counted like an error.
     fn handle(
-        &self,
+        self: Arc<Self>,
         shard: ShardId,
         event: Event,
-    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static;
 }
 
 /// What [`run`] needs to connect; built by the binary from its configuration.

@@ -99,13 +99,19 @@ fn dispatch<H: EventHandler>(
     event: Event,
 ) {
     let span = tracing::info_span!("event", shard = %shard, kind = ?event.kind());
+    // The handler is called here, in the shard loop, so the synchronous part of `handle` sees
+    // the events in the order the gateway sent them; only the future it returns runs in a
+    // task of its own.
     let handler = Arc::clone(handler);
+    let future = span
+        .in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(shard, event))));
     tracker.spawn(
         async move {
             // A panicking handler must not look different to the operator from a failing one.
-            let outcome = AssertUnwindSafe(handler.handle(shard, event))
-                .catch_unwind()
-                .await;
+            let outcome = match future {
+                Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+                Err(panic) => Err(panic),
+            };
             let failed = match outcome {
                 Ok(Ok(())) => false,
                 Ok(Err(error)) => {

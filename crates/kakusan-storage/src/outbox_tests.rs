@@ -743,12 +743,16 @@ async fn cancel_relay_removes_what_has_not_started(pool: PgPool) {
     assert_eq!(claimed.len(), 1);
 
     assert_eq!(
-        cancel_relay(&world.pool, 100, relay, Some(8)).await.unwrap(),
+        cancel_relay(&world.pool, 100, relay, Some(8))
+            .await
+            .unwrap(),
         RelayCancelled::default(),
         "another member's relay"
     );
     assert_eq!(
-        cancel_relay(&world.pool, 100, relay, Some(7)).await.unwrap(),
+        cancel_relay(&world.pool, 100, relay, Some(7))
+            .await
+            .unwrap(),
         RelayCancelled {
             removed: 1,
             running: 1

@@ -75,10 +75,10 @@ pub(crate) struct Recording {
 
 impl EventHandler for Recording {
     fn handle(
-        &self,
+        self: Arc<Self>,
         shard: ShardId,
         event: Event,
-    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
         let _ = self.seen.send((shard, event.clone()));
         async move {
             let Event::MessageCreate(message) = event else {

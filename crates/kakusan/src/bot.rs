@@ -1,0 +1,96 @@
+//! The bot: the command and federation handlers of `kakusan-commands` on the gateway loop of
+//! `kakusan-gateway`, with the commands registered first.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kakusan_commands::{App, AppConfig};
+use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus};
+use kakusan_relay::WebhookPolicy;
+use kakusan_storage::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use twilight_gateway::{Event, EventTypeFlags, Intents, ShardId};
+use twilight_http::Client;
+use twilight_model::id::Id;
+
+use crate::config::DiscordConfig;
+
+/// How long shutdown lets running handlers finish.
+const HANDLER_GRACE: Duration = Duration::from_secs(5);
+
+struct Handler(Arc<App>);
+
+impl EventHandler for Handler {
+    fn handle(
+        self: Arc<Self>,
+        _shard: ShardId,
+        event: Event,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        self.0.handle(event)
+    }
+}
+
+/// Asks Discord who we are, registers the commands, and starts the shards.
+pub(crate) async fn start(
+    config: &DiscordConfig,
+    pool: PgPool,
+    http: Arc<Client>,
+    status: GatewayStatus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let application = http
+        .current_user_application()
+        .await
+        .context("asking Discord for the application (is DISCORD_TOKEN right?)")?
+        .model()
+        .await
+        .context("reading the application")?;
+    let guild = config.commands_guild.and_then(Id::new_checked);
+    kakusan_commands::register::register(&http, application.id, guild)
+        .await
+        .context("registering the slash commands")?;
+    tracing::info!(application = %application.id, guild = ?guild, "slash commands registered");
+
+    // Webhook URLs from peers must point at Discord, or at the API this deployment uses (a
+    // proxy or a test server).
+    let api_base = config.api.as_str().trim_end_matches('/').to_owned();
+    let mut bases = WebhookPolicy::discord().bases().to_vec();
+    if !bases.contains(&api_base) {
+        bases.push(api_base.clone());
+    }
+    let app = App::new(
+        pool,
+        Arc::clone(&http),
+        AppConfig {
+            application_id: application.id,
+            api_base,
+            webhook_policy: WebhookPolicy::with_bases(bases),
+            message_content: config.mirror,
+        },
+    );
+    let mut intents = Intents::GUILDS | Intents::GUILD_MESSAGES;
+    if config.mirror {
+        intents |= Intents::MESSAGE_CONTENT;
+    }
+    let gateway = GatewayConfig {
+        token: config.token.expose().to_owned(),
+        intents,
+        event_types: EventTypeFlags::READY
+            | EventTypeFlags::INTERACTION_CREATE
+            | EventTypeFlags::MESSAGE_CREATE
+            | EventTypeFlags::MESSAGE_UPDATE
+            | EventTypeFlags::MESSAGE_DELETE,
+        proxy_url: config
+            .gateway
+            .as_ref()
+            .map(|url| url.as_str().trim_end_matches('/').to_owned()),
+        shutdown_grace: HANDLER_GRACE,
+    };
+    let handler = Arc::new(Handler(app));
+    Ok(tokio::spawn(async move {
+        kakusan_gateway::run(&http, gateway, handler, status, shutdown).await
+    }))
+}

@@ -1,0 +1,341 @@
+//! Two kakusan deployments (two processes, two databases, two bot applications) against one
+//! simulated Discord, and the member's and admin's gestures the tests make.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use discord_sim::{
+    AppCredentials, CommandInvocation, CommandOptionValue, DiscordSim, InteractionRef, Message,
+    MessageDraft,
+};
+use kakusan_storage::PgPool;
+
+use crate::common::{TestDatabase, kakusan};
+
+/// The permissions the README's invite URL grants the bot (536988672): View Channels, Send
+/// Messages, Embed Links, Attach Files, Read Message History, Manage Webhooks.
+pub(crate) const BOT_PERMISSIONS: u64 = 536_988_672;
+
+/// How long a test waits for something that should happen within a second or two.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
+
+/// One organisation: its guild, its bot application, its database and its kakusan process.
+pub(crate) struct Deployment {
+    pub(crate) name: &'static str,
+    pub(crate) app: AppCredentials,
+    pub(crate) guild: u64,
+    pub(crate) admin: u64,
+    pub(crate) botcom: u64,
+    pub(crate) times: u64,
+    pub(crate) database: TestDatabase,
+    pub(crate) pool: PgPool,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    api: String,
+    gateway: String,
+}
+
+impl Deployment {
+    async fn create(sim: &DiscordSim, name: &'static str, hanako: u64) -> Self {
+        let app = sim.create_application_with(&format!("kakusan-{name}"), true);
+        let admin = sim.create_user(&format!("admin-{name}"));
+        let guild = sim.create_guild(name, admin).unwrap();
+        let botcom = sim.create_channel(guild, "bot-com").unwrap();
+        let times = sim.create_channel(guild, "times-hanako").unwrap();
+        sim.add_bot(guild, app.id, BOT_PERMISSIONS).unwrap();
+        sim.add_member(guild, hanako, &[]).unwrap();
+        let database = TestDatabase::create().await;
+        let pool = PgPool::connect(&database.url).await.unwrap();
+        Deployment {
+            name,
+            app,
+            guild,
+            admin,
+            botcom,
+            times,
+            database,
+            pool,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+            api: sim.api_url(),
+            gateway: sim.gateway_url(),
+        }
+    }
+
+    /// Starts `kakusan run` and waits until its shard is connected and its commands exist.
+    pub(crate) async fn start(&mut self, sim: &DiscordSim) {
+        let http_port = free_port();
+        let child = kakusan(&self.dir)
+            .arg("run")
+            .env("DISCORD_TOKEN", &self.app.token)
+            .env("DATABASE_URL", &self.database.url)
+            .env("KAKUSAN_DISCORD_API", &self.api)
+            .env("KAKUSAN_DISCORD_GATEWAY", &self.gateway)
+            .env("KAKUSAN_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
+            .env("KAKUSAN_MIRROR", "true")
+            .env("KAKUSAN_LOG", "info,kakusan=debug")
+            .stderr(if std::env::var_os("KAKUSAN_TEST_LOGS").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        sim.wait_for_sessions(self.app.id, 1, PATIENCE)
+            .await
+            .unwrap();
+        eventually("the commands to be registered", || async {
+            (sim.commands(self.app.id, None).len() == 12).then_some(())
+        })
+        .await;
+    }
+
+    /// SIGKILL: the process dies at once, in the middle of whatever it was doing.
+    pub(crate) fn kill(&mut self) {
+        let mut child = self.child.take().expect("the deployment runs");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// The card from this deployment's `/setup` reply.
+    pub(crate) async fn setup(&self, sim: &DiscordSim) -> String {
+        let reply = self
+            .invoke(
+                sim,
+                self.botcom,
+                self.admin,
+                "setup",
+                vec![
+                    ("name", string(self.name)),
+                    ("channel", CommandOptionValue::Channel(self.botcom)),
+                ],
+            )
+            .await;
+        card_in(&reply.content)
+    }
+
+    /// Invokes a command as `user` in `channel` and returns the settled reply.
+    pub(crate) async fn invoke(
+        &self,
+        sim: &DiscordSim,
+        channel: u64,
+        user: u64,
+        name: &str,
+        options: Vec<(&str, CommandOptionValue)>,
+    ) -> Message {
+        let interaction = self.start_command(sim, channel, user, name, options, false);
+        sim.wait_for_reply(&interaction, PATIENCE).await.unwrap()
+    }
+
+    /// Sends the interaction without waiting; `override_permissions` simulates a server that
+    /// lets everyone see an admin command.
+    pub(crate) fn start_command(
+        &self,
+        sim: &DiscordSim,
+        channel: u64,
+        user: u64,
+        name: &str,
+        options: Vec<(&str, CommandOptionValue)>,
+        override_permissions: bool,
+    ) -> InteractionRef {
+        let mut invocation = CommandInvocation::new(self.app.id, channel, user, name);
+        for (option, value) in options {
+            invocation = invocation.option(option, value);
+        }
+        if override_permissions {
+            invocation = invocation.with_permission_override();
+        }
+        sim.invoke_command(&invocation).unwrap()
+    }
+
+    /// Messages in this deployment's bot-com channel.
+    pub(crate) fn botcom_messages(&self, sim: &DiscordSim) -> Vec<Message> {
+        sim.messages(self.botcom)
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Two deployments, `alpha` and `beta`, and the member Hanako who is in both guilds.
+pub(crate) struct Federation {
+    pub(crate) sim: DiscordSim,
+    pub(crate) alpha: Deployment,
+    pub(crate) beta: Deployment,
+    pub(crate) hanako: u64,
+}
+
+impl Federation {
+    /// Both deployments running, nothing set up yet.
+    pub(crate) async fn start() -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = DiscordSim::start_default().await.unwrap();
+        let hanako = sim.create_user("hanako");
+        let mut alpha = Deployment::create(&sim, "alpha", hanako).await;
+        let mut beta = Deployment::create(&sim, "beta", hanako).await;
+        alpha.start(&sim).await;
+        beta.start(&sim).await;
+        Federation {
+            sim,
+            alpha,
+            beta,
+            hanako,
+        }
+    }
+
+    /// Set up, mutual (by `/regserver` on both sides), with Hanako's times registered on both
+    /// sides, `mirror` as given, and each side knowing the other's.
+    pub(crate) async fn peered(mirror: bool) -> Self {
+        let federation = Self::start().await;
+        let card_alpha = federation.alpha.setup(&federation.sim).await;
+        let card_beta = federation.beta.setup(&federation.sim).await;
+        federation.regserver(&federation.alpha, &card_beta).await;
+        federation.regserver(&federation.beta, &card_alpha).await;
+        federation.wait_mutual().await;
+        for side in [&federation.alpha, &federation.beta] {
+            let reply = federation.regtimes(side, mirror).await;
+            assert!(reply.contains("is your times"), "{reply}");
+        }
+        federation.wait_destinations(1).await;
+        federation
+    }
+
+    pub(crate) async fn regserver(&self, side: &Deployment, card: &str) -> String {
+        side.invoke(
+            &self.sim,
+            side.botcom,
+            side.admin,
+            "regserver",
+            vec![("card", string(card))],
+        )
+        .await
+        .content
+    }
+
+    pub(crate) async fn regtimes(&self, side: &Deployment, mirror: bool) -> String {
+        side.invoke(
+            &self.sim,
+            side.times,
+            self.hanako,
+            "regtimes",
+            vec![("mirror", CommandOptionValue::Boolean(mirror))],
+        )
+        .await
+        .content
+    }
+
+    /// Hanako's `/here` in alpha's times channel.
+    pub(crate) async fn here(&self, options: Vec<(&str, CommandOptionValue)>) -> String {
+        self.alpha
+            .invoke(&self.sim, self.alpha.times, self.hanako, "here", options)
+            .await
+            .content
+    }
+
+    /// Waits until each side counts the other as a mutual peer.
+    pub(crate) async fn wait_mutual(&self) {
+        for side in [&self.alpha, &self.beta] {
+            eventually("the peers to be mutual", || async {
+                let mutual: i64 = sqlx::query_scalar("SELECT count(*) FROM peers WHERE mutual")
+                    .fetch_one(&side.pool)
+                    .await
+                    .unwrap();
+                (mutual == 1).then_some(())
+            })
+            .await;
+        }
+    }
+
+    /// Waits until each side knows `count` destinations (Hanako's times at the other).
+    pub(crate) async fn wait_destinations(&self, count: i64) {
+        for side in [&self.alpha, &self.beta] {
+            eventually("the destinations", || async {
+                (destinations(side).await == count).then_some(())
+            })
+            .await;
+        }
+    }
+
+    /// The live messages webhooks posted in beta's times channel: the copies Hanako's posts
+    /// became there.
+    pub(crate) fn copies_at_beta(&self) -> Vec<Message> {
+        self.sim
+            .messages(self.beta.times)
+            .into_iter()
+            .filter(|m| !m.deleted && m.webhook_id.is_some() && m.interaction_metadata.is_none())
+            .collect()
+    }
+
+    /// Every webhook token the simulator issued; none may appear in a bot-com channel.
+    pub(crate) fn all_webhook_tokens(&self) -> Vec<String> {
+        [
+            self.alpha.botcom,
+            self.alpha.times,
+            self.beta.botcom,
+            self.beta.times,
+        ]
+        .into_iter()
+        .flat_map(|channel| self.sim.webhooks(channel))
+        .map(|webhook| webhook.token)
+        .collect()
+    }
+
+    /// Posts as Hanako in alpha's times channel.
+    pub(crate) fn hanako_posts(&self, text: &str) -> u64 {
+        self.sim
+            .post_message(self.alpha.times, self.hanako, MessageDraft::text(text))
+            .unwrap()
+    }
+}
+
+pub(crate) async fn destinations(side: &Deployment) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM destinations")
+        .fetch_one(&side.pool)
+        .await
+        .unwrap()
+}
+
+pub(crate) fn string(text: &str) -> CommandOptionValue {
+    CommandOptionValue::String(text.to_owned())
+}
+
+/// The card inside a `/setup` or `/card` reply (the code block).
+pub(crate) fn card_in(reply: &str) -> String {
+    reply
+        .split("```")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no card in {reply:?}"))
+        .trim()
+        .to_owned()
+}
+
+/// Polls `probe` until it gives a value, for at most [`PATIENCE`].
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1,0 +1,576 @@
+//! End-to-end tests of the product (SPEC §2 and §3): two real `kakusan` processes, each with
+//! its own database and bot application, against the simulated Discord, driven the way members
+//! and admins drive them.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod harness;
+
+use chrono::Utc;
+use discord_sim::{CommandOptionValue, Message, MessageDraft};
+use harness::{Deployment, Federation, PATIENCE, destinations, eventually, string};
+use kakusan_relay::rand_core::OsRng;
+use kakusan_relay::{
+    Body, Envelope, ServerKeys, ServerName, SigningSecret, Snowflake, TimesWithdraw,
+};
+
+/// The `custom_id` of the first button on a message.
+fn first_button(message: &Message) -> String {
+    message.components[0]["components"][0]["custom_id"]
+        .as_str()
+        .expect("a button with a custom_id")
+        .to_owned()
+}
+
+/// Presses a button as `user` and returns the answer.
+async fn press(sim: &discord_sim::DiscordSim, message: u64, user: u64, id: &str) -> String {
+    let interaction = sim.press_button(message, user, id).unwrap();
+    sim.wait_for_reply(&interaction, PATIENCE)
+        .await
+        .unwrap()
+        .content
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deployments_peer_and_relay_a_members_post() {
+    let federation = Federation::start().await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+    let card_alpha = alpha.setup(sim).await;
+    let card_beta = beta.setup(sim).await;
+    assert!(card_alpha.starts_with("kakusan1."), "{card_alpha}");
+
+    // Alpha registers beta; beta's admins see an approval request with an Accept button.
+    let reply = federation.regserver(alpha, &card_beta).await;
+    assert!(reply.contains("sent it a hello"), "{reply}");
+    let request = sim
+        .wait_for_message(beta.botcom, PATIENCE, |m| !m.components.is_empty())
+        .await
+        .unwrap();
+    assert!(request.content.contains("**alpha**"), "{}", request.content);
+    let accept = first_button(&request);
+    let refused = press(sim, request.id, federation.hanako, &accept).await;
+    assert!(refused.contains("Manage Server"), "{refused}");
+    let accepted = press(sim, request.id, beta.admin, &accept).await;
+    assert!(accepted.contains("mutual"), "{accepted}");
+    federation.wait_mutual().await;
+
+    // Hanako registers her times on both sides; each side learns the other's.
+    for side in [alpha, beta] {
+        let reply = federation.regtimes(side, false).await;
+        assert!(reply.contains("is your times"), "{reply}");
+    }
+    federation.wait_destinations(1).await;
+
+    // /here reaches beta once, under her name, pinging nobody.
+    let reply = federation
+        .here(vec![("message", string("hello from alpha <@everyone>"))])
+        .await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    let copies = federation.copies_at_beta();
+    assert_eq!(copies.len(), 1, "{copies:#?}");
+    assert_eq!(copies[0].content, "hello from alpha <@everyone>");
+    assert_eq!(copies[0].author_name, "hanako (alpha)");
+    assert_eq!(
+        copies[0].allowed_mentions,
+        Some(serde_json::json!({ "parse": [] }))
+    );
+    assert!(!copies[0].mention_everyone);
+    // It also shows in alpha's channel, through her times webhook there.
+    let shown = sim.messages(alpha.times);
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.content == "hello from alpha <@everyone>")
+    );
+
+    // The lists.
+    let sharelist = alpha
+        .invoke(sim, alpha.times, federation.hanako, "sharelist", vec![])
+        .await
+        .content;
+    assert!(
+        sharelist.contains("**beta**") && sharelist.contains("ok"),
+        "{sharelist}"
+    );
+    let serverlist = alpha
+        .invoke(sim, alpha.times, federation.hanako, "serverlist", vec![])
+        .await
+        .content;
+    assert!(serverlist.contains("**beta**: mutual"), "{serverlist}");
+
+    // Ping and pingall: a pong, and her times there exists.
+    let ping = alpha
+        .invoke(
+            sim,
+            alpha.times,
+            federation.hanako,
+            "ping",
+            vec![("server", string("beta"))],
+        )
+        .await
+        .content;
+    assert!(
+        ping.contains("pong in") && ping.contains("your times there: ok"),
+        "{ping}"
+    );
+    let pingall = beta
+        .invoke(sim, beta.times, federation.hanako, "pingall", vec![])
+        .await
+        .content;
+    assert!(pingall.starts_with("**alpha**: pong in"), "{pingall}");
+    let serverlist = alpha
+        .invoke(sim, alpha.botcom, alpha.admin, "serverlist", vec![])
+        .await
+        .content;
+    assert!(serverlist.contains("last ping"), "{serverlist}");
+
+    // A scheduled relay waits in /queue and can be cancelled there.
+    let reply = federation
+        .here(vec![("message", string("later")), ("at", string("1h"))])
+        .await;
+    assert!(reply.starts_with("Scheduled for"), "{reply}");
+    let queue = alpha
+        .invoke(sim, alpha.times, federation.hanako, "queue", vec![])
+        .await;
+    assert!(
+        queue.content.contains("“later”") && queue.content.contains("beta"),
+        "{}",
+        queue.content
+    );
+    let cancelled = press(sim, queue.id, federation.hanako, &first_button(&queue)).await;
+    assert!(cancelled.starts_with("Cancelled: 1"), "{cancelled}");
+    let queue = alpha
+        .invoke(sim, alpha.times, federation.hanako, "queue", vec![])
+        .await
+        .content;
+    assert_eq!(queue, "Nothing of yours is waiting to be relayed.");
+
+    // A relay scheduled a few seconds ahead arrives by itself.
+    let at = (Utc::now() + chrono::TimeDelta::seconds(3)).to_rfc3339();
+    let reply = federation
+        .here(vec![("message", string("soon")), ("at", string(&at))])
+        .await;
+    assert!(reply.starts_with("Scheduled for"), "{reply}");
+    eventually("the scheduled relay", || async {
+        federation
+            .copies_at_beta()
+            .iter()
+            .any(|m| m.content == "soon")
+            .then_some(())
+    })
+    .await;
+
+    // No webhook token ever shows in a bot-com channel.
+    let tokens = federation.all_webhook_tokens();
+    for side in [alpha, beta] {
+        for message in side.botcom_messages(sim) {
+            for token in &tokens {
+                assert!(
+                    !message.content.contains(token.as_str()),
+                    "{}",
+                    message.content
+                );
+            }
+        }
+    }
+
+    // /unregtimes at beta: alpha stops relaying there.
+    let reply = beta
+        .invoke(sim, beta.times, federation.hanako, "unregtimes", vec![])
+        .await
+        .content;
+    assert!(reply.contains("no longer your times"), "{reply}");
+    eventually("alpha to forget the destination", || async {
+        (destinations(alpha).await == 0).then_some(())
+    })
+    .await;
+    let reply = federation.here(vec![("message", string("anyone?"))]).await;
+    assert!(reply.contains("nowhere to relay"), "{reply}");
+
+    // /unregserver at alpha: both sides stop.
+    let reply = federation.regtimes(beta, false).await;
+    assert!(reply.contains("is your times"), "{reply}");
+    federation.wait_destinations(1).await;
+    let reply = alpha
+        .invoke(
+            sim,
+            alpha.botcom,
+            alpha.admin,
+            "unregserver",
+            vec![("server", string("beta"))],
+        )
+        .await
+        .content;
+    assert!(reply.contains("it was told goodbye"), "{reply}");
+    for side in [alpha, beta] {
+        eventually("the destinations to go", || async {
+            (destinations(side).await == 0).then_some(())
+        })
+        .await;
+    }
+    let reply = beta
+        .invoke(
+            sim,
+            beta.times,
+            federation.hanako,
+            "here",
+            vec![("message", string("gone?"))],
+        )
+        .await
+        .content;
+    assert!(reply.contains("nowhere to relay"), "{reply}");
+    let copies_before = federation.copies_at_beta().len();
+    let reply = federation
+        .here(vec![("message", string("after bye"))])
+        .await;
+    assert!(reply.contains("nowhere to relay"), "{reply}");
+    assert_eq!(federation.copies_at_beta().len(), copies_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_one_sentence_and_change_nothing() {
+    let federation = Federation::start().await;
+    let (sim, alpha) = (&federation.sim, &federation.alpha);
+    let hanako = federation.hanako;
+
+    // Discord hides an admin command from a member without Manage Server ...
+    let mut invocation =
+        discord_sim::CommandInvocation::new(alpha.app.id, alpha.botcom, hanako, "setup");
+    invocation = invocation
+        .option("name", string("alpha"))
+        .option("channel", CommandOptionValue::Channel(alpha.botcom));
+    assert!(sim.invoke_command(&invocation).is_err());
+    // ... and where a server overrode that, kakusan checks again.
+    let interaction = alpha.start_command(
+        sim,
+        alpha.botcom,
+        hanako,
+        "setup",
+        vec![
+            ("name", string("alpha")),
+            ("channel", CommandOptionValue::Channel(alpha.botcom)),
+        ],
+        true,
+    );
+    let reply = sim.wait_for_reply(&interaction, PATIENCE).await.unwrap();
+    assert_eq!(
+        reply.content,
+        "You need the Manage Server permission to run /setup here."
+    );
+
+    let reply = alpha
+        .invoke(
+            sim,
+            alpha.botcom,
+            alpha.admin,
+            "setup",
+            vec![
+                ("name", string("Not A Name!")),
+                ("channel", CommandOptionValue::Channel(alpha.botcom)),
+            ],
+        )
+        .await
+        .content;
+    assert!(reply.contains("cannot be a server name"), "{reply}");
+    let servers: i64 = sqlx::query_scalar("SELECT count(*) FROM servers")
+        .fetch_one(&alpha.pool)
+        .await
+        .unwrap();
+    assert_eq!(servers, 0);
+    assert!(
+        sim.webhooks(alpha.botcom).is_empty(),
+        "no webhook left behind"
+    );
+
+    alpha.setup(sim).await;
+    let reply = alpha
+        .invoke(
+            sim,
+            alpha.botcom,
+            alpha.admin,
+            "regserver",
+            vec![("card", string("kakusan1.garbage"))],
+        )
+        .await
+        .content;
+    assert!(reply.starts_with("That is not a kakusan card"), "{reply}");
+
+    let long = "あ".repeat(2001);
+    let reply = federation.here(vec![("message", string(&long))]).await;
+    assert_eq!(
+        reply,
+        "A message can hold at most 2,000 characters; yours has 2001. Shorten it and try again."
+    );
+    let reply = federation
+        .here(vec![
+            ("message", string("hi")),
+            ("at", string("2020-01-01T00:00:00Z")),
+        ])
+        .await;
+    assert!(reply.contains("past"), "{reply}");
+
+    let peers: i64 = sqlx::query_scalar("SELECT count(*) FROM peers")
+        .fetch_one(&alpha.pool)
+        .await
+        .unwrap();
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_jobs")
+        .fetch_one(&alpha.pool)
+        .await
+        .unwrap();
+    assert_eq!((peers, jobs), (0, 0));
+}
+
+/// Beta's keys, read from its database as only its own process could.
+async fn keys_of(side: &Deployment) -> ServerKeys {
+    let (signing, sealing): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT signing_key, sealing_key FROM servers")
+            .fetch_one(&side.pool)
+            .await
+            .unwrap();
+    ServerKeys::new(
+        SigningSecret::from_seed(signing.try_into().unwrap()),
+        kakusan_relay::SealingSecret::from_bytes(sealing.try_into().unwrap()),
+    )
+}
+
+/// Posts `content` through alpha's master webhook, as a peer (or an attacker holding the URL)
+/// would.
+async fn post_to_alpha(federation: &Federation, content: &str) {
+    let (id, token): (i64, String) =
+        sqlx::query_as("SELECT master_webhook_id, master_webhook_token FROM servers")
+            .fetch_one(&federation.alpha.pool)
+            .await
+            .unwrap();
+    let url = format!("{}/api/v10/webhooks/{id}/{token}", federation.sim.api_url());
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({ "content": content, "allowed_mentions": { "parse": [] } }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+async fn wait_for_line(federation: &Federation, needle: &str) {
+    federation
+        .sim
+        .wait_for_message(federation.alpha.botcom, PATIENCE, |m| {
+            m.webhook_id.is_none() && m.content.contains(needle)
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no bot-com line with {needle:?}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_replayed_misaddressed_and_member_posted_envelopes_have_no_effect() {
+    let federation = Federation::peered(false).await;
+    let alpha = &federation.alpha;
+    let beta_name = ServerName::parse("beta").unwrap();
+    let alpha_name = ServerName::parse("alpha").unwrap();
+    let beta_keys = keys_of(&federation.beta).await;
+    let withdraw = || {
+        Body::TimesWithdraw(TimesWithdraw {
+            member: Snowflake::new(federation.hanako).unwrap(),
+        })
+    };
+
+    // A withdraw of Hanako's times signed with a key that is not beta's.
+    let forger = ServerKeys::generate(&mut OsRng);
+    let forged = Envelope::new(
+        beta_name.clone(),
+        alpha_name.clone(),
+        withdraw(),
+        Utc::now(),
+        &mut OsRng,
+    )
+    .sign(forger.signing())
+    .unwrap();
+    post_to_alpha(&federation, forged.as_str()).await;
+    wait_for_line(&federation, "the signature does not match").await;
+
+    // Signed by beta, but addressed to another server.
+    let elsewhere = Envelope::new(
+        beta_name.clone(),
+        ServerName::parse("gamma").unwrap(),
+        withdraw(),
+        Utc::now(),
+        &mut OsRng,
+    )
+    .sign(beta_keys.signing())
+    .unwrap();
+    post_to_alpha(&federation, elsewhere.as_str()).await;
+    wait_for_line(&federation, "addressed to gamma").await;
+
+    // A genuine withdraw, posted by a member in the bot-com channel instead of through the
+    // webhook: never parsed.
+    let genuine = Envelope::new(
+        beta_name.clone(),
+        alpha_name.clone(),
+        withdraw(),
+        Utc::now(),
+        &mut OsRng,
+    )
+    .sign(beta_keys.signing())
+    .unwrap();
+    federation
+        .sim
+        .post_message(
+            alpha.botcom,
+            federation.hanako,
+            MessageDraft::text(genuine.as_str()),
+        )
+        .unwrap();
+    // A replay of an envelope beta really sent (its times announcement or sync).
+    let earlier = federation
+        .sim
+        .messages(alpha.botcom)
+        .into_iter()
+        .find(|m| m.webhook_id.is_some())
+        .expect("beta's envelopes arrived through the webhook");
+    post_to_alpha(&federation, &earlier.content).await;
+    wait_for_line(&federation, "it was already received").await;
+    assert_eq!(destinations(alpha).await, 1, "nothing above had an effect");
+
+    // The same genuine withdraw through the webhook does take effect: the checks above are
+    // what stopped the others.
+    post_to_alpha(&federation, genuine.as_str()).await;
+    eventually("the genuine withdraw", || async {
+        (destinations(alpha).await == 0).then_some(())
+    })
+    .await;
+    let rejected = alpha
+        .botcom_messages(&federation.sim)
+        .iter()
+        .filter(|m| m.content.starts_with("Envelope check:"))
+        .count();
+    assert_eq!(rejected, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_mode_relays_edits_and_deletes_without_loops() {
+    let federation = Federation::peered(true).await;
+    let sim = &federation.sim;
+
+    let first = federation.hanako_posts("mirrored hello");
+    let copy = eventually("the mirrored copy", || async {
+        federation
+            .copies_at_beta()
+            .into_iter()
+            .find(|m| m.content == "mirrored hello")
+    })
+    .await;
+    sim.edit_message(first, "mirrored hello (edited)").unwrap();
+    eventually("the edit to reach the copy", || async {
+        (sim.message(copy.id)?.content == "mirrored hello (edited)").then_some(())
+    })
+    .await;
+
+    // A reply becomes a quote with a jump link.
+    sim.post_message(
+        federation.alpha.times,
+        federation.hanako,
+        MessageDraft {
+            content: "answering myself".into(),
+            reply_to: Some(first),
+            ..MessageDraft::default()
+        },
+    )
+    .unwrap();
+    let quoted = eventually("the reply's copy", || async {
+        federation
+            .copies_at_beta()
+            .into_iter()
+            .find(|m| m.content.ends_with("answering myself"))
+    })
+    .await;
+    assert!(
+        quoted
+            .content
+            .starts_with("> mirrored hello (edited)\n> ↪ https://discord.com/channels/"),
+        "{}",
+        quoted.content
+    );
+    assert!(quoted.content.contains(&first.to_string()));
+
+    sim.delete_message(first).unwrap();
+    eventually("the delete to reach the copy", || async {
+        sim.message(copy.id)?.deleted.then_some(())
+    })
+    .await;
+
+    // Someone else's message in her times channel is not hers to relay; the copies beta
+    // posted (webhook messages) are never relayed back.
+    let someone = sim.create_user("someone");
+    sim.add_member(federation.alpha.guild, someone, &[])
+        .unwrap();
+    sim.post_message(
+        federation.alpha.times,
+        someone,
+        MessageDraft::text("not hanako"),
+    )
+    .unwrap();
+    federation.hanako_posts("last one");
+    eventually("the last copy", || async {
+        federation
+            .copies_at_beta()
+            .iter()
+            .any(|m| m.content == "last one")
+            .then_some(())
+    })
+    .await;
+    let at_beta: Vec<String> = federation
+        .copies_at_beta()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(at_beta.len(), 2, "{at_beta:?}");
+    assert!(!at_beta.iter().any(|c| c.contains("not hanako")));
+    let at_alpha_from_webhooks = sim
+        .messages(federation.alpha.times)
+        .into_iter()
+        .filter(|m| m.webhook_id.is_some())
+        .count();
+    assert_eq!(at_alpha_from_webhooks, 0, "nothing came back to alpha");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_killed_in_the_middle_of_a_fan_out_loses_nothing() {
+    let mut federation = Federation::peered(true).await;
+    const POSTS: usize = 30;
+    for index in 0..POSTS {
+        federation.hanako_posts(&format!("post {index}"));
+    }
+    // Discord lets a webhook take 5 messages per 2 s, so the fan-out takes about 12 s; kill
+    // alpha once some, but not all, have arrived.
+    eventually("the first copies", || async {
+        (federation.copies_at_beta().len() >= 5).then_some(())
+    })
+    .await;
+    federation.alpha.kill();
+    let before = federation.copies_at_beta().len();
+    assert!(before < POSTS, "the kill came too late to test anything");
+    federation.alpha.start(&federation.sim).await;
+    eventually("every post to arrive", || async {
+        let mut contents: Vec<String> = federation
+            .copies_at_beta()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        contents.dedup();
+        (contents.len() >= POSTS).then_some(contents)
+    })
+    .await;
+    let contents: Vec<String> = federation
+        .copies_at_beta()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    let mut unique = contents.clone();
+    unique.dedup();
+    let expected: Vec<String> = (0..POSTS).map(|i| format!("post {i}")).collect();
+    assert_eq!(unique, expected, "in order, none missing");
+    assert!(
+        contents.len() <= POSTS + 1,
+        "at most one repeat: {contents:?}"
+    );
+}
