@@ -85,6 +85,36 @@ async fn two_deployments_peer_and_relay_a_members_post() {
             .any(|m| m.content == "hello from alpha <@everyone>")
     );
 
+    // A file goes along, uploaded again at beta (Discord's links expire).
+    let upload = discord_sim::Upload {
+        filename: "notes.txt".into(),
+        content_type: Some("text/plain".into()),
+        data: b"what I did today".to_vec(),
+    };
+    let reply = federation
+        .here(vec![
+            ("message", string("with a file")),
+            ("attachment", CommandOptionValue::Attachment(upload)),
+        ])
+        .await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    let with_file = federation
+        .copies_at_beta()
+        .into_iter()
+        .find(|m| m.content == "with a file")
+        .expect("the copy with the file");
+    assert_eq!(with_file.attachments.len(), 1);
+    assert_eq!(with_file.attachments[0].filename, "notes.txt");
+    assert_eq!(with_file.attachments[0].size, 16);
+
+    // Autocomplete offers the peers by name.
+    let invocation =
+        discord_sim::CommandInvocation::new(alpha.app.id, alpha.times, federation.hanako, "ping")
+            .option("server", string("be"));
+    let interaction = sim.autocomplete(&invocation, "server").unwrap();
+    let choices = sim.wait_for_response(&interaction, PATIENCE).await.unwrap();
+    assert_eq!(choices.data["choices"][0]["name"], "beta");
+
     // The lists.
     let sharelist = alpha
         .invoke(sim, alpha.times, federation.hanako, "sharelist", vec![])
