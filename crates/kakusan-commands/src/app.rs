@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kakusan_relay::{Nonce, SyncAssembler, WebhookPolicy};
@@ -46,6 +47,10 @@ pub struct App {
     bot_user: OnceLock<Id<UserMarker>>,
     /// The order of message events per channel.
     turns: Turns,
+    /// Envelopes whose id was recorded as seen but whose effect could not be stored (the
+    /// database went away in between), by message id: their id is forgotten before they are
+    /// checked again, or the retry would look like a replay.
+    pub(crate) unfinished: Mutex<HashMap<u64, (u64, String)>>,
 }
 
 /// Places in line, one line per channel: each message event waits until the one before it in
@@ -96,6 +101,7 @@ impl App {
             pings: Mutex::default(),
             bot_user: OnceLock::new(),
             turns: Turns::default(),
+            unfinished: Mutex::default(),
         })
     }
 
@@ -134,22 +140,41 @@ impl App {
                 Ok(())
             }
             Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,
-            Event::MessageCreate(message) => {
-                if self.is_own(&message.author.id) {
-                    return Ok(());
-                }
-                self.message_created(&message.message).await
+            Event::MessageCreate(message) if !self.is_own(&message.author.id) => {
+                self.through_outage(|| self.message_created(&message.message))
+                    .await
             }
-            Event::MessageUpdate(message) => {
-                if self.is_own(&message.author.id) {
-                    return Ok(());
-                }
-                self.mirror_edit(&message.0).await
+            Event::MessageUpdate(message) if !self.is_own(&message.author.id) => {
+                self.through_outage(|| self.mirror_edit(&message.0)).await
             }
             Event::MessageDelete(deleted) => {
-                self.mirror_delete(deleted.channel_id, deleted.id).await
+                self.through_outage(|| self.mirror_delete(deleted.channel_id, deleted.id))
+                    .await
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Runs a message event's handler again while the database is unavailable (with backoff,
+    /// for up to [`OUTAGE_PATIENCE`]): Discord will not send the event a second time, so
+    /// giving up at the first failure would lose a member's post or a peer's envelope. Events
+    /// of the same channel wait behind it, in order.
+    async fn through_outage<F, Fut>(&self, mut handler: F) -> anyhow::Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        let deadline = tokio::time::Instant::now() + OUTAGE_PATIENCE;
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match handler().await {
+                Err(error) if is_unavailable(&error) && tokio::time::Instant::now() < deadline => {
+                    tracing::warn!("the database is unavailable; the event waits: {error:#}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+                outcome => return outcome,
+            }
         }
     }
 
@@ -184,6 +209,18 @@ impl App {
     }
 }
 
+/// How long a message event waits for the database to come back before it is given up.
+const OUTAGE_PATIENCE: Duration = Duration::from_secs(15 * 60);
+
+/// Whether the database was unreachable somewhere in `error`'s chain.
+pub(crate) fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<StorageError>()
+            .is_some_and(StorageError::is_unavailable)
+    })
+}
+
 /// The sentence a member sees when the database is down.
 pub(crate) const STORAGE_UNAVAILABLE: &str =
     "Storage unavailable, nothing was lost — try again shortly.";
@@ -191,12 +228,7 @@ pub(crate) const STORAGE_UNAVAILABLE: &str =
 /// The sentence for an error that is not the member's to fix: the storage sentence when the
 /// database is down, a generic one otherwise (the details go to the log).
 pub(crate) fn internal_sentence(error: &anyhow::Error) -> &'static str {
-    let unavailable = error.chain().any(|cause| {
-        cause
-            .downcast_ref::<StorageError>()
-            .is_some_and(StorageError::is_unavailable)
-    });
-    if unavailable {
+    if is_unavailable(error) {
         STORAGE_UNAVAILABLE
     } else {
         "Something went wrong on kakusan's side; the operator can find the details in its log."

@@ -22,12 +22,12 @@ use kakusan_relay::{
 use kakusan_storage::destinations::{self, Announced};
 use kakusan_storage::peers::{self, Peer, PeerCard};
 use kakusan_storage::servers::Server;
-use kakusan_storage::{PgConnection, PublicKey, SecretString, times};
+use kakusan_storage::{PgConnection, PublicKey, SecretString, seen, times};
 use twilight_model::channel::Message;
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
 
-use crate::app::App;
+use crate::app::{App, is_unavailable};
 use crate::component;
 
 /// A local server's identity, loaded from its row.
@@ -97,6 +97,20 @@ impl App {
             message.content.clone()
         };
         let local = Local::load(server)?;
+        let earlier = self
+            .unfinished
+            .lock()
+            .expect("unfinished map poisoned")
+            .remove(&message.id.get());
+        if let Some((guild, id)) = earlier
+            && let Err(error) = seen::forget_seen_envelope(&self.pool, guild, &id).await
+        {
+            self.unfinished
+                .lock()
+                .expect("unfinished map poisoned")
+                .insert(message.id.get(), (guild, id));
+            return Err(error.into());
+        }
         let known = peers::list_peers(&self.pool, local.guild_id()).await?;
         let keys: HashMap<ServerName, VerifyKey> = known
             .iter()
@@ -122,11 +136,24 @@ impl App {
         let kind = verified.envelope().kind().as_str();
         metrics::counter!("kakusan_envelopes_received_total", "kind" => kind).increment(1);
         tracing::info!(src = %verified.envelope().src(), kind, "envelope accepted");
-        if let Err(refusal) = self.apply(&local, verified).await? {
-            self.reject(&local, refusal.label(), &refusal.to_string())
-                .await;
+        let id = verified.envelope().id().to_string();
+        match self.apply(&local, verified).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(refusal)) => {
+                self.reject(&local, refusal.label(), &refusal.to_string())
+                    .await;
+                Ok(())
+            }
+            Err(error) => {
+                if is_unavailable(&error) {
+                    self.unfinished
+                        .lock()
+                        .expect("unfinished map poisoned")
+                        .insert(message.id.get(), (local.guild_id(), id));
+                }
+                Err(error)
+            }
         }
-        Ok(())
     }
 
     async fn read_through_master_webhook(

@@ -130,11 +130,6 @@ impl App {
         };
         let name = command.name();
         metrics::counter!("kakusan_command_uses_total", "command" => name).increment(1);
-        if let Err(error) =
-            kakusan_storage::usage::count_command_use(&self.pool, ctx.guild(), name).await
-        {
-            tracing::warn!(%error, "could not count the command's use");
-        }
         if command.needs_manage_guild() && !ctx.can_manage_guild() {
             let text = format!("You need the Manage Server permission to run /{name} here.");
             return self.respond(&ctx, &Reply::text(text), true).await;
@@ -157,7 +152,15 @@ impl App {
             tracing::error!("/{name} failed: {error:#}");
             Reply::text(internal_sentence(&error))
         });
-        self.edit(&ctx, &reply).await
+        self.edit(&ctx, &reply).await?;
+        // Counted once the member has the answer: with the database down this waits for a
+        // connection, which must not eat into Discord's 3 seconds.
+        if let Err(error) =
+            kakusan_storage::usage::count_command_use(&self.pool, ctx.guild(), name).await
+        {
+            tracing::warn!(%error, "could not count the command's use");
+        }
+        Ok(())
     }
 
     async fn run_command(&self, ctx: &Ctx, command: KakusanCommand) -> anyhow::Result<Reply> {

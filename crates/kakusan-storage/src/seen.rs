@@ -27,6 +27,22 @@ pub async fn record_seen_envelope(
     Ok(result.rows_affected() == 1)
 }
 
+/// Forgets one recorded id: its envelope was accepted, but what it asked for could not be
+/// stored (the database went away in between), so it will be checked again and must not look
+/// like a replay of itself.
+pub async fn forget_seen_envelope(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+    envelope_id: &str,
+) -> Result<(), StorageError> {
+    sqlx::query("DELETE FROM seen_envelopes WHERE server_guild_id = $1 AND envelope_id = $2")
+        .bind(sf(server_guild_id)?)
+        .bind(envelope_id)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 /// Forgets ids of envelopes sent before `before`: the timestamp check already rejects those.
 /// Returns how many were removed.
 pub async fn prune_seen_envelopes(
@@ -66,5 +82,10 @@ mod tests {
         assert_eq!(removed, 1);
         assert!(record_seen_envelope(&pool, 100, "old", old).await.unwrap());
         assert!(!record_seen_envelope(&pool, 100, "abc", now).await.unwrap());
+
+        // Forgetting one id of one server makes it new there, and only there.
+        forget_seen_envelope(&pool, 100, "abc").await.unwrap();
+        assert!(record_seen_envelope(&pool, 100, "abc", now).await.unwrap());
+        assert!(!record_seen_envelope(&pool, 200, "abc", now).await.unwrap());
     }
 }

@@ -1,5 +1,5 @@
 //! The bot: the command and federation handlers of `kakusan-commands` on the gateway loop of
-//! `kakusan-gateway`, with the commands registered first.
+//! `kakusan-gateway`, with the commands registered first, and the pruning of seen envelope ids.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use kakusan_commands::{App, AppConfig};
 use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus};
-use kakusan_relay::WebhookPolicy;
+use kakusan_relay::{MAX_CLOCK_SKEW, WebhookPolicy};
 use kakusan_storage::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -61,6 +61,7 @@ pub(crate) async fn start(
     if !bases.contains(&api_base) {
         bases.push(api_base.clone());
     }
+    let pool_for_housekeeping = pool.clone();
     let app = App::new(
         pool,
         Arc::clone(&http),
@@ -90,7 +91,34 @@ pub(crate) async fn start(
         shutdown_grace: HANDLER_GRACE,
     };
     let handler = Arc::new(Handler(app));
+    let housekeeping = tokio::spawn(prune_seen_envelopes(
+        pool_for_housekeeping,
+        shutdown.clone(),
+    ));
     Ok(tokio::spawn(async move {
-        kakusan_gateway::run(&http, gateway, handler, status, shutdown).await
+        let result = kakusan_gateway::run(&http, gateway, handler, status, shutdown.clone()).await;
+        // The gateway only returns on shutdown or for good; either way the housekeeping stops.
+        shutdown.cancel();
+        let _ = housekeeping.await;
+        result
     }))
+}
+
+/// How often seen envelope ids are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Forgets seen envelope ids once the timestamp check alone rejects their envelopes, so the
+/// replay table stays as small as one clock-skew window of traffic.
+async fn prune_seen_envelopes(pool: PgPool, shutdown: CancellationToken) {
+    loop {
+        let cutoff = chrono::Utc::now() - MAX_CLOCK_SKEW * 2;
+        match kakusan_storage::seen::prune_seen_envelopes(&pool, cutoff).await {
+            Ok(removed) => tracing::debug!(removed, "pruned seen envelope ids"),
+            Err(error) => tracing::warn!(%error, "could not prune seen envelope ids"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
 }
