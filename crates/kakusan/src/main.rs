@@ -1,7 +1,10 @@
 //! The `kakusan` binary: configuration -> telemetry -> build -> run until shutdown.
 
+mod check;
 mod config;
 mod database;
+mod http;
+mod metrics;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -29,6 +32,9 @@ enum Command {
     Run,
     /// Apply database migrations and exit; running it again changes nothing.
     Migrate,
+    /// Check the configuration, the database, the token and the gateway; one line each, and
+    /// a failing exit status if any check failed.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +71,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run => run().await,
         Command::Migrate => migrate().await,
+        Command::Check => check::run().await,
     }
 }
 
@@ -95,11 +102,30 @@ async fn run() -> anyhow::Result<()> {
         http_addr = %config.http_addr,
         "kakusan starting"
     );
+    let metrics_handle = metrics::install()?;
+    // Bound before the database is awaited, so that a taken port stops start-up at once and
+    // /healthz answers while kakusan waits for the database.
+    let listener = http::bind(config.http_addr).await?;
     let shutdown = shutdown_on_signal();
+    // The gateway replaces this closure with its shards' state when it is wired in.
+    let readiness = http::Readiness::new(Arc::new(|| true));
+    let endpoint = tokio::spawn(http::serve(
+        listener,
+        metrics_handle.clone(),
+        readiness.clone(),
+        shutdown.clone(),
+    ));
     let Some(pool) = database::connect_and_migrate(&config.database, &shutdown).await? else {
         tracing::info!("stopped before the database answered");
+        stop_endpoint(endpoint).await;
         return Ok(());
     };
+    readiness.database_connected(pool.clone());
+    let queue_gauges = tokio::spawn(metrics::watch_queue(
+        pool.clone(),
+        metrics_handle,
+        shutdown.clone(),
+    ));
     let http = Arc::new(discord_client(&config.discord));
     let delivery = Delivery::new(pool.clone(), http, DeliveryConfig::default());
     let delivery = tokio::spawn(delivery.run(shutdown.clone()));
@@ -109,8 +135,20 @@ async fn run() -> anyhow::Result<()> {
     if let Err(error) = delivery.await {
         tracing::error!(%error, "the delivery engine failed");
     }
+    let _ = queue_gauges.await;
+    stop_endpoint(endpoint).await;
     pool.close().await;
     Ok(())
+}
+
+/// Waits briefly for the HTTP endpoint to finish its requests after shutdown; a scraper that
+/// keeps its connection open must not hold the exit up.
+async fn stop_endpoint(endpoint: tokio::task::JoinHandle<anyhow::Result<()>>) {
+    match tokio::time::timeout(std::time::Duration::from_secs(1), endpoint).await {
+        Ok(Ok(Ok(()))) | Err(_) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(error = %format!("{error:#}"), "the HTTP endpoint failed"),
+        Ok(Err(error)) => tracing::warn!(%error, "the HTTP endpoint failed"),
+    }
 }
 
 /// The REST client, pointed at `KAKUSAN_DISCORD_API` when that is not Discord itself.
