@@ -183,7 +183,10 @@ async fn check_token(http: &twilight_http::Client, api: &Url) -> Line {
             .current_user()
             .await
             .map_err(|error| discord_failure(&error, api))?;
-        response.model().await.map_err(|error| unreadable(&error, api))
+        response
+            .model()
+            .await
+            .map_err(|error| unreadable(&error, api))
     })
     .await;
     match answer {
@@ -207,7 +210,10 @@ async fn check_gateway(http: &twilight_http::Client, config: &Config) -> Line {
             .authed()
             .await
             .map_err(|error| discord_failure(&error, api))?;
-        response.model().await.map_err(|error| unreadable(&error, api))
+        response
+            .model()
+            .await
+            .map_err(|error| unreadable(&error, api))
     })
     .await;
     match answer {

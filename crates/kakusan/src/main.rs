@@ -146,7 +146,9 @@ async fn run() -> anyhow::Result<()> {
 async fn stop_endpoint(endpoint: tokio::task::JoinHandle<anyhow::Result<()>>) {
     match tokio::time::timeout(std::time::Duration::from_secs(1), endpoint).await {
         Ok(Ok(Ok(()))) | Err(_) => {}
-        Ok(Ok(Err(error))) => tracing::warn!(error = %format!("{error:#}"), "the HTTP endpoint failed"),
+        Ok(Ok(Err(error))) => {
+            tracing::warn!(error = %format!("{error:#}"), "the HTTP endpoint failed")
+        }
         Ok(Err(error)) => tracing::warn!(%error, "the HTTP endpoint failed"),
     }
 }

@@ -112,7 +112,10 @@ fn describe() {
         "The latest heartbeat round trip, by shard"
     );
     describe_counter!(GATEWAY_RECONNECTS, "Gateway reconnects, by shard");
-    describe_gauge!(GATEWAY_SHARDS_CONNECTED, "Shards connected to the gateway now");
+    describe_gauge!(
+        GATEWAY_SHARDS_CONNECTED,
+        "Shards connected to the gateway now"
+    );
 }
 
 /// Registers every series whose labels are known now with the value zero. Series labelled by

@@ -245,7 +245,8 @@ impl Delivery {
             }
             let wait = if claim_failed {
                 let wait = outage_wait;
-                outage_wait = (outage_wait * 2).min(OUTAGE_BACKOFF_MAX.max(self.config.poll_interval));
+                outage_wait =
+                    (outage_wait * 2).min(OUTAGE_BACKOFF_MAX.max(self.config.poll_interval));
                 wait
             } else {
                 self.config.poll_interval
