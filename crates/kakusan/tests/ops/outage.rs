@@ -55,7 +55,7 @@ async fn queued_relays_wait_out_a_database_outage_and_go_out_after_it() {
         probes += 1;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(probes > 5);
+    assert!(probes >= 3, "{probes} probes");
     assert_eq!(
         delivered(&sim, &world.destinations),
         0,
