@@ -42,6 +42,25 @@ pub async fn connect(url: &str, connect_timeout: Duration) -> Result<PgPool, Sto
     Ok(pool)
 }
 
+/// Asks the database for a trivial answer (`SELECT 1`): whether it can be reached now. The
+/// binary's readiness probe and `kakusan check` use it.
+pub async fn ping(executor: impl sqlx::PgExecutor<'_>) -> Result<(), StorageError> {
+    sqlx::query("SELECT 1").execute(executor).await?;
+    Ok(())
+}
+
+/// Opens a single connection on `url` and asks it `SELECT 1`. Unlike a pool, whose time-out
+/// hides why it got no connection, the error says what went wrong (refused, unknown host,
+/// wrong password, no such database); `kakusan check` shows it to the operator. The caller
+/// bounds the wait.
+pub async fn probe(url: &str) -> Result<(), StorageError> {
+    use sqlx::Connection;
+    let mut connection = PgConnection::connect(url).await?;
+    ping(&mut connection).await?;
+    connection.close().await?;
+    Ok(())
+}
+
 /// Applies every migration not yet applied; applying them again changes nothing.
 pub async fn migrate(pool: &PgPool) -> Result<(), StorageError> {
     MIGRATOR.run(pool).await.map_err(|error| match error {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use twilight_gateway::{Event, EventTypeFlags, Intents, ShardId};
 use twilight_http::Client;
 use twilight_model::id::Id;
+use twilight_model::id::marker::ApplicationMarker;
 
 use crate::config::DiscordConfig;
 
@@ -41,18 +42,9 @@ pub(crate) async fn start(
     status: GatewayStatus,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-    let application = http
-        .current_user_application()
-        .await
-        .context("asking Discord for the application (is DISCORD_TOKEN right?)")?
-        .model()
-        .await
-        .context("reading the application")?;
-    let guild = config.commands_guild.and_then(Id::new_checked);
-    kakusan_commands::register::register(&http, application.id, guild)
-        .await
-        .context("registering the slash commands")?;
-    tracing::info!(application = %application.id, guild = ?guild, "slash commands registered");
+    let guild = config.commands_guild;
+    let (application, _) = register(&http, guild).await?;
+    tracing::info!(application = %application, guild, "slash commands registered");
 
     // Webhook URLs from peers must point at Discord, or at the API this deployment uses (a
     // proxy or a test server).
@@ -66,7 +58,7 @@ pub(crate) async fn start(
         pool,
         Arc::clone(&http),
         AppConfig {
-            application_id: application.id,
+            application_id: application,
             api_base,
             webhook_policy: WebhookPolicy::with_bases(bases),
             message_content: config.mirror,
@@ -102,6 +94,28 @@ pub(crate) async fn start(
         let _ = housekeeping.await;
         result
     }))
+}
+
+/// Asks Discord which application the token belongs to and registers the slash commands,
+/// globally or in `guild`. Returns the application id and how many commands were registered.
+pub(crate) async fn register(
+    http: &Client,
+    guild: Option<u64>,
+) -> anyhow::Result<(Id<ApplicationMarker>, usize)> {
+    let application = http
+        .current_user_application()
+        .await
+        .context("asking Discord for the application (is DISCORD_TOKEN right?)")?
+        .model()
+        .await
+        .context("reading the application")?;
+    let guild = guild
+        .map(|id| Id::new_checked(id).context("the guild id cannot be 0"))
+        .transpose()?;
+    let commands = kakusan_commands::register::register(http, application.id, guild)
+        .await
+        .context("registering the slash commands")?;
+    Ok((application.id, commands.len()))
 }
 
 /// How often seen envelope ids are pruned.

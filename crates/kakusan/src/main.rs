@@ -1,8 +1,11 @@
 //! The `kakusan` binary: configuration -> telemetry -> build -> run until shutdown.
 
 mod bot;
+mod check;
 mod config;
 mod database;
+mod http;
+mod metrics;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -30,6 +33,16 @@ enum Command {
     Run,
     /// Apply database migrations and exit; running it again changes nothing.
     Migrate,
+    /// Check the configuration, the database, the token and the gateway; one line each, and
+    /// a failing exit status if any check failed.
+    Check,
+    /// Register the slash commands with Discord and exit (`run` does it too at start-up).
+    RegisterCommands {
+        /// Register them in this guild only (instant; for trials) instead of globally.
+        /// Default: KAKUSAN_COMMANDS_GUILD, else global.
+        #[arg(long, value_name = "ID")]
+        guild: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +79,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run => run().await,
         Command::Migrate => migrate().await,
+        Command::Check => check::run().await,
+        Command::RegisterCommands { guild } => register_commands(guild).await,
     }
 }
 
@@ -96,56 +111,110 @@ async fn run() -> anyhow::Result<()> {
         http_addr = %config.http_addr,
         "kakusan starting"
     );
+    let metrics_handle = metrics::install()?;
+    // Bound before the database is awaited, so that a taken port stops start-up at once and
+    // /healthz answers while kakusan waits for the database.
+    let listener = http::bind(config.http_addr).await?;
     let shutdown = shutdown_on_signal();
+    let gateway_status = kakusan_gateway::GatewayStatus::default();
+    let shards = gateway_status.clone();
+    let readiness = http::Readiness::new(Arc::new(move || shards.all_connected()));
+    let endpoint = tokio::spawn(http::serve(
+        listener,
+        metrics_handle.clone(),
+        readiness.clone(),
+        shutdown.clone(),
+    ));
     let Some(pool) = database::connect_and_migrate(&config.database, &shutdown).await? else {
         tracing::info!("stopped before the database answered");
+        stop_endpoint(endpoint).await;
         return Ok(());
     };
+    readiness.database_connected(pool.clone());
+    let queue_gauges = tokio::spawn(metrics::watch_queue(
+        pool.clone(),
+        metrics_handle,
+        shutdown.clone(),
+    ));
     let http = Arc::new(discord_client(&config.discord));
     let delivery = Delivery::new(pool.clone(), Arc::clone(&http), DeliveryConfig::default());
     let delivery = tokio::spawn(delivery.run(shutdown.clone()));
-    let gateway_status = kakusan_gateway::GatewayStatus::default();
-    let gateway = bot::start(
+    let outcome = match bot::start(
         &config.discord,
         pool.clone(),
         http,
-        gateway_status.clone(),
+        gateway_status,
         shutdown.clone(),
     )
-    .await;
-    let mut gateway = match gateway {
-        Ok(gateway) => gateway,
-        Err(error) => {
-            shutdown.cancel();
-            let _ = delivery.await;
-            return Err(error);
-        }
+    .await
+    {
+        Ok(gateway) => serve_until_shutdown(gateway, &shutdown).await,
+        Err(error) => Err(error),
     };
-    tracing::info!("ready; waiting for SIGTERM or SIGINT");
-    tokio::select! {
-        () = shutdown.cancelled() => {}
-        result = &mut gateway => {
-            // The gateway only stops by itself for a reason an operator must fix.
-            shutdown.cancel();
-            let _ = delivery.await;
-            return match result {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(error)) => Err(error.context("the gateway stopped")),
-                Err(error) => Err(anyhow::Error::new(error).context("the gateway task failed")),
-            };
-        }
-    }
-    tracing::info!("shutting down");
-    match gateway.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!("the gateway failed while closing: {error:#}"),
-        Err(error) => tracing::error!(%error, "the gateway task failed"),
-    }
+    shutdown.cancel();
     if let Err(error) = delivery.await {
         tracing::error!(%error, "the delivery engine failed");
     }
+    let _ = queue_gauges.await;
+    stop_endpoint(endpoint).await;
     pool.close().await;
+    outcome
+}
+
+/// Runs until SIGTERM or SIGINT, or until the gateway stops by itself (which only happens for
+/// a reason an operator must fix, such as a token Discord refuses).
+async fn serve_until_shutdown(
+    mut gateway: tokio::task::JoinHandle<anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    tracing::info!("ready; waiting for SIGTERM or SIGINT");
+    let stopped = tokio::select! {
+        () = shutdown.cancelled() => None,
+        result = &mut gateway => Some(result),
+    };
+    let Some(result) = stopped else {
+        tracing::info!("shutting down");
+        match gateway.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!("the gateway failed while closing: {error:#}"),
+            Err(error) => tracing::error!(%error, "the gateway task failed"),
+        }
+        return Ok(());
+    };
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.context("the gateway stopped")),
+        Err(error) => Err(anyhow::Error::new(error).context("the gateway task failed")),
+    }
+}
+
+/// `kakusan register-commands`: registers the slash commands and exits.
+async fn register_commands(guild: Option<u64>) -> anyhow::Result<()> {
+    let log = LogConfig::from_vars(&ProcessEnv)?;
+    let discord = DiscordConfig::from_vars(&ProcessEnv)?;
+    telemetry::init(&log);
+    let guild = guild.or(discord.commands_guild);
+    let http = discord_client(&discord);
+    let count = bot::register(&http, guild).await?.1;
+    match guild {
+        Some(guild) => println!("registered {count} commands in guild {guild}"),
+        None => {
+            println!("registered {count} commands globally (Discord may take a while to show them)")
+        }
+    }
     Ok(())
+}
+
+/// Waits briefly for the HTTP endpoint to finish its requests after shutdown; a scraper that
+/// keeps its connection open must not hold the exit up.
+async fn stop_endpoint(endpoint: tokio::task::JoinHandle<anyhow::Result<()>>) {
+    match tokio::time::timeout(std::time::Duration::from_secs(1), endpoint).await {
+        Ok(Ok(Ok(()))) | Err(_) => {}
+        Ok(Ok(Err(error))) => {
+            tracing::warn!(error = %format!("{error:#}"), "the HTTP endpoint failed")
+        }
+        Ok(Err(error)) => tracing::warn!(%error, "the HTTP endpoint failed"),
+    }
 }
 
 /// The REST client, pointed at `KAKUSAN_DISCORD_API` when that is not Discord itself.

@@ -77,6 +77,10 @@ pub struct Delivery {
     /// refused call per window per webhook; Discord counts those towards its invalid-request
     /// ban, so the engine paces each lane from the headers of successful responses itself.
     pacing: Mutex<HashMap<u64, tokio::time::Instant>>,
+    /// Which database operations are failing now. A database outage makes every one of them
+    /// fail, over and over; the first failure of each kind is logged, the repeats are not, and
+    /// the line after the last one recovers says delivery resumes.
+    failing: Mutex<[bool; StorageUse::ALL.len()]>,
 }
 
 /// What a successful call leaves to record.
@@ -87,11 +91,64 @@ enum Done {
         source: u64,
         copy: u64,
     },
-    /// The copy was deleted (or was already gone): forget it.
-    Uncopied { destination: i64, source: u64 },
-    /// Nothing to record.
-    Nothing,
+    /// The copy was deleted, or was found gone already (`gone`): forget it.
+    Uncopied {
+        destination: i64,
+        source: u64,
+        gone: bool,
+    },
+    /// The call was made; nothing to record.
+    Delivered,
+    /// No call was made: the destination, the peer or the copy no longer exists.
+    Gone,
 }
+
+impl Done {
+    /// The `outcome` label of `kakusan_deliveries_total`.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Done::Copied { .. } | Done::Uncopied { gone: false, .. } | Done::Delivered => {
+                "delivered"
+            }
+            Done::Uncopied { gone: true, .. } | Done::Gone => "gone",
+        }
+    }
+}
+
+/// The database operations of the engine whose failures are reported once per outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StorageUse {
+    Listen,
+    Claim,
+    Renew,
+    Record,
+}
+
+impl StorageUse {
+    const ALL: [StorageUse; 4] = [
+        StorageUse::Listen,
+        StorageUse::Claim,
+        StorageUse::Renew,
+        StorageUse::Record,
+    ];
+
+    /// The log line of the first failure in an outage.
+    fn failure_message(self) -> &'static str {
+        match self {
+            StorageUse::Listen => "cannot listen for new jobs; polling",
+            StorageUse::Claim => "cannot claim jobs; retrying with backoff",
+            StorageUse::Renew => "cannot renew the leases of running jobs",
+            StorageUse::Record => {
+                "cannot record a job's outcome; it runs again when its lease expires"
+            }
+        }
+    }
+}
+
+/// The longest wait between claims while the database does not answer. Each claim also waits
+/// up to the pool's acquire timeout for a connection, and an acquire under way notices the
+/// database coming back within about a second, so delivery resumes soon after it does.
+const OUTAGE_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 impl Delivery {
     /// An engine on `pool` calling Discord through `http`.
@@ -108,6 +165,7 @@ impl Delivery {
             finished: Notify::new(),
             running: Mutex::new(HashSet::new()),
             pacing: Mutex::new(HashMap::new()),
+            failing: Mutex::new([false; StorageUse::ALL.len()]),
         })
     }
 
@@ -121,18 +179,13 @@ impl Delivery {
         let renewing = CancellationToken::new();
         let renewal = tokio::spawn(self.clone().renew_leases(renewing.clone()));
         tracing::info!(worker = %self.config.worker_id, "delivery started");
+        // The wait before the next claim while the database does not answer; it doubles up
+        // to OUTAGE_BACKOFF_MAX and falls back to the poll interval once a claim succeeds.
+        let mut outage_wait = self.config.poll_interval;
         while !shutdown.is_cancelled() {
-            if listener.is_none() {
-                listener = match OutboxListener::connect(&self.pool).await {
-                    Ok(listener) => Some(listener),
-                    Err(error) => {
-                        tracing::warn!(error = %error_line(&error), "cannot listen for new jobs; polling");
-                        None
-                    }
-                };
-            }
             let free = permits.available_permits();
             let mut claimed = 0;
+            let mut claim_failed = false;
             if free > 0 {
                 match outbox::claim(
                     &self.pool,
@@ -143,6 +196,8 @@ impl Delivery {
                 .await
                 {
                     Ok(jobs) => {
+                        self.storage_ok(StorageUse::Claim);
+                        outage_wait = self.config.poll_interval;
                         claimed = jobs.len();
                         for job in jobs {
                             let permit = permits
@@ -165,21 +220,45 @@ impl Delivery {
                         }
                     }
                     Err(error) => {
-                        tracing::warn!(error = %error_line(&error), "cannot claim jobs; retrying");
+                        self.storage_failed(StorageUse::Claim, &error);
+                        claim_failed = true;
                     }
                 }
+            }
+            // Listening needs a connection of its own; while claims fail there is none to
+            // have, and trying would only double the wait for each round.
+            if listener.is_none() && !claim_failed {
+                listener = match OutboxListener::connect(&self.pool).await {
+                    Ok(listener) => {
+                        self.storage_ok(StorageUse::Listen);
+                        Some(listener)
+                    }
+                    Err(error) => {
+                        self.storage_failed(StorageUse::Listen, &error);
+                        None
+                    }
+                };
             }
             if free > 0 && claimed == free {
                 // Every free slot was filled: more jobs may be ready.
                 continue;
             }
+            let wait = if claim_failed {
+                let wait = outage_wait;
+                outage_wait =
+                    (outage_wait * 2).min(OUTAGE_BACKOFF_MAX.max(self.config.poll_interval));
+                wait
+            } else {
+                self.config.poll_interval
+            };
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                () = self.finished.notified() => {}
-                () = tokio::time::sleep(self.config.poll_interval) => {}
+                // A finished job frees a slot, but while claims fail the next round waits.
+                () = self.finished.notified(), if !claim_failed => {}
+                () = tokio::time::sleep(wait) => {}
                 received = next_notification(&mut listener) => {
                     if let Err(error) = received {
-                        tracing::warn!(error = %error_line(&error), "lost the job notifications; polling");
+                        self.storage_failed(StorageUse::Listen, &error);
                         listener = None;
                     }
                 }
@@ -197,6 +276,37 @@ impl Delivery {
         renewing.cancel();
         let _ = renewal.await;
         tracing::info!("delivery stopped");
+    }
+
+    /// Logs the first failure of `operation` since it last worked.
+    fn storage_failed(&self, operation: StorageUse, error: &StorageError) {
+        let first = {
+            let mut failing = self.failing_map();
+            !std::mem::replace(&mut failing[operation as usize], true)
+        };
+        if first {
+            tracing::warn!(error = %error_line(error), "{}", operation.failure_message());
+        } else {
+            tracing::debug!(error = %error_line(error), "{}", operation.failure_message());
+        }
+    }
+
+    /// Notes that `operation` works; after an outage, says so once everything works again.
+    fn storage_ok(&self, operation: StorageUse) {
+        let recovered = {
+            let mut failing = self.failing_map();
+            std::mem::replace(&mut failing[operation as usize], false)
+                && !failing.iter().any(|failing| *failing)
+        };
+        if recovered {
+            tracing::info!("the database answers again; delivery resumes");
+        }
+    }
+
+    fn failing_map(&self) -> std::sync::MutexGuard<'_, [bool; StorageUse::ALL.len()]> {
+        self.failing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn running_jobs(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
@@ -261,8 +371,9 @@ impl Delivery {
             let renewed =
                 outbox::renew_leases(&self.pool, &self.config.worker_id, &ids, self.config.lease)
                     .await;
-            if let Err(error) = renewed {
-                tracing::warn!(error = %error_line(&error), "cannot renew the leases of running jobs");
+            match renewed {
+                Ok(_) => self.storage_ok(StorageUse::Renew),
+                Err(error) => self.storage_failed(StorageUse::Renew, &error),
             }
         }
     }
@@ -278,9 +389,19 @@ impl Delivery {
         );
         async {
             let outcome = self.call(&job).await;
-            if let Err(error) = self.record(&job, outcome).await {
-                // The lease runs out and the job runs again: at most one duplicate.
-                tracing::warn!(error = %error_line(&error), "cannot record the job's outcome");
+            match self.record(&job, outcome).await {
+                Ok(label) => {
+                    self.storage_ok(StorageUse::Record);
+                    metrics::counter!(
+                        "kakusan_deliveries_total",
+                        "operation" => job.operation.as_str(),
+                        "outcome" => label,
+                    )
+                    .increment(1);
+                }
+                // The lease runs out and the job runs again: at most one duplicate. It is
+                // counted when its outcome is recorded, so the metric counts it once.
+                Err(error) => self.storage_failed(StorageUse::Record, &error),
             }
         }
         .instrument(span)
@@ -296,7 +417,7 @@ impl Delivery {
                     destinations::destination(&self.pool, destination_id).await?
                 else {
                     // Withdrawn since: nothing to deliver to.
-                    return Ok(Done::Nothing);
+                    return Ok(Done::Gone);
                 };
                 if let Some(reason) = destination.broken_reason {
                     return Err(Failure::Rejected(format!(
@@ -323,7 +444,7 @@ impl Delivery {
                             copies::copy_of(&self.pool, destination_id, source).await?
                         else {
                             // Never delivered, or deleted since: there is nothing to edit.
-                            return Ok(Done::Nothing);
+                            return Ok(Done::Gone);
                         };
                         let payload: EditPayload = parse_payload(job)?;
                         let mentions = AllowedMentions::default();
@@ -333,14 +454,16 @@ impl Delivery {
                             .content(Some(&payload.content))
                             .allowed_mentions(Some(&mentions))
                             .await;
+                        count_call(&result);
                         match result.map_err(|error| Failure::of(&error)) {
                             Ok(response) => {
                                 self.learn_pacing(job.lane, response.headers());
-                                Ok(Done::Nothing)
+                                Ok(Done::Delivered)
                             }
                             Err(Failure::CopyGone) => Ok(Done::Uncopied {
                                 destination: destination_id,
                                 source,
+                                gone: true,
                             }),
                             Err(failure) => Err(failure),
                         }
@@ -349,19 +472,26 @@ impl Delivery {
                         let Some(copy) =
                             copies::copy_of(&self.pool, destination_id, source).await?
                         else {
-                            return Ok(Done::Nothing);
+                            return Ok(Done::Gone);
                         };
                         let result = self
                             .http
                             .delete_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
                             .await;
+                        count_call(&result);
                         if let Ok(response) = &result {
                             self.learn_pacing(job.lane, response.headers());
                         }
                         match result.map_err(|error| Failure::of(&error)) {
-                            Ok(_) | Err(Failure::CopyGone) => Ok(Done::Uncopied {
+                            Ok(_) => Ok(Done::Uncopied {
                                 destination: destination_id,
                                 source,
+                                gone: false,
+                            }),
+                            Err(Failure::CopyGone) => Ok(Done::Uncopied {
+                                destination: destination_id,
+                                source,
+                                gone: true,
                             }),
                             Err(failure) => Err(failure),
                         }
@@ -373,7 +503,7 @@ impl Delivery {
             }
             Target::Peer(peer_id) => {
                 let Some(peer) = peers::peer(&self.pool, peer_id).await? else {
-                    return Ok(Done::Nothing);
+                    return Ok(Done::Gone);
                 };
                 let Some((id, token)) = webhook_parts(peer.webhook_url.expose()) else {
                     return Err(Failure::Rejected(
@@ -382,17 +512,18 @@ impl Delivery {
                 };
                 let payload: EnvelopePayload = parse_payload(job)?;
                 let mentions = AllowedMentions::default();
-                let response = self
+                let result = self
                     .http
                     .execute_webhook(Id::new(id), token)
                     .content(&payload.content)
                     .username(&payload.username)
                     .allowed_mentions(Some(&mentions))
                     .wait()
-                    .await
-                    .map_err(|error| Failure::of(&error))?;
+                    .await;
+                count_call(&result);
+                let response = result.map_err(|error| Failure::of(&error))?;
                 self.learn_pacing(job.lane, response.headers());
-                Ok(Done::Nothing)
+                Ok(Done::Delivered)
             }
         }
     }
@@ -436,7 +567,9 @@ impl Delivery {
         if let Some(avatar) = &payload.avatar_url {
             request = request.avatar_url(avatar);
         }
-        let response = request.wait().await.map_err(|error| Failure::of(&error))?;
+        let result = request.wait().await;
+        count_call(&result);
+        let response = result.map_err(|error| Failure::of(&error))?;
         self.learn_pacing(lane, response.headers());
         let message = response.model().await.map_err(|error| {
             Failure::Transient(format!("unreadable answer from Discord: {error}"))
@@ -461,15 +594,23 @@ impl Delivery {
         (bytes.len() as u64 <= self.config.upload_limit).then(|| bytes.to_vec())
     }
 
-    /// Stores what became of the job.
-    async fn record(&self, job: &Job, outcome: Result<Done, Failure>) -> Result<(), StorageError> {
+    /// Stores what became of the job; returns the `outcome` label of
+    /// `kakusan_deliveries_total`.
+    async fn record(
+        &self,
+        job: &Job,
+        outcome: Result<Done, Failure>,
+    ) -> Result<&'static str, StorageError> {
         let worker = self.config.worker_id.as_str();
         match outcome {
             Ok(done) => {
+                let label = done.outcome();
                 // The copy map changes in the same transaction as the job leaves the queue;
                 // a job with no copy to record needs no transaction of its own.
                 let held = match done {
-                    Done::Nothing => outbox::complete(&self.pool, job.id, worker).await?,
+                    Done::Delivered | Done::Gone => {
+                        outbox::complete(&self.pool, job.id, worker).await?
+                    }
                     change => {
                         let mut tx = self.pool.begin().await?;
                         match change {
@@ -481,10 +622,11 @@ impl Delivery {
                             Done::Uncopied {
                                 destination,
                                 source,
+                                ..
                             } => {
                                 copies::forget_copy(&mut *tx, destination, source).await?;
                             }
-                            Done::Nothing => {}
+                            Done::Delivered | Done::Gone => {}
                         }
                         let held = outbox::complete(&mut *tx, job.id, worker).await?;
                         tx.commit().await?;
@@ -496,16 +638,19 @@ impl Delivery {
                         "the lease ran out before the call finished; the job may run twice"
                     );
                 }
-                tracing::debug!("delivered");
+                tracing::debug!(outcome = label, "done");
+                Ok(label)
             }
             Err(Failure::Transient(reason)) => {
                 let delay = backoff(&self.config, job.attempts);
                 tracing::info!(%reason, retry_in_ms = delay.as_millis() as u64, "call failed; will retry");
                 outbox::retry_later(&self.pool, job.id, worker, delay, &reason).await?;
+                Ok("retry")
             }
             Err(failure @ (Failure::Rejected(_) | Failure::CopyGone)) => {
                 tracing::warn!(reason = failure.reason(), "job failed");
                 outbox::fail(&self.pool, job.id, worker, failure.reason()).await?;
+                Ok("failed")
             }
             Err(Failure::Broken(reason)) => {
                 tracing::warn!(%reason, "destination broken");
@@ -516,10 +661,27 @@ impl Delivery {
                     outbox::fail_queued_for_destination(&mut *tx, destination, &reason).await?;
                 }
                 tx.commit().await?;
+                Ok("broken")
             }
         }
-        Ok(())
     }
+}
+
+/// Counts a webhook call by its final HTTP status, or `error` when no answer came.
+///
+/// twilight-http waits out a 429 and sends the request again inside the same call, so the
+/// status here is the last answer; the 429s themselves are counted by the binary, which sees
+/// twilight's log event for each of them (`kakusan_webhook_rate_limited_total`).
+fn count_call<T>(result: &Result<twilight_http::Response<T>, twilight_http::Error>) {
+    let status = match result {
+        Ok(response) => Some(response.status().get()),
+        Err(error) => match error.kind() {
+            twilight_http::error::ErrorType::Response { status, .. } => Some(status.get()),
+            _ => None,
+        },
+    };
+    let label = status.map_or_else(|| "error".to_owned(), |status| status.to_string());
+    metrics::counter!("kakusan_webhook_calls_total", "status" => label).increment(1);
 }
 
 fn parse_payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, Failure> {

@@ -1,24 +1,31 @@
 //! Helpers shared by the binary's test files: the compiled `kakusan`, throw-away databases
-//! (`database.rs`, which the delivery benchmark includes too), and reading a child's log.
+//! (`database.rs`, which the delivery benchmark includes too), clusters of a test's own
+//! (`cluster.rs`), reading a child's log, and asking its HTTP endpoint.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod cluster;
 mod database;
 
+pub use cluster::Cluster;
 pub use database::TestDatabase;
 
-/// The binary, with a clean environment and a working directory without a `.env`.
+/// The binary, with a clean environment, its HTTP endpoint on a free port, and a working
+/// directory without a `.env`.
 pub fn kakusan(dir: &tempfile::TempDir) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kakusan"));
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KAKUSAN_LOG", "info")
+        // A port of its own: tests run in parallel, and 9100 (the default) may be taken.
+        .env("KAKUSAN_HTTP_ADDR", "127.0.0.1:0")
         .current_dir(dir.path());
     command
 }
@@ -77,4 +84,33 @@ pub fn sigterm(child: &Child) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Waits for the `http endpoint listening` line of a child that logs JSON
+/// (`KAKUSAN_LOG_FORMAT=json`) and returns the address it gives, with every line read so far.
+pub fn http_addr(lines: &mpsc::Receiver<String>) -> (SocketAddr, Vec<String>) {
+    let seen = wait_for_lines(lines, "http endpoint listening", 1);
+    let line = seen
+        .iter()
+        .find(|line| line.contains("http endpoint listening"))
+        .unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(line).unwrap();
+    let addr = parsed["addr"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no addr in {line}"))
+        .parse()
+        .unwrap();
+    (addr, seen)
+}
+
+/// `GET http://{addr}{path}`: the status and the body; `None` if nothing answered.
+pub async fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
 }

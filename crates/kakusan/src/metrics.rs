@@ -1,0 +1,181 @@
+//! The metric families of the whole deployment, described in one place, and the queue gauges.
+//!
+//! Library crates record through the `metrics` facade macros under the names listed here; this
+//! module installs the Prometheus recorder, describes every family, and registers zero values
+//! where the labels are known in advance, so a dashboard or an alert finds each family from
+//! the first scrape instead of only after the first event.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use kakusan_relay::{Kind, Rejection};
+use kakusan_storage::{PgPool, outbox};
+use metrics::{Unit, counter, describe_counter, describe_gauge, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
+
+/// Deliveries by job operation and outcome (`kakusan-relay`'s delivery worker).
+pub(crate) const DELIVERIES: &str = "kakusan_deliveries_total";
+/// Webhook calls by HTTP status, or `error` when no answer came (the delivery worker).
+pub(crate) const WEBHOOK_CALLS: &str = "kakusan_webhook_calls_total";
+/// 429 answers to webhook calls, which twilight-http waits out and retries by itself.
+pub(crate) const WEBHOOK_RATE_LIMITED: &str = "kakusan_webhook_rate_limited_total";
+/// Jobs waiting in the outbox (this module).
+pub(crate) const QUEUE_DEPTH: &str = "kakusan_queue_depth";
+/// Age of the oldest due job (this module).
+pub(crate) const QUEUE_OLDEST: &str = "kakusan_queue_oldest_pending_seconds";
+/// Slash command uses by command (`kakusan-commands`).
+pub(crate) const COMMAND_USES: &str = "kakusan_command_uses_total";
+/// Verified envelopes by kind (`kakusan-commands`).
+pub(crate) const ENVELOPES_RECEIVED: &str = "kakusan_envelopes_received_total";
+/// Rejected envelopes by reason (`kakusan-commands`).
+pub(crate) const ENVELOPES_REJECTED: &str = "kakusan_envelopes_rejected_total";
+/// Heartbeat round trip per shard (`kakusan-gateway`).
+pub(crate) const GATEWAY_LATENCY: &str = "kakusan_gateway_latency_seconds";
+/// Reconnects per shard (`kakusan-gateway`).
+pub(crate) const GATEWAY_RECONNECTS: &str = "kakusan_gateway_reconnects_total";
+/// Shards connected now (`kakusan-gateway`).
+pub(crate) const GATEWAY_SHARDS_CONNECTED: &str = "kakusan_gateway_shards_connected";
+
+/// Job operations, as `kakusan_storage::outbox::Operation::as_str` names them.
+const OPERATIONS: [&str; 4] = ["send", "edit", "delete", "envelope"];
+/// Delivery outcomes, as the delivery worker labels them.
+const OUTCOMES: [&str; 5] = ["delivered", "retry", "failed", "broken", "gone"];
+/// The slash commands of SPEC §2.
+const COMMANDS: [&str; 12] = [
+    "setup",
+    "card",
+    "regserver",
+    "unregserver",
+    "serverlist",
+    "regtimes",
+    "unregtimes",
+    "sharelist",
+    "here",
+    "ping",
+    "pingall",
+    "queue",
+];
+
+/// How often the queue gauges are refreshed.
+const QUEUE_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the process-wide Prometheus recorder and describes every family.
+pub(crate) fn install() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    describe();
+    register_zeroes();
+    Ok(handle)
+}
+
+fn describe() {
+    describe_counter!(
+        DELIVERIES,
+        "Outbox jobs finished or rescheduled, by operation (send, edit, delete, envelope) and \
+         outcome: delivered; retry (transient failure, rescheduled); failed (this job can never \
+         succeed); broken (the destination's webhook is gone or refused); gone (nothing to do: \
+         the destination, peer or copy no longer exists)"
+    );
+    describe_counter!(
+        WEBHOOK_CALLS,
+        "Webhook calls of the delivery engine by final HTTP status, or `error` when no answer \
+         came (connection failure, time-out)"
+    );
+    describe_counter!(
+        WEBHOOK_RATE_LIMITED,
+        "429 answers to webhook calls; twilight-http waits them out and retries, so they are \
+         not failures"
+    );
+    describe_gauge!(
+        QUEUE_DEPTH,
+        "Jobs waiting in the outbox, due or scheduled (failed jobs excluded)"
+    );
+    describe_gauge!(
+        QUEUE_OLDEST,
+        Unit::Seconds,
+        "How long the oldest due job has been waiting; 0 when none is due"
+    );
+    describe_counter!(COMMAND_USES, "Slash command uses, by command");
+    describe_counter!(
+        ENVELOPES_RECEIVED,
+        "Envelopes from peers that passed verification, by kind"
+    );
+    describe_counter!(
+        ENVELOPES_REJECTED,
+        "Envelopes rejected by verification, by reason"
+    );
+    describe_gauge!(
+        GATEWAY_LATENCY,
+        Unit::Seconds,
+        "The latest heartbeat round trip, by shard"
+    );
+    describe_counter!(GATEWAY_RECONNECTS, "Gateway reconnects, by shard");
+    describe_gauge!(
+        GATEWAY_SHARDS_CONNECTED,
+        "Shards connected to the gateway now"
+    );
+}
+
+/// Registers every series whose labels are known now with the value zero. Series labelled by
+/// shard appear when the gateway knows its shards; webhook calls by status with the first call.
+fn register_zeroes() {
+    for operation in OPERATIONS {
+        for outcome in OUTCOMES {
+            counter!(DELIVERIES, "operation" => operation, "outcome" => outcome).absolute(0);
+        }
+    }
+    counter!(WEBHOOK_RATE_LIMITED).absolute(0);
+    for command in COMMANDS {
+        counter!(COMMAND_USES, "command" => command).absolute(0);
+    }
+    for kind in Kind::ALL {
+        counter!(ENVELOPES_RECEIVED, "kind" => kind.as_str()).absolute(0);
+    }
+    for reason in Rejection::LABELS {
+        counter!(ENVELOPES_REJECTED, "reason" => reason).absolute(0);
+    }
+    gauge!(GATEWAY_SHARDS_CONNECTED).set(0.0);
+}
+
+/// Sets the queue gauges now and every few seconds until `shutdown`.
+///
+/// While the database is unreachable the gauges keep their last values (a scrape cannot tell
+/// "no jobs" from "no answer" otherwise; `/readyz` says the database is down) and one line is
+/// logged per outage, not one per attempt. The recorder's upkeep runs here too, since nothing
+/// else drives it without the exporter's own HTTP server.
+pub(crate) async fn watch_queue(
+    pool: PgPool,
+    handle: PrometheusHandle,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(QUEUE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut down = false;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        handle.run_upkeep();
+        match outbox::queue_stats(&pool).await {
+            Ok(stats) => {
+                if down {
+                    tracing::info!("queue statistics readable again");
+                    down = false;
+                }
+                gauge!(QUEUE_DEPTH).set((stats.due + stats.scheduled) as f64);
+                gauge!(QUEUE_OLDEST).set(stats.oldest_due_age_seconds.unwrap_or(0.0));
+            }
+            Err(error) if !down => {
+                down = true;
+                tracing::warn!(
+                    error = %format!("{:#}", anyhow::Error::new(error)),
+                    "cannot read the queue statistics; the queue gauges keep their last values"
+                );
+            }
+            Err(_) => {}
+        }
+    }
+}

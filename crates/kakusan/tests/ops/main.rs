@@ -1,0 +1,151 @@
+//! Operating the `kakusan` binary (issue 7): the HTTP endpoint and its metrics, a database
+//! outage while running, SIGTERM in the middle of a fan-out, and `kakusan check`. Each test
+//! runs the compiled binary against `discord-sim`, with a database of its own.
+
+#[path = "../common/mod.rs"]
+mod common;
+// The delivery tests' world: our server, and destinations at peers with webhooks in the
+// simulator.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../../kakusan-relay/tests/delivery/harness.rs"]
+mod harness;
+
+mod check;
+mod endpoint;
+mod outage;
+mod shutdown;
+
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{http_addr, kakusan};
+use discord_sim::DiscordSim;
+use kakusan_relay::delivery::{RelayJob, SendPayload, enqueue_send};
+use kakusan_storage::PgPool;
+
+/// A running `kakusan run`, killed if the test ends without stopping it.
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    /// Its log lines (JSON), as they come.
+    pub(crate) lines: mpsc::Receiver<String>,
+    /// Its HTTP endpoint.
+    pub(crate) addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    /// Starts `kakusan run` on `database_url` against `sim` with `token` and waits until its
+    /// HTTP endpoint listens (on a port of its choosing, see [`kakusan`]).
+    pub(crate) fn start(database_url: &str, sim: &DiscordSim, token: &str) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = kakusan(&dir)
+            .arg("run")
+            .env("DISCORD_TOKEN", token)
+            .env("DATABASE_URL", database_url)
+            .env("KAKUSAN_DISCORD_API", sim.api_url())
+            .env("KAKUSAN_LOG_FORMAT", "json")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = common::stderr_lines(&mut child);
+        let (addr, _) = http_addr(&lines);
+        Running {
+            child,
+            lines,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// Every log line that arrived since the last call.
+    pub(crate) fn drain_lines(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Enqueues message `1..=messages` to each destination, as the fan-out of a relay writes them;
+/// `not_before` schedules them.
+pub(crate) async fn fan_out(
+    pool: &PgPool,
+    destinations: &[harness::Dest],
+    messages: u64,
+    not_before: Option<DateTime<Utc>>,
+) {
+    let mut connection = pool.acquire().await.unwrap();
+    for message in 1..=messages {
+        for destination in destinations {
+            let job = RelayJob {
+                server_guild_id: 100,
+                destination_id: destination.id,
+                webhook_id: destination.webhook_id,
+                member_id: harness::MEMBER,
+                source_message_id: message,
+                relay_id: None,
+            };
+            let payload = SendPayload {
+                content: format!("relay {message}"),
+                username: "Hanako (alpha)".into(),
+                avatar_url: None,
+                attachments: Vec::new(),
+            };
+            enqueue_send(&mut connection, &job, &payload, not_before)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The messages a destination channel shows, in order.
+pub(crate) fn live_contents(sim: &DiscordSim, channel_id: u64) -> Vec<String> {
+    sim.messages(channel_id)
+        .into_iter()
+        .filter(|message| !message.deleted)
+        .map(|message| message.content)
+        .collect()
+}
+
+/// How many messages all destinations show together.
+pub(crate) fn delivered(sim: &DiscordSim, destinations: &[harness::Dest]) -> usize {
+    destinations
+        .iter()
+        .map(|destination| live_contents(sim, destination.channel_id).len())
+        .sum()
+}
+
+/// Polls `done` every 50 ms until it holds; panics with `what` after `within`.
+pub(crate) async fn eventually(within: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The value of one series in Prometheus text, e.g.
+/// `kakusan_deliveries_total{operation="send",outcome="delivered"}`.
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
