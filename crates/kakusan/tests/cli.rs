@@ -165,13 +165,18 @@ fn run_keeps_waiting_for_an_unreachable_database_and_stops_on_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_migrates_serves_and_exits_cleanly_on_sigterm() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = discord_sim::DiscordSim::start_default().await.unwrap();
+    let app = sim.create_application("kakusan");
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = kakusan(&dir)
-        .env("DISCORD_TOKEN", "token")
+        .env("DISCORD_TOKEN", &app.token)
         .env("DATABASE_URL", &database.url)
+        .env("KAKUSAN_DISCORD_API", sim.api_url())
+        .env("KAKUSAN_DISCORD_GATEWAY", sim.gateway_url())
         .env("KAKUSAN_LOG_FORMAT", "json")
         .stderr(Stdio::piped())
         .spawn()
@@ -184,7 +189,7 @@ async fn run_migrates_serves_and_exits_cleanly_on_sigterm() {
         assert!(parsed.get("level").is_some(), "{line}");
     }
     assert!(
-        !seen.iter().any(|line| line.contains("token\"")),
+        !seen.iter().any(|line| line.contains(&app.token)),
         "{seen:#?}"
     );
     sigterm(&child);

@@ -46,6 +46,7 @@ impl Running {
             .env("DISCORD_TOKEN", token)
             .env("DATABASE_URL", database_url)
             .env("KAKUSAN_DISCORD_API", sim.api_url())
+            .env("KAKUSAN_DISCORD_GATEWAY", sim.gateway_url())
             .env("KAKUSAN_LOG_FORMAT", "json")
             .stderr(Stdio::piped())
             .spawn()

@@ -111,3 +111,40 @@ async fn queued_relays_wait_out_a_database_outage_and_go_out_after_it() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_say_storage_is_unavailable_during_an_outage_and_work_after_it() {
+    let cluster = Cluster::start();
+    let sim = DiscordSim::start_default().await.unwrap();
+    let app = sim.create_application("kakusan");
+    let member = sim.create_user("hanako");
+    let guild = sim.create_guild("alpha", member).unwrap();
+    let channel = sim.create_channel(guild, "times-hanako").unwrap();
+    sim.add_bot(guild, app.id, discord_sim::ADMINISTRATOR)
+        .unwrap();
+    let _kakusan = Running::start(&cluster.url, &sim, &app.token);
+    sim.wait_for_sessions(app.id, 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let sharelist = async || {
+        let invocation = discord_sim::CommandInvocation::new(app.id, channel, member, "sharelist");
+        let interaction = sim.invoke_command(&invocation).unwrap();
+        sim.wait_for_reply(&interaction, Duration::from_secs(20))
+            .await
+            .unwrap()
+            .content
+    };
+    assert!(sharelist().await.starts_with("Here: no times channel"));
+
+    cluster.stop();
+    assert_eq!(
+        sharelist().await,
+        "Storage unavailable, nothing was lost — try again shortly."
+    );
+
+    cluster.start_again();
+    eventually(Duration::from_secs(20), "commands work again", async || {
+        sharelist().await.starts_with("Here: no times channel")
+    })
+    .await;
+}
