@@ -19,7 +19,7 @@ use twilight_model::id::Id;
 
 use crate::app::App;
 use crate::federation::{Local, peer_card};
-use crate::interaction::{Ctx, Reply};
+use crate::interaction::{Ctx, Refused, Reply};
 use crate::model::SetupCommand;
 
 /// How long `/ping` waits for the pong.
@@ -29,13 +29,14 @@ const PONG_WAIT: Duration = Duration::from_secs(10);
 pub(crate) const WEBHOOK_NAME: &str = "kakusan";
 
 impl App {
-    /// This guild's server, or the sentence telling the member it is not set up.
-    pub(crate) async fn local(&self, ctx: &Ctx) -> anyhow::Result<Result<Local, Reply>> {
+    /// This guild's server, or the refusal telling the member it is not set up.
+    pub(crate) async fn local(&self, ctx: &Ctx) -> anyhow::Result<Local> {
         match servers::server(&self.pool, ctx.guild()).await? {
-            Some(server) => Ok(Ok(Local::load(server)?)),
-            None => Ok(Err(Reply::text(
+            Some(server) => Local::load(server),
+            None => Err(Refused::new(
                 "This server is not set up for kakusan yet: someone with Manage Server must run /setup first.",
-            ))),
+            )
+            .into()),
         }
     }
 
@@ -125,10 +126,7 @@ impl App {
     }
 
     pub(crate) async fn show_card(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         let card = self.card(&local)?.encode();
         Ok(Reply::text(format!(
             "The card of **{}**:\n```\n{card}\n```",
@@ -137,10 +135,7 @@ impl App {
     }
 
     pub(crate) async fn regserver(&self, ctx: &Ctx, text: &str) -> anyhow::Result<Reply> {
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         let card = match Card::parse(text, &self.config.webhook_policy) {
             Ok(card) => card,
             Err(error) => {
@@ -190,10 +185,7 @@ impl App {
     }
 
     pub(crate) async fn unregserver(&self, ctx: &Ctx, name: &str) -> anyhow::Result<Reply> {
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         let Some(peer) = peers::peer_by_name(&self.pool, ctx.guild(), name.trim()).await? else {
             return Ok(Reply::text(format!(
                 "There is no peer named `{}`.",
@@ -263,10 +255,7 @@ impl App {
                 "Only someone with the Manage Server permission can accept a peer.",
             ));
         }
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         let mut transaction = self.pool.begin().await?;
         let Some(peer) =
             peers::accept_peer(&mut *transaction, ctx.guild(), peer_id, ctx.user()).await?
@@ -292,10 +281,7 @@ impl App {
     }
 
     pub(crate) async fn ping(&self, ctx: &Ctx, name: &str) -> anyhow::Result<Reply> {
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         let Some(peer) = peers::peer_by_name(&self.pool, ctx.guild(), name.trim()).await? else {
             return Ok(Reply::text(format!(
                 "There is no peer named `{}`.",
@@ -306,10 +292,7 @@ impl App {
     }
 
     pub(crate) async fn pingall(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         let list = peers::list_peers(&self.pool, ctx.guild()).await?;
         if list.is_empty() {
             return Ok(Reply::text("This server has no peers to ping."));

@@ -93,6 +93,33 @@ impl Reply {
     }
 }
 
+/// A refusal: the sentence for the member, raised with `?` from anywhere in a handler. Unlike
+/// other errors it is not logged as a failure: the member asked for something that cannot be.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Refused(String);
+
+impl Refused {
+    pub(crate) fn new(sentence: impl Into<String>) -> Self {
+        Self(sentence.into())
+    }
+}
+
+/// The answer to show for a handler's outcome: its reply, its refusal, or (logged) the
+/// sentence for an error of ours.
+fn settle(result: anyhow::Result<Reply>, what: &str) -> Reply {
+    match result {
+        Ok(reply) => reply,
+        Err(error) => match error.downcast::<Refused>() {
+            Ok(Refused(sentence)) => Reply::text(sentence),
+            Err(error) => {
+                tracing::error!("{what} failed: {error:#}");
+                Reply::text(internal_sentence(&error))
+            }
+        },
+    }
+}
+
 /// How long `/here` waits for its copies before it reports; the rest is in `/queue`.
 pub(crate) const DELIVERY_REPORT_WAIT: Duration = Duration::from_secs(8);
 
@@ -135,23 +162,15 @@ impl App {
             return self.respond(&ctx, &Reply::text(text), true).await;
         }
         // `/here` checks what the member typed before anything is shown in the channel.
-        let result = match command {
-            KakusanCommand::Here(here) => match self.check_here(here) {
-                Ok(checked) => {
-                    self.defer(&ctx).await?;
-                    self.here(&ctx, checked).await
-                }
-                Err(sentence) => return self.respond(&ctx, &Reply::text(sentence), true).await,
-            },
-            command => {
-                self.defer(&ctx).await?;
-                self.run_command(&ctx, command).await
-            }
-        };
-        let reply = result.unwrap_or_else(|error| {
-            tracing::error!("/{name} failed: {error:#}");
-            Reply::text(internal_sentence(&error))
-        });
+        // What `/here` can refuse is refused at once, before anything shows in the channel.
+        if let KakusanCommand::Here(here) = &command
+            && let Err(sentence) = self.check_here(here)
+        {
+            return self.respond(&ctx, &Reply::text(sentence), true).await;
+        }
+        self.defer(&ctx).await?;
+        let result = self.run_command(&ctx, command).await;
+        let reply = settle(result, &format!("/{name}"));
         self.edit(&ctx, &reply).await?;
         // Counted once the member has the answer: with the database down this waits for a
         // connection, which must not eat into Discord's 3 seconds.
@@ -180,11 +199,10 @@ impl App {
             KakusanCommand::Ping(ping) => self.ping(ctx, &ping.server).await,
             KakusanCommand::Pingall => self.pingall(ctx).await,
             KakusanCommand::Queue(queue) => self.queue(ctx, queue.all.unwrap_or(false)).await,
-            // Checked before the defer, so a refusal is an immediate answer.
-            KakusanCommand::Here(here) => match self.check_here(here) {
-                Ok(checked) => self.here(ctx, checked).await,
-                Err(sentence) => Ok(Reply::text(sentence)),
-            },
+            KakusanCommand::Here(here) => {
+                let checked = self.check_here(&here).map_err(Refused::new)?;
+                self.here(ctx, checked).await
+            }
         }
     }
 
@@ -243,10 +261,7 @@ impl App {
             ComponentAction::AcceptPeer { peer_id } => self.accept_peer(&ctx, peer_id).await,
             ComponentAction::CancelRelay { relay_id } => self.cancel_relay(&ctx, relay_id).await,
         };
-        let reply = result.unwrap_or_else(|error| {
-            tracing::error!("button failed: {error:#}");
-            Reply::text(internal_sentence(&error))
-        });
+        let reply = settle(result, "a button");
         self.respond(&ctx, &reply, true).await
     }
 

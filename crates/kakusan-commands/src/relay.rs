@@ -38,7 +38,7 @@ pub(crate) struct CheckedHere {
 
 impl App {
     /// Refuses what cannot be relayed, with the sentence to show, before anything happens.
-    pub(crate) fn check_here(&self, here: HereCommand) -> Result<CheckedHere, String> {
+    pub(crate) fn check_here(&self, here: &HereCommand) -> Result<CheckedHere, String> {
         let length = here.message.chars().count();
         if length > 2000 {
             return Err(format!(
@@ -55,10 +55,10 @@ impl App {
             }
         };
         Ok(CheckedHere {
-            text: here.message,
-            attachment: here.attachment.map(|file| AttachmentLink {
-                filename: file.filename,
-                url: file.url,
+            text: here.message.clone(),
+            attachment: here.attachment.as_ref().map(|file| AttachmentLink {
+                filename: file.filename.clone(),
+                url: file.url.clone(),
                 size: file.size,
             }),
             at,
@@ -68,10 +68,7 @@ impl App {
     /// `/here`: shows the message in the channel, queues a copy for every working destination
     /// in one transaction, and reports what became of them.
     pub(crate) async fn here(&self, ctx: &Ctx, here: CheckedHere) -> anyhow::Result<Reply> {
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         let all = destinations::destinations_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
         let (working, broken): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|d| d.broken_reason.is_none());

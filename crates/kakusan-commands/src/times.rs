@@ -11,10 +11,7 @@ use crate::interaction::{Ctx, Reply};
 
 impl App {
     pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: bool) -> anyhow::Result<Reply> {
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         if mirror && !self.config.message_content {
             return Ok(Reply::text(
                 "Mirror mode needs the Message Content intent, which this deployment does not request; ask its operator to set KAKUSAN_MIRROR=true, or register without mirror and use /here.",
@@ -108,10 +105,7 @@ impl App {
     }
 
     pub(crate) async fn unregtimes(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
-        let local = match self.local(ctx).await? {
-            Ok(local) => local,
-            Err(reply) => return Ok(reply),
-        };
+        let local = self.local(ctx).await?;
         let mut transaction = self.pool.begin().await?;
         let Some(times) =
             times::unregister_times(&mut *transaction, ctx.user(), ctx.channel_id.get()).await?

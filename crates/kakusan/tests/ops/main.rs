@@ -11,6 +11,7 @@ mod common;
 mod harness;
 
 mod check;
+mod crash;
 mod endpoint;
 mod outage;
 mod shutdown;
