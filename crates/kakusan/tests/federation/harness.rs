@@ -31,13 +31,21 @@ pub(crate) struct Deployment {
     pub(crate) pool: PgPool,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    message_content: bool,
     api: String,
     gateway: String,
 }
 
 impl Deployment {
-    async fn create(sim: &DiscordSim, name: &'static str, hanako: u64) -> Self {
-        let app = sim.create_application_with(&format!("kakusan-{name}"), true);
+    /// `message_content`: whether the app may have the Message Content intent, and kakusan
+    /// asks for it (`KAKUSAN_MIRROR`).
+    async fn create(
+        sim: &DiscordSim,
+        name: &'static str,
+        hanako: u64,
+        message_content: bool,
+    ) -> Self {
+        let app = sim.create_application_with(&format!("kakusan-{name}"), message_content);
         let admin = sim.create_user(&format!("admin-{name}"));
         let guild = sim.create_guild(name, admin).unwrap();
         let botcom = sim.create_channel(guild, "bot-com").unwrap();
@@ -57,6 +65,7 @@ impl Deployment {
             pool,
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            message_content,
             api: sim.api_url(),
             gateway: sim.gateway_url(),
         }
@@ -72,7 +81,7 @@ impl Deployment {
             .env("KAKUSAN_DISCORD_API", &self.api)
             .env("KAKUSAN_DISCORD_GATEWAY", &self.gateway)
             .env("KAKUSAN_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
-            .env("KAKUSAN_MIRROR", "true")
+            .env("KAKUSAN_MIRROR", self.message_content.to_string())
             .env("KAKUSAN_LOG", "info,kakusan=debug")
             .stderr(if std::env::var_os("KAKUSAN_TEST_LOGS").is_some() {
                 Stdio::inherit()
@@ -175,11 +184,16 @@ pub(crate) struct Federation {
 impl Federation {
     /// Both deployments running, nothing set up yet.
     pub(crate) async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// Both deployments running, their apps with or without the Message Content intent.
+    pub(crate) async fn start_with(message_content: bool) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sim = DiscordSim::start_default().await.unwrap();
         let hanako = sim.create_user("hanako");
-        let mut alpha = Deployment::create(&sim, "alpha", hanako).await;
-        let mut beta = Deployment::create(&sim, "beta", hanako).await;
+        let mut alpha = Deployment::create(&sim, "alpha", hanako, message_content).await;
+        let mut beta = Deployment::create(&sim, "beta", hanako, message_content).await;
         alpha.start(&sim).await;
         beta.start(&sim).await;
         Federation {
@@ -193,7 +207,12 @@ impl Federation {
     /// Set up, mutual (by `/regserver` on both sides), with Hanako's times registered on both
     /// sides, `mirror` as given, and each side knowing the other's.
     pub(crate) async fn peered(mirror: bool) -> Self {
-        let federation = Self::start().await;
+        Self::peered_with(mirror, true).await
+    }
+
+    /// [`Federation::peered`], the apps with or without the Message Content intent.
+    pub(crate) async fn peered_with(mirror: bool, message_content: bool) -> Self {
+        let federation = Self::start_with(message_content).await;
         let card_alpha = federation.alpha.setup(&federation.sim).await;
         let card_beta = federation.beta.setup(&federation.sim).await;
         federation.regserver(&federation.alpha, &card_beta).await;

@@ -368,9 +368,14 @@ async fn keys_of(side: &Deployment) -> ServerKeys {
 /// Posts `content` through alpha's master webhook, as a peer (or an attacker holding the URL)
 /// would.
 async fn post_to_alpha(federation: &Federation, content: &str) {
+    post_through_master_webhook(federation, &federation.alpha, content).await;
+}
+
+/// Posts `content` through `side`'s master webhook.
+async fn post_through_master_webhook(federation: &Federation, side: &Deployment, content: &str) {
     let (id, token): (i64, String) =
         sqlx::query_as("SELECT master_webhook_id, master_webhook_token FROM servers")
-            .fetch_one(&federation.alpha.pool)
+            .fetch_one(&side.pool)
             .await
             .unwrap();
     let url = format!("{}/api/v10/webhooks/{id}/{token}", federation.sim.api_url());
@@ -631,5 +636,219 @@ async fn a_deployment_killed_in_the_middle_of_a_fan_out_loses_nothing() {
     assert!(
         contents.len() <= POSTS + 1,
         "at most one repeat: {contents:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_message_content_intent_envelopes_are_read_through_the_master_webhook() {
+    // Peering, the times exchange and a relay all ride on envelopes whose text Discord hides
+    // from apps without the intent.
+    let federation = Federation::peered_with(false, false).await;
+    let sim = &federation.sim;
+    let botcom = sim.messages(federation.beta.botcom);
+    let envelope = botcom
+        .iter()
+        .find(|m| m.webhook_id.is_some() && m.interaction_metadata.is_none())
+        .expect("alpha's envelopes in beta's bot-com channel");
+    assert!(envelope.content.starts_with('{'), "the sim stores the text");
+    let reads = sim
+        .calls()
+        .iter()
+        .filter(|call| call.method == "GET" && call.path.contains("/messages/"))
+        .count();
+    assert!(
+        reads > 0,
+        "the envelopes were read back through the master webhooks"
+    );
+
+    let reply = federation
+        .here(vec![("message", string("no intent needed"))])
+        .await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+
+    // Mirror mode does need it, and says so.
+    let reply = federation
+        .beta
+        .invoke(
+            sim,
+            federation.beta.botcom,
+            federation.beta.admin,
+            "regtimes",
+            vec![("mirror", CommandOptionValue::Boolean(true))],
+        )
+        .await
+        .content;
+    assert!(
+        reply.starts_with("Mirror mode needs the Message Content intent"),
+        "{reply}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_destination_webhook_is_reported_and_marked_broken() {
+    let federation = Federation::peered(false).await;
+    let sim = &federation.sim;
+    let hook = sim.webhooks(federation.beta.times)[0].id;
+    assert!(sim.delete_webhook(hook));
+
+    let reply = federation
+        .here(vec![("message", string("into the void"))])
+        .await;
+    assert!(
+        reply.starts_with("Delivered to 0 of 1 destination(s). Failed: beta ("),
+        "{reply}"
+    );
+    let sharelist = federation
+        .alpha
+        .invoke(
+            sim,
+            federation.alpha.times,
+            federation.hanako,
+            "sharelist",
+            vec![],
+        )
+        .await
+        .content;
+    assert!(
+        sharelist.contains("**beta**: times of hanako, broken:"),
+        "{sharelist}"
+    );
+    let reply = federation.here(vec![("message", string("again"))]).await;
+    assert!(
+        reply.starts_with("Every one of your destinations is broken"),
+        "{reply}"
+    );
+
+    // Registering the times again at beta sends a new webhook, which mends the destination.
+    let reply = federation
+        .beta
+        .invoke(
+            sim,
+            federation.beta.times,
+            federation.hanako,
+            "unregtimes",
+            vec![],
+        )
+        .await
+        .content;
+    assert!(reply.contains("no longer your times"), "{reply}");
+    federation.regtimes(&federation.beta, false).await;
+    eventually("the destination to be mended", || async {
+        let broken: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM destinations WHERE broken_reason IS NULL")
+                .fetch_one(&federation.alpha.pool)
+                .await
+                .unwrap();
+        (broken == 1).then_some(())
+    })
+    .await;
+    let reply = federation.here(vec![("message", string("back"))]).await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused() {
+    let federation = Federation::peered(false).await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+
+    // Alpha runs /setup again under a new name; beta learns it from the new hello.
+    let reply = alpha
+        .invoke(
+            sim,
+            alpha.botcom,
+            alpha.admin,
+            "setup",
+            vec![
+                ("name", string("alpha-jp")),
+                ("channel", CommandOptionValue::Channel(alpha.botcom)),
+            ],
+        )
+        .await
+        .content;
+    assert!(reply.contains("1 peer(s) were told"), "{reply}");
+    eventually("beta to know the new name", || async {
+        let name: String = sqlx::query_scalar("SELECT name FROM peers")
+            .fetch_one(&beta.pool)
+            .await
+            .unwrap();
+        (name == "alpha-jp").then_some(())
+    })
+    .await;
+    let reply = beta
+        .invoke(
+            sim,
+            beta.times,
+            federation.hanako,
+            "here",
+            vec![("message", string("to the renamed"))],
+        )
+        .await
+        .content;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    let at_alpha = sim
+        .wait_for_message(alpha.times, PATIENCE, |m| m.content == "to the renamed")
+        .await
+        .unwrap();
+    assert_eq!(at_alpha.author_name, "hanako (beta)");
+
+    // Someone else claims alpha's guild in hellos signed with their own key: under alpha's
+    // name (the registered key does not match the signature), and under a new name (the card
+    // is self-consistent, but the guild's registered key is another).
+    let impostor = ServerKeys::generate(&mut OsRng);
+    let (webhook_id, token): (i64, String) =
+        sqlx::query_as("SELECT master_webhook_id, master_webhook_token FROM servers")
+            .fetch_one(&alpha.pool)
+            .await
+            .unwrap();
+    let policy = kakusan_relay::WebhookPolicy::with_bases([sim.api_url()]);
+    let their_url = format!("{}/api/webhooks/{webhook_id}/{token}", sim.api_url());
+    let beta_sealing: Vec<u8> = sqlx::query_scalar("SELECT sealing_key FROM servers")
+        .fetch_one(&beta.pool)
+        .await
+        .unwrap();
+    let beta_sealing =
+        kakusan_relay::SealingSecret::from_bytes(beta_sealing.try_into().unwrap()).sealing_key();
+    let forged_hello = |name: &str| {
+        let name = ServerName::parse(name).unwrap();
+        let card = kakusan_relay::Card::new(
+            name.clone(),
+            Snowflake::new(alpha.guild).unwrap(),
+            kakusan_relay::WebhookUrl::parse(&their_url, &policy).unwrap(),
+            impostor.verify_key(),
+            impostor.sealing_key(),
+        );
+        let hello = kakusan_relay::Hello::seal(&card, &beta_sealing, &mut OsRng).unwrap();
+        Envelope::new(
+            name,
+            ServerName::parse("beta").unwrap(),
+            Body::PeerHello(hello),
+            Utc::now(),
+            &mut OsRng,
+        )
+        .sign(impostor.signing())
+        .unwrap()
+    };
+    post_through_master_webhook(&federation, beta, forged_hello("alpha-jp").as_str()).await;
+    post_through_master_webhook(&federation, beta, forged_hello("not-alpha").as_str()).await;
+    for needle in [
+        "signature does not match",
+        "another key than the registered one",
+    ] {
+        sim.wait_for_message(beta.botcom, PATIENCE, |m| {
+            m.webhook_id.is_none() && m.content.contains(needle)
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no bot-com line with {needle:?}"));
+    }
+    let peers: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT name, verify_key FROM peers")
+        .fetch_all(&beta.pool)
+        .await
+        .unwrap();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(peers[0].0, "alpha-jp");
+    assert_ne!(
+        peers[0].1,
+        impostor.verify_key().to_bytes().to_vec(),
+        "the key stays"
     );
 }
