@@ -274,10 +274,15 @@ impl App {
             &format!("<@{}> accepted **{}** as a peer.", ctx.user(), peer.name),
         )
         .await;
-        Ok(Reply::text(format!(
-            "Accepted **{}**; you are mutual peers now.",
-            peer.name
-        )))
+        Ok(Reply {
+            text: format!(
+                "**{}** was accepted by <@{}>; you are mutual peers now.",
+                peer.name,
+                ctx.user()
+            ),
+            components: Vec::new(),
+            replaces_message: true,
+        })
     }
 
     pub(crate) async fn ping(&self, ctx: &Ctx, name: &str) -> anyhow::Result<Reply> {

@@ -82,13 +82,16 @@ impl Ctx {
 pub(crate) struct Reply {
     pub(crate) text: String,
     pub(crate) components: Vec<Component>,
+    /// For a button: the answer replaces the message the button is on (so an accepted request
+    /// loses its Accept button) instead of being a new message for the presser alone.
+    pub(crate) replaces_message: bool,
 }
 
 impl Reply {
     pub(crate) fn text(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
-            components: Vec::new(),
+            ..Self::default()
         }
     }
 }
@@ -262,6 +265,11 @@ impl App {
             ComponentAction::CancelRelay { relay_id } => self.cancel_relay(&ctx, relay_id).await,
         };
         let reply = settle(result, "a button");
+        if reply.replaces_message {
+            return self
+                .answer(&ctx, InteractionResponseType::UpdateMessage, &reply, false)
+                .await;
+        }
         self.respond(&ctx, &reply, true).await
     }
 
@@ -272,8 +280,25 @@ impl App {
         reply: &Reply,
         ephemeral: bool,
     ) -> anyhow::Result<()> {
+        self.answer(
+            ctx,
+            InteractionResponseType::ChannelMessageWithSource,
+            reply,
+            ephemeral,
+        )
+        .await
+    }
+
+    /// The first answer, of `kind`: a new message, or the button's message updated.
+    async fn answer(
+        &self,
+        ctx: &Ctx,
+        kind: InteractionResponseType,
+        reply: &Reply,
+        ephemeral: bool,
+    ) -> anyhow::Result<()> {
         let response = InteractionResponse {
-            kind: InteractionResponseType::ChannelMessageWithSource,
+            kind,
             data: Some(InteractionResponseData {
                 allowed_mentions: Some(AllowedMentions::default()),
                 components: Some(reply.components.clone()),

@@ -287,6 +287,7 @@ impl App {
         Ok(Reply {
             text: lines.join("\n"),
             components: component::rows(buttons),
+            replaces_message: false,
         })
     }
 

@@ -53,7 +53,9 @@ async fn two_deployments_peer_and_relay_a_members_post() {
     let refused = press(sim, request.id, federation.hanako, &accept).await;
     assert!(refused.contains("Manage Server"), "{refused}");
     let accepted = press(sim, request.id, beta.admin, &accept).await;
-    assert!(accepted.contains("mutual"), "{accepted}");
+    assert!(accepted.contains("was accepted by"), "{accepted}");
+    let request = sim.message(request.id).unwrap();
+    assert!(request.components.is_empty(), "the Accept button is gone");
     federation.wait_mutual().await;
 
     // Hanako registers her times on both sides; each side learns the other's.
