@@ -31,6 +31,8 @@ pub(crate) struct Deployment {
     pub(crate) pool: PgPool,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// The port of its HTTP endpoint (metrics and health), while it runs.
+    pub(crate) http_port: u16,
     message_content: bool,
     api: String,
     gateway: String,
@@ -65,6 +67,7 @@ impl Deployment {
             pool,
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            http_port: 0,
             message_content,
             api: sim.api_url(),
             gateway: sim.gateway_url(),
@@ -74,6 +77,7 @@ impl Deployment {
     /// Starts `kakusan run` and waits until its shard is connected and its commands exist.
     pub(crate) async fn start(&mut self, sim: &DiscordSim) {
         let http_port = free_port();
+        self.http_port = http_port;
         let child = kakusan(&self.dir)
             .arg("run")
             .env("DISCORD_TOKEN", &self.app.token)
@@ -98,6 +102,14 @@ impl Deployment {
             (sim.commands(self.app.id, None).len() == 12).then_some(())
         })
         .await;
+    }
+
+    /// The value of one series of its `/metrics`, e.g. `kakusan_envelopes_received_total{kind="ping"}`.
+    pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.http_port);
+        let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
     }
 
     /// SIGKILL: the process dies at once, in the middle of whatever it was doing.

@@ -492,6 +492,14 @@ async fn forged_replayed_misaddressed_and_member_posted_envelopes_have_no_effect
         .filter(|m| m.content.starts_with("Envelope check:"))
         .count();
     assert_eq!(rejected, 3);
+    for reason in ["bad_signature", "wrong_dst", "replayed"] {
+        let series = format!("kakusan_envelopes_rejected_total{{reason=\"{reason}\"}}");
+        assert_eq!(alpha.metric(&series).await, Some(1.0), "{series}");
+    }
+    let withdrawals = alpha
+        .metric("kakusan_envelopes_received_total{kind=\"times.withdraw\"}")
+        .await;
+    assert_eq!(withdrawals, Some(1.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use discord_sim::DiscordSim;
 use kakusan_storage::{PgPool, outbox};
 
 use crate::common::{Cluster, get};
-use crate::{Running, delivered, eventually, fan_out, harness, live_contents};
+use crate::{Running, delivered, eventually, fan_out, harness, live_contents, sample};
 
 const DESTINATIONS: usize = 4;
 const MESSAGES: u64 = 3;
@@ -122,7 +122,7 @@ async fn commands_say_storage_is_unavailable_during_an_outage_and_work_after_it(
     let channel = sim.create_channel(guild, "times-hanako").unwrap();
     sim.add_bot(guild, app.id, discord_sim::ADMINISTRATOR)
         .unwrap();
-    let _kakusan = Running::start(&cluster.url, &sim, &app.token);
+    let kakusan = Running::start(&cluster.url, &sim, &app.token);
     sim.wait_for_sessions(app.id, 1, Duration::from_secs(20))
         .await
         .unwrap();
@@ -147,4 +147,17 @@ async fn commands_say_storage_is_unavailable_during_an_outage_and_work_after_it(
         sharelist().await.starts_with("Here: no times channel")
     })
     .await;
+
+    // Every use counted, the one that met the outage too.
+    let (_, metrics) = get(kakusan.addr, "/metrics").await.unwrap();
+    let uses = sample(
+        &metrics,
+        "kakusan_command_uses_total{command=\"sharelist\"}",
+    )
+    .unwrap();
+    assert!(uses >= 3.0, "{uses}");
+    assert_eq!(
+        sample(&metrics, "kakusan_command_uses_total{command=\"here\"}"),
+        Some(0.0)
+    );
 }
