@@ -192,11 +192,11 @@ impl App {
                 name.trim()
             )));
         };
-        // The goodbye goes out directly, not through the outbox: once the peer is removed
-        // there is no row left to address a queued job to. If it cannot be sent, the peer is
-        // removed all the same and the admin is told.
-        let told = self.post_now(&local, &peer, Body::PeerBye).await;
+        // Forgotten here first: if the database fails, nothing happened. The goodbye then goes
+        // out directly, not through the outbox, because no peer row is left to address a
+        // queued job to; if it cannot be sent, the admin is told.
         peers::remove_peer(&self.pool, ctx.guild(), &peer.name).await?;
+        let told = self.post_now(&local, &peer, Body::PeerBye).await;
         if let Some(assembler) = self
             .syncs
             .lock()

@@ -11,13 +11,13 @@ use kakusan_relay::delivery::{
     webhook_username,
 };
 use kakusan_storage::destinations::{self, Destination};
-use kakusan_storage::outbox;
 use kakusan_storage::servers;
 use kakusan_storage::times::{self, Times};
+use kakusan_storage::{SecretString, outbox};
 use twilight_model::channel::Message;
 use twilight_model::channel::message::{AllowedMentions, MessageType};
 use twilight_model::id::Id;
-use twilight_model::id::marker::{ChannelMarker, MessageMarker};
+use twilight_model::id::marker::{ChannelMarker, MessageMarker, WebhookMarker};
 use uuid::Uuid;
 
 use crate::app::App;
@@ -28,6 +28,29 @@ use crate::schedule::parse_schedule;
 
 /// How long a mirrored edit waits, so a burst of edits becomes one call per copy.
 const EDIT_DELAY: Duration = Duration::from_secs(1);
+
+/// Where a `/here` message was shown in its channel.
+enum Shown {
+    /// Through the member's times webhook.
+    Webhook {
+        webhook: Id<WebhookMarker>,
+        token: SecretString,
+        message: Id<MessageMarker>,
+    },
+    /// As the bot.
+    Bot {
+        channel: Id<ChannelMarker>,
+        message: Id<MessageMarker>,
+    },
+}
+
+impl Shown {
+    fn message(&self) -> Id<MessageMarker> {
+        match self {
+            Shown::Webhook { message, .. } | Shown::Bot { message, .. } => *message,
+        }
+    }
+}
 
 /// A `/here` that passed the checks on what the member typed.
 pub(crate) struct CheckedHere {
@@ -91,19 +114,27 @@ impl App {
             avatar_url: ctx.avatar_url.clone(),
             attachments: here.attachment.into_iter().collect(),
         };
-        let mut transaction = self.pool.begin().await?;
-        for destination in &working {
-            let job = RelayJob {
-                server_guild_id: ctx.guild(),
-                destination_id: destination.id,
-                webhook_id: destination.webhook_id,
-                member_id: ctx.user(),
-                source_message_id: shown.get(),
-                relay_id: Some(relay_id),
-            };
-            enqueue_send(&mut transaction, &job, &payload, here.at).await?;
+        let queued = async {
+            let mut transaction = self.pool.begin().await?;
+            for destination in &working {
+                let job = RelayJob {
+                    server_guild_id: ctx.guild(),
+                    destination_id: destination.id,
+                    webhook_id: destination.webhook_id,
+                    member_id: ctx.user(),
+                    source_message_id: shown.message().get(),
+                    relay_id: Some(relay_id),
+                };
+                enqueue_send(&mut transaction, &job, &payload, here.at).await?;
+            }
+            transaction.commit().await?;
+            anyhow::Ok(())
         }
-        transaction.commit().await?;
+        .await;
+        if let Err(error) = queued {
+            self.unshow(&shown).await;
+            return Err(error);
+        }
         let broken_line = if broken.is_empty() {
             String::new()
         } else {
@@ -132,7 +163,7 @@ impl App {
         ctx: &Ctx,
         here: &CheckedHere,
         username: &str,
-    ) -> anyhow::Result<Id<MessageMarker>> {
+    ) -> anyhow::Result<Shown> {
         let mut text = here.text.clone();
         if let Some(file) = &here.attachment {
             text = format!("{text}\n{}", file.url);
@@ -152,7 +183,11 @@ impl App {
                 request = request.avatar_url(avatar);
             }
             let message = request.wait().await?.model().await?;
-            return Ok(message.id);
+            return Ok(Shown::Webhook {
+                webhook: id,
+                token: times.webhook_token,
+                message: message.id,
+            });
         }
         let text = clip(&format!("**{}** (/here):\n{text}", ctx.display_name));
         let message = self
@@ -164,7 +199,32 @@ impl App {
             .context("showing the message in the channel")?
             .model()
             .await?;
-        Ok(message.id)
+        Ok(Shown::Bot {
+            channel: ctx.channel_id,
+            message: message.id,
+        })
+    }
+
+    /// Takes a shown `/here` message away again: its relay could not be queued, and a message
+    /// in the channel would claim otherwise.
+    async fn unshow(&self, shown: &Shown) {
+        let result = match shown {
+            Shown::Webhook {
+                webhook,
+                token,
+                message,
+            } => self
+                .http
+                .delete_webhook_message(*webhook, token.expose(), *message)
+                .await
+                .map(drop),
+            Shown::Bot { channel, message } => {
+                self.http.delete_message(*channel, *message).await.map(drop)
+            }
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "could not take back a /here message that was not relayed");
+        }
     }
 
     /// Waits (a little) for the relay's copies, then says which arrived and which failed.
