@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt as _;
+use futures_util::future::Shared;
 use kakusan_relay::{Nonce, SyncAssembler, WebhookPolicy};
 use kakusan_storage::{PgPool, StorageError};
 use tokio::sync::oneshot;
@@ -56,13 +58,17 @@ pub struct App {
 /// Places in line, one line per channel: each message event waits until the one before it in
 /// its channel is done. A line is a chain of one-shot channels, so a finished (or failed, or
 /// panicked) event lets the next one go by dropping its sender.
+///
+/// A gate in front of every line holds all of them while a new session catches up.
 #[derive(Default)]
 struct Turns {
     last: Mutex<HashMap<u64, oneshot::Receiver<()>>>,
+    gate: Mutex<Option<Shared<oneshot::Receiver<()>>>>,
 }
 
 /// One event's place in its channel's line.
 struct Turn {
+    gate: Option<Shared<oneshot::Receiver<()>>>,
     previous: Option<oneshot::Receiver<()>>,
     done: oneshot::Sender<()>,
 }
@@ -75,15 +81,31 @@ impl Turns {
             .lock()
             .expect("turn map poisoned")
             .insert(channel, next);
-        Turn { previous, done }
+        let gate = self.gate.lock().expect("gate poisoned").clone();
+        Turn {
+            gate,
+            previous,
+            done,
+        }
+    }
+
+    /// Closes the gate for the turns taken from now on; dropping the sender opens it.
+    fn close_gate(&self) -> oneshot::Sender<()> {
+        let (open, gate) = oneshot::channel();
+        *self.gate.lock().expect("gate poisoned") = Some(gate.shared());
+        open
     }
 }
 
 impl Turn {
-    /// Waits until the event before is done; dropping the returned sender lets the next go.
+    /// Waits until the gate is open and the event before is done; dropping the returned
+    /// sender lets the next go.
     async fn wait(self) -> oneshot::Sender<()> {
+        // Errors only mean the senders were dropped: the gate is open, the event is done.
+        if let Some(gate) = self.gate {
+            let _ = gate.await;
+        }
         if let Some(previous) = self.previous {
-            // An error only means the previous event's sender was dropped: it is done.
             let _ = previous.await;
         }
         self.done
@@ -123,13 +145,18 @@ impl App {
             _ => None,
         };
         let turn = channel.map(|channel| self.turns.take(channel.get()));
+        // A new session: message events wait until what arrived while kakusan was away has
+        // been read, so that the old envelopes go first.
+        let gate = matches!(event, Event::Ready(_)).then(|| self.turns.close_gate());
         let app = Arc::clone(self);
         async move {
             let _done = match turn {
                 Some(turn) => Some(turn.wait().await),
                 None => None,
             };
-            app.dispatch(event).await
+            let outcome = app.dispatch(event).await;
+            drop(gate);
+            outcome
         }
     }
 
@@ -137,6 +164,7 @@ impl App {
         match event {
             Event::Ready(ready) => {
                 let _ = self.bot_user.set(ready.user.id);
+                self.catch_up().await;
                 Ok(())
             }
             Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,
@@ -159,7 +187,7 @@ impl App {
     /// for up to [`OUTAGE_PATIENCE`]): Discord will not send the event a second time, so
     /// giving up at the first failure would lose a member's post or a peer's envelope. Events
     /// of the same channel wait behind it, in order.
-    async fn through_outage<F, Fut>(&self, mut handler: F) -> anyhow::Result<()>
+    pub(crate) async fn through_outage<F, Fut>(&self, mut handler: F) -> anyhow::Result<()>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = anyhow::Result<()>>,

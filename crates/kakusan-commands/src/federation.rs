@@ -15,13 +15,13 @@ use chrono::Utc;
 use kakusan_relay::delivery::{EnvelopePayload, enqueue_envelope, webhook_username};
 use kakusan_relay::rand_core::OsRng;
 use kakusan_relay::{
-    Body, Card, Envelope, Hello, Registration, SealedSecret, SealingSecret, ServerKeys, ServerName,
-    SigningSecret, Snowflake, StoredReplayGuard, TimesWithdraw, Ttl, VerifiedEnvelope, Verifier,
-    VerifyError, VerifyKey, WebhookUrl, split_sync,
+    Body, Card, Envelope, Hello, MAX_CLOCK_SKEW, Registration, SealedSecret, SealingSecret,
+    ServerKeys, ServerName, SigningSecret, Snowflake, StoredReplayGuard, TimesWithdraw, Ttl,
+    VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookUrl, split_sync,
 };
 use kakusan_storage::destinations::{self, Announced};
 use kakusan_storage::peers::{self, Peer, PeerCard};
-use kakusan_storage::servers::Server;
+use kakusan_storage::servers::{self, Server};
 use kakusan_storage::{PgConnection, PublicKey, SecretString, seen, times};
 use twilight_model::channel::Message;
 use twilight_model::channel::message::AllowedMentions;
@@ -84,13 +84,96 @@ impl Refusal {
     }
 }
 
+/// How many messages one page of a bot-com channel's history holds (Discord's maximum).
+const HISTORY_PAGE: u16 = 100;
+
 impl App {
-    /// A message from our master webhook in a bot-com channel: verify it, then apply it.
+    /// Reads, for every server, the envelopes that arrived in its bot-com channel while no
+    /// session was connected (Discord does not send those events again). Runs at READY, before
+    /// any message event of the new session; a failure is logged and the session goes on.
+    pub(crate) async fn catch_up(&self) {
+        let servers = match servers::list_servers(&self.pool).await {
+            Ok(servers) => servers,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for envelopes that arrived while away");
+                return;
+            }
+        };
+        for server in servers {
+            let name = server.name.clone();
+            match self.catch_up_server(server).await {
+                Ok(0) => {}
+                Ok(read) => {
+                    tracing::info!(server = %name, read, "read envelopes that arrived while away")
+                }
+                Err(error) => tracing::warn!(
+                    server = %name,
+                    "could not read the envelopes that arrived while away: {error:#}"
+                ),
+            }
+        }
+    }
+
+    async fn catch_up_server(&self, server: Server) -> anyhow::Result<usize> {
+        let channel = Id::new_checked(server.botcom_channel_id).context("a stored channel id")?;
+        let mut after = server
+            .envelopes_read_until
+            .unwrap_or(server.master_webhook_id);
+        let mut read = 0;
+        loop {
+            let mut page = self
+                .http
+                .channel_messages(channel)
+                .after(Id::new_checked(after).context("a message id")?)
+                .limit(HISTORY_PAGE)
+                .await
+                .context("reading the bot-com channel")?
+                .models()
+                .await
+                .context("reading the bot-com channel")?;
+            let last_page = page.len() < usize::from(HISTORY_PAGE);
+            page.sort_by_key(|message| message.id);
+            // What the timestamp check would refuse anyway is passed over quietly rather than
+            // reported line by line (the first catch-up after an upgrade reads from /setup on).
+            let oldest = Utc::now().timestamp() - MAX_CLOCK_SKEW.num_seconds();
+            for message in &page {
+                after = after.max(message.id.get());
+                if message.webhook_id.map(Id::get) == Some(server.master_webhook_id)
+                    && message.timestamp.as_secs() >= oldest
+                {
+                    self.through_outage(|| self.envelope_message(server.clone(), message))
+                        .await?;
+                    read += 1;
+                }
+            }
+            if last_page || page.is_empty() {
+                break;
+            }
+        }
+        servers::advance_envelope_cursor(&self.pool, server.guild_id, after).await?;
+        Ok(read)
+    }
+
+    /// A message from our master webhook in a bot-com channel: verify it, apply it, and mark
+    /// the channel read up to it.
     pub(crate) async fn envelope_message(
         &self,
         server: Server,
         message: &Message,
     ) -> anyhow::Result<()> {
+        let guild = server.guild_id;
+        self.receive_envelope(server, message).await?;
+        // Not fatal: at worst the next catch-up reads the message again and the replay check
+        // refuses it.
+        if let Err(error) =
+            servers::advance_envelope_cursor(&self.pool, guild, message.id.get()).await
+        {
+            tracing::warn!(%error, "could not mark the bot-com channel read");
+        }
+        Ok(())
+    }
+
+    async fn receive_envelope(&self, server: Server, message: &Message) -> anyhow::Result<()> {
         let content = if message.content.is_empty() {
             self.read_through_master_webhook(&server, message).await?
         } else {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-use crate::ids::sf;
+use crate::ids::{OptionalId, sf};
 use crate::{PrivateKey, SecretString, StorageError};
 
 /// A server as stored.
@@ -28,6 +28,10 @@ pub struct Server {
     /// The X25519 secret that opens sealed webhook URLs.
     #[sqlx(try_from = "Vec<u8>")]
     pub sealing_key: PrivateKey,
+    /// The newest message of the bot-com channel already handled; `None` until the first.
+    /// Envelopes that arrived while kakusan was away are read from here on.
+    #[sqlx(try_from = "OptionalId")]
+    pub envelopes_read_until: Option<u64>,
     /// When `/setup` first ran.
     pub created_at: DateTime<Utc>,
     /// When `/setup` last ran.
@@ -70,6 +74,9 @@ pub async fn upsert_server(
              botcom_channel_id = EXCLUDED.botcom_channel_id,
              master_webhook_id = EXCLUDED.master_webhook_id,
              master_webhook_token = EXCLUDED.master_webhook_token,
+             envelopes_read_until = CASE
+                 WHEN servers.master_webhook_id = EXCLUDED.master_webhook_id
+                 THEN servers.envelopes_read_until END,
              updated_at = now()
          RETURNING *",
     )
@@ -111,6 +118,24 @@ pub async fn server_by_botcom_channel(
     )
 }
 
+/// Notes that the bot-com channel was handled up to message `message_id`. The mark only moves
+/// forward, so handling an older message late does not move it back.
+pub async fn advance_envelope_cursor(
+    executor: impl PgExecutor<'_>,
+    guild_id: u64,
+    message_id: u64,
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "UPDATE servers SET envelopes_read_until = GREATEST(envelopes_read_until, $2)
+         WHERE guild_id = $1",
+    )
+    .bind(sf(guild_id)?)
+    .bind(sf(message_id)?)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// Every server of this deployment, by name.
 pub async fn list_servers(executor: impl PgExecutor<'_>) -> Result<Vec<Server>, StorageError> {
     Ok(
@@ -126,6 +151,39 @@ mod tests {
 
     use super::*;
     use crate::fixtures;
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn the_envelope_cursor_only_moves_forward_and_restarts_with_a_new_webhook(pool: PgPool) {
+        let server = fixtures::server(&pool, 100, "alpha").await;
+        assert_eq!(server.envelopes_read_until, None);
+        advance_envelope_cursor(&pool, 100, 50).await.unwrap();
+        advance_envelope_cursor(&pool, 100, 40).await.unwrap();
+        let read = |pool: PgPool| async move {
+            super::server(&pool, 100)
+                .await
+                .unwrap()
+                .unwrap()
+                .envelopes_read_until
+        };
+        assert_eq!(read(pool.clone()).await, Some(50));
+
+        // /setup again with the same webhook keeps the mark; a new webhook starts afresh.
+        let again = |webhook: u64| NewServer {
+            guild_id: 100,
+            name: "alpha",
+            botcom_channel_id: server.botcom_channel_id,
+            master_webhook_id: webhook,
+            master_webhook_token: &server.master_webhook_token,
+            signing_key: &server.signing_key,
+            sealing_key: &server.sealing_key,
+        };
+        upsert_server(&pool, &again(server.master_webhook_id))
+            .await
+            .unwrap();
+        assert_eq!(read(pool.clone()).await, Some(50));
+        upsert_server(&pool, &again(999)).await.unwrap();
+        assert_eq!(read(pool.clone()).await, None);
+    }
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn setup_again_keeps_keys_and_changes_the_rest(pool: PgPool) {

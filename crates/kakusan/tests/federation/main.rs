@@ -862,3 +862,54 @@ async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused()
         "the key stays"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_that_arrive_while_a_deployment_is_down_are_read_when_it_returns() {
+    let mut federation = Federation::peered(false).await;
+    let taro = federation.sim.create_user("taro");
+    for guild in [federation.alpha.guild, federation.beta.guild] {
+        federation.sim.add_member(guild, taro, &[]).unwrap();
+    }
+    let taro_times = federation
+        .sim
+        .create_channel(federation.alpha.guild, "times-taro")
+        .unwrap();
+    federation.beta.kill();
+
+    // Taro registers his times at alpha while beta is away; the announcement waits in beta's
+    // bot-com channel, where no session sees it arrive.
+    let reply = federation
+        .alpha
+        .invoke(&federation.sim, taro_times, taro, "regtimes", vec![])
+        .await
+        .content;
+    assert!(reply.contains("announced to 1 mutual peer"), "{reply}");
+    federation
+        .sim
+        .wait_for_message(federation.beta.botcom, PATIENCE, |m| {
+            m.webhook_id.is_some() && m.content.contains("times.announce")
+        })
+        .await
+        .unwrap();
+
+    federation.beta.start(&federation.sim).await;
+    let beta_pool = federation.beta.pool.clone();
+    eventually("beta to learn taro's times", || async {
+        let known: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM destinations WHERE member_id = $1")
+                .bind(i64::try_from(taro).unwrap())
+                .fetch_one(&beta_pool)
+                .await
+                .unwrap();
+        (known == 1).then_some(())
+    })
+    .await;
+    // Nothing was refused on the way: no replays of what the first session had read.
+    let refused = federation
+        .beta
+        .botcom_messages(&federation.sim)
+        .iter()
+        .filter(|m| m.content.starts_with("Envelope check:"))
+        .count();
+    assert_eq!(refused, 0);
+}
