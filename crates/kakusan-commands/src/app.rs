@@ -164,7 +164,8 @@ impl App {
         match event {
             Event::Ready(ready) => {
                 let _ = self.bot_user.set(ready.user.id);
-                self.catch_up().await;
+                let guilds: Vec<u64> = ready.guilds.iter().map(|guild| guild.id.get()).collect();
+                self.catch_up(&guilds).await;
                 Ok(())
             }
             Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,

@@ -88,10 +88,11 @@ impl Refusal {
 const HISTORY_PAGE: u16 = 100;
 
 impl App {
-    /// Reads, for every server, the envelopes that arrived in its bot-com channel while no
-    /// session was connected (Discord does not send those events again). Runs at READY, before
-    /// any message event of the new session; a failure is logged and the session goes on.
-    pub(crate) async fn catch_up(&self) {
+    /// Reads, for every server in `guilds` (those of the shard that became READY), the
+    /// envelopes that arrived in its bot-com channel while no session was connected (Discord
+    /// does not send those events again). Runs at READY, before any message event of the new
+    /// session; a failure is logged and the session goes on.
+    pub(crate) async fn catch_up(&self, guilds: &[u64]) {
         let servers = match servers::list_servers(&self.pool).await {
             Ok(servers) => servers,
             Err(error) => {
@@ -100,6 +101,9 @@ impl App {
             }
         };
         for server in servers {
+            if !guilds.contains(&server.guild_id) {
+                continue;
+            }
             let name = server.name.clone();
             match self.catch_up_server(server).await {
                 Ok(0) => {}
