@@ -166,6 +166,7 @@ impl App {
                 let _ = self.bot_user.set(ready.user.id);
                 let guilds: Vec<u64> = ready.guilds.iter().map(|guild| guild.id.get()).collect();
                 self.catch_up(&guilds).await;
+                self.catch_up_mirrors(&guilds).await;
                 Ok(())
             }
             Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,

@@ -85,7 +85,7 @@ impl Refusal {
 }
 
 /// How many messages one page of a bot-com channel's history holds (Discord's maximum).
-const HISTORY_PAGE: u16 = 100;
+pub(crate) const HISTORY_PAGE: u16 = 100;
 
 impl App {
     /// Reads, for every server in `guilds` (those of the shard that became READY), the

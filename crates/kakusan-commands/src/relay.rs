@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::component;
+use crate::federation::HISTORY_PAGE;
 use crate::interaction::{Ctx, DELIVERY_REPORT_WAIT, Reply, clip};
 use crate::model::HereCommand;
 use crate::schedule::parse_schedule;
@@ -442,8 +443,76 @@ impl App {
             let job = mirror_job(&times, destination, message.id, Some(relay_id));
             enqueue_send(&mut transaction, &job, &payload, None).await?;
         }
+        // In the same transaction: a message is either relayed and marked read, or neither.
+        times::advance_read_cursor(&mut *transaction, times.id, message.id.get()).await?;
         transaction.commit().await?;
         Ok(())
+    }
+
+    /// Relays the plain messages posted in mirrored times channels of `guilds` while no session
+    /// was connected, from each channel's read mark on. Runs at READY, before the new
+    /// session's message events (see [`crate::App::handle`]). Edits and deletes made while
+    /// away are not seen; a times registered before read marks existed starts at its next
+    /// relayed message.
+    pub(crate) async fn catch_up_mirrors(&self, guilds: &[u64]) {
+        let mirrored = match times::mirrored_times(&self.pool, guilds).await {
+            Ok(mirrored) => mirrored,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for mirrored posts made while away");
+                return;
+            }
+        };
+        for times in mirrored {
+            let Some(after) = times.read_until else {
+                continue;
+            };
+            match self.catch_up_mirror(&times, after).await {
+                Ok(0) => {}
+                Ok(relayed) => {
+                    tracing::info!(
+                        channel = times.channel_id,
+                        relayed,
+                        "relayed posts made while away"
+                    );
+                }
+                Err(error) => tracing::warn!(
+                    channel = times.channel_id,
+                    "could not read the posts made while away: {error:#}"
+                ),
+            }
+        }
+    }
+
+    async fn catch_up_mirror(&self, times: &Times, mut after: u64) -> anyhow::Result<usize> {
+        let channel = Id::new_checked(times.channel_id).context("a stored channel id")?;
+        let mut relayed = 0;
+        loop {
+            let mut page = self
+                .http
+                .channel_messages(channel)
+                .after(Id::new_checked(after).context("a message id")?)
+                .limit(HISTORY_PAGE)
+                .await
+                .context("reading the times channel")?
+                .models()
+                .await
+                .context("reading the times channel")?;
+            let last_page = page.len() < usize::from(HISTORY_PAGE);
+            page.sort_by_key(|message| message.id);
+            for message in &page {
+                after = after.max(message.id.get());
+                if message.webhook_id.is_none()
+                    && !message.author.bot
+                    && message.author.id.get() == times.member_id
+                {
+                    self.through_outage(|| self.mirror_send(message)).await?;
+                    relayed += 1;
+                }
+            }
+            if last_page || page.is_empty() {
+                return Ok(relayed);
+            }
+        }
     }
 
     /// An edit in a mirrored times channel reaches every copy (or the send still queued).

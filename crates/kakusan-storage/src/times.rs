@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-use crate::ids::sf;
+use crate::ids::{OptionalId, sf};
 use crate::{SecretString, StorageError};
 
 /// A times as stored.
@@ -35,6 +35,10 @@ pub struct Times {
     pub broken_at: Option<DateTime<Utc>>,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
+    /// The newest message of the channel already handled by mirror mode; messages after it
+    /// that arrived while kakusan was away are read at the next start.
+    #[sqlx(try_from = "OptionalId")]
+    pub read_until: Option<u64>,
 }
 
 /// What `/regtimes` stores.
@@ -65,8 +69,8 @@ pub async fn register_times(
 ) -> Result<Times, StorageError> {
     Ok(sqlx::query_as::<_, Times>(
         "INSERT INTO times (server_guild_id, member_id, member_name, channel_id, webhook_id,
-                            webhook_token, mirror)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                            webhook_token, mirror, read_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $5)
          RETURNING *",
     )
     .bind(sf(times.server_guild_id)?)
@@ -137,6 +141,40 @@ pub async fn unregister_times(
     .await?)
 }
 
+/// Notes that mirror mode handled the times channel up to message `message_id`; the mark only
+/// moves forward.
+pub async fn advance_read_cursor(
+    executor: impl PgExecutor<'_>,
+    times_id: i64,
+    message_id: u64,
+) -> Result<(), StorageError> {
+    sqlx::query("UPDATE times SET read_until = GREATEST(read_until, $2) WHERE id = $1")
+        .bind(times_id)
+        .bind(sf(message_id)?)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// The mirrored times channels of the servers in `guilds`, for reading what was posted while
+/// kakusan was away.
+pub async fn mirrored_times(
+    executor: impl PgExecutor<'_>,
+    guilds: &[u64],
+) -> Result<Vec<Times>, StorageError> {
+    let guilds = guilds
+        .iter()
+        .map(|&g| sf(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(sqlx::query_as::<_, Times>(
+        "SELECT * FROM times WHERE mirror AND broken_reason IS NULL
+                               AND server_guild_id = ANY($1) ORDER BY id",
+    )
+    .bind(guilds)
+    .fetch_all(executor)
+    .await?)
+}
+
 /// Marks the times broken with `reason`, or working again with `None`.
 pub async fn set_times_broken(
     executor: impl PgExecutor<'_>,
@@ -202,6 +240,40 @@ mod tests {
         let gone = unregister_times(&pool, 7, 70).await.unwrap().unwrap();
         assert_eq!(gone.webhook_id, 1070);
         assert!(times_of_member(&pool, 100, 7).await.unwrap().is_none());
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn mirrored_times_are_read_from_their_webhook_on_and_the_mark_moves_forward(
+        pool: PgPool,
+    ) {
+        fixtures::server(&pool, 100, "alpha").await;
+        fixtures::server(&pool, 200, "beta").await;
+        let token = SecretString::new("tok");
+        let plain = register_times(&pool, &new_times(&token, 7, 70))
+            .await
+            .unwrap();
+        let mirrored = register_times(
+            &pool,
+            &NewTimes {
+                mirror: true,
+                ..new_times(&token, 8, 80)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            mirrored.read_until,
+            Some(1080),
+            "from the webhook's creation on"
+        );
+        advance_read_cursor(&pool, mirrored.id, 5000).await.unwrap();
+        advance_read_cursor(&pool, mirrored.id, 4000).await.unwrap();
+
+        let found = mirrored_times(&pool, &[100]).await.unwrap();
+        assert_eq!(found.len(), 1, "only mirrored ones");
+        assert_eq!(found[0].read_until, Some(5000));
+        assert!(mirrored_times(&pool, &[200]).await.unwrap().is_empty());
+        assert_ne!(found[0].id, plain.id);
     }
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]

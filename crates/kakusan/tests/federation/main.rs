@@ -913,3 +913,33 @@ async fn envelopes_that_arrive_while_a_deployment_is_down_are_read_when_it_retur
         .count();
     assert_eq!(refused, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrored_posts_made_while_a_deployment_is_down_are_relayed_when_it_returns() {
+    let mut federation = Federation::peered(true).await;
+    federation.hanako_posts("before");
+    eventually("the first copy", || async {
+        (federation.copies_at_beta().len() == 1).then_some(())
+    })
+    .await;
+    federation.alpha.kill();
+    federation.hanako_posts("while away 1");
+    federation.hanako_posts("while away 2");
+
+    federation.alpha.start(&federation.sim).await;
+    federation.hanako_posts("after");
+    let contents = eventually("every post at beta", || async {
+        let contents: Vec<String> = federation
+            .copies_at_beta()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        (contents.len() >= 4).then_some(contents)
+    })
+    .await;
+    assert_eq!(
+        contents,
+        ["before", "while away 1", "while away 2", "after"],
+        "once each, in order"
+    );
+}
