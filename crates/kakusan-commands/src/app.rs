@@ -228,6 +228,13 @@ impl App {
             if let Some(server) = server
                 && server.master_webhook_id == webhook.get()
             {
+                // Already read by the catch-up at the start of this session.
+                if server
+                    .envelopes_read_until
+                    .is_some_and(|read| message.id.get() <= read)
+                {
+                    return Ok(());
+                }
                 return self.envelope_message(server, message).await;
             }
             return Ok(());

@@ -403,6 +403,13 @@ impl App {
         else {
             return Ok(());
         };
+        if times
+            .read_until
+            .is_some_and(|read| message.id.get() <= read)
+        {
+            // Already relayed by the catch-up at the start of this session.
+            return Ok(());
+        }
         let content = mirror_content(message);
         if content.is_empty() && message.attachments.is_empty() {
             // Without the Message Content intent the text arrives empty; nothing to relay.

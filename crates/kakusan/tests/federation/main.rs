@@ -926,6 +926,14 @@ async fn mirrored_posts_made_while_a_deployment_is_down_are_relayed_when_it_retu
     federation.hanako_posts("while away 1");
     federation.hanako_posts("while away 2");
 
+    // Reading the history is slowed down, so that the next post arrives live while the new
+    // session is still reading: it must be relayed once, not by both.
+    federation.sim.inject_fault(discord_sim::Fault {
+        method: Some("GET".into()),
+        path: "/channels/*/messages".into(),
+        action: discord_sim::FaultAction::Latency(Duration::from_millis(700)),
+        times: None,
+    });
     federation.alpha.start(&federation.sim).await;
     federation.hanako_posts("after");
     let contents = eventually("every post at beta", || async {
