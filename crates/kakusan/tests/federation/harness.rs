@@ -17,7 +17,7 @@ use crate::common::{TestDatabase, kakusan};
 pub(crate) const BOT_PERMISSIONS: u64 = 536_988_672;
 
 /// How long a test waits for something that should happen within a second or two.
-pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// One organisation: its guild, its bot application, its database and its kakusan process.
 pub(crate) struct Deployment {
