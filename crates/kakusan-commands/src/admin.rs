@@ -6,14 +6,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use futures_util::future::join_all;
+use kakusan_relay::delivery::{discord_code, is_unknown_webhook, webhook_parts};
 use kakusan_relay::rand_core::{OsRng, RngCore as _};
 use kakusan_relay::{Body, Card, Envelope, Ping, ServerName};
 use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::servers::{self, NewServer};
 use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations};
 use tokio::sync::oneshot;
-use twilight_http::api_error::ApiError;
-use twilight_http::error::ErrorType;
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
 
@@ -363,9 +362,7 @@ impl App {
             .await;
         match result {
             Ok(_) => Ok("your times there: ok".to_owned()),
-            Err(error)
-                if matches!(discord_code(&error), Some(10015)) || status(&error) == Some(404) =>
-            {
+            Err(error) if is_unknown_webhook(&error) => {
                 destinations::mark_broken(&self.pool, destination.id, "the webhook was deleted")
                     .await?;
                 Ok("your times there: broken (its webhook was deleted)".to_owned())
@@ -383,13 +380,9 @@ impl App {
         let dst = ServerName::parse(&peer.name)?;
         let text = Envelope::new(local.name.clone(), dst, body, Utc::now(), &mut OsRng)
             .sign(local.keys.signing())?;
-        let mut parts = peer.webhook_url.expose().rsplit('/');
-        let token = parts.next().context("a stored webhook URL")?;
-        let id = parts
-            .next()
-            .and_then(|id| id.parse().ok())
-            .and_then(Id::new_checked)
-            .context("a stored webhook URL")?;
+        let (id, token) =
+            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
+        let id = Id::new_checked(id).context("a stored peer webhook URL")?;
         let none = AllowedMentions::default();
         let username = kakusan_relay::delivery::webhook_username("kakusan", local.name.as_str());
         tokio::time::timeout(
@@ -413,24 +406,5 @@ impl App {
         if let Err(error) = self.http.delete_webhook(id).await {
             tracing::warn!(%error, "could not delete a webhook kakusan no longer uses");
         }
-    }
-}
-
-/// Discord's JSON error code of a failed call, if it has one.
-pub(crate) fn discord_code(error: &twilight_http::Error) -> Option<u64> {
-    match error.kind() {
-        ErrorType::Response {
-            error: ApiError::General(general),
-            ..
-        } => Some(general.code),
-        _ => None,
-    }
-}
-
-/// The HTTP status of a failed call, if Discord answered.
-pub(crate) fn status(error: &twilight_http::Error) -> Option<u16> {
-    match error.kind() {
-        ErrorType::Response { status, .. } => Some(status.get()),
-        _ => None,
     }
 }

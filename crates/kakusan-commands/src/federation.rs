@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use kakusan_relay::delivery::{EnvelopePayload, enqueue_envelope, webhook_username};
+use kakusan_relay::delivery::{EnvelopePayload, enqueue_envelope, webhook_parts, webhook_username};
 use kakusan_relay::rand_core::OsRng;
 use kakusan_relay::{
     Body, Card, Envelope, Hello, MAX_CLOCK_SKEW, Registration, SealedSecret, SealingSecret,
@@ -26,6 +26,7 @@ use kakusan_storage::{PgConnection, PublicKey, SecretString, seen, times};
 use twilight_model::channel::Message;
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
+use twilight_model::id::marker::ChannelMarker;
 
 use crate::app::{App, is_unavailable};
 use crate::component;
@@ -85,7 +86,7 @@ impl Refusal {
 }
 
 /// How many messages one page of a bot-com channel's history holds (Discord's maximum).
-pub(crate) const HISTORY_PAGE: u16 = 100;
+const HISTORY_PAGE: u16 = 100;
 
 impl App {
     /// Reads, for every server in `guilds` (those of the shard that became READY), the
@@ -120,10 +121,36 @@ impl App {
 
     async fn catch_up_server(&self, server: Server) -> anyhow::Result<usize> {
         let channel = Id::new_checked(server.botcom_channel_id).context("a stored channel id")?;
-        let mut after = server
+        let after = server
             .envelopes_read_until
             .unwrap_or(server.master_webhook_id);
+        let history = self.history_after(channel, after).await?;
+        // What the timestamp check would refuse anyway is passed over quietly rather than
+        // reported line by line (the first catch-up after an upgrade reads from /setup on).
+        let oldest = Utc::now().timestamp() - MAX_CLOCK_SKEW.num_seconds();
         let mut read = 0;
+        for message in &history {
+            if message.webhook_id.map(Id::get) == Some(server.master_webhook_id)
+                && message.timestamp.as_secs() >= oldest
+            {
+                self.through_outage(|| self.envelope_message(server.clone(), message))
+                    .await?;
+                read += 1;
+            }
+        }
+        if let Some(newest) = history.last() {
+            servers::advance_envelope_cursor(&self.pool, server.guild_id, newest.id.get()).await?;
+        }
+        Ok(read)
+    }
+
+    /// Every message of `channel` after message `after`, oldest first, read page by page.
+    pub(crate) async fn history_after(
+        &self,
+        channel: Id<ChannelMarker>,
+        mut after: u64,
+    ) -> anyhow::Result<Vec<Message>> {
+        let mut history = Vec::new();
         loop {
             let mut page = self
                 .http
@@ -131,31 +158,20 @@ impl App {
                 .after(Id::new_checked(after).context("a message id")?)
                 .limit(HISTORY_PAGE)
                 .await
-                .context("reading the bot-com channel")?
+                .with_context(|| format!("reading the history of channel {channel}"))?
                 .models()
                 .await
-                .context("reading the bot-com channel")?;
+                .with_context(|| format!("reading the history of channel {channel}"))?;
             let last_page = page.len() < usize::from(HISTORY_PAGE);
             page.sort_by_key(|message| message.id);
-            // What the timestamp check would refuse anyway is passed over quietly rather than
-            // reported line by line (the first catch-up after an upgrade reads from /setup on).
-            let oldest = Utc::now().timestamp() - MAX_CLOCK_SKEW.num_seconds();
-            for message in &page {
-                after = after.max(message.id.get());
-                if message.webhook_id.map(Id::get) == Some(server.master_webhook_id)
-                    && message.timestamp.as_secs() >= oldest
-                {
-                    self.through_outage(|| self.envelope_message(server.clone(), message))
-                        .await?;
-                    read += 1;
-                }
+            if let Some(newest) = page.last() {
+                after = newest.id.get();
             }
-            if last_page || page.is_empty() {
-                break;
+            history.append(&mut page);
+            if last_page {
+                return Ok(history);
             }
         }
-        servers::advance_envelope_cursor(&self.pool, server.guild_id, after).await?;
-        Ok(read)
     }
 
     /// A message from our master webhook in a bot-com channel: verify it, apply it, and mark
@@ -540,7 +556,8 @@ impl App {
             content: text.into_string(),
             username: webhook_username("kakusan", &local.server.name),
         };
-        let webhook_id = webhook_id_of(&peer.webhook_url)?;
+        let (webhook_id, _) =
+            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
         enqueue_envelope(connection, local.guild_id(), peer.id, webhook_id, &payload).await?;
         Ok(())
     }
@@ -585,7 +602,8 @@ impl App {
             &mut OsRng,
         )
         .context("splitting a sync")?;
-        let webhook_id = webhook_id_of(&peer.webhook_url)?;
+        let (webhook_id, _) =
+            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
         let username = webhook_username("kakusan", &local.server.name);
         for chunk in chunks {
             let payload = EnvelopePayload {
@@ -659,8 +677,8 @@ struct Opened<'a> {
 
 impl<'a> Opened<'a> {
     fn new(registration: &'a Registration, hook: &WebhookUrl) -> Self {
-        // A parsed webhook URL ends in `/{id}/{token}`.
-        let token = hook.expose().rsplit('/').next().unwrap_or_default();
+        // A parsed webhook URL always has its parts.
+        let token = webhook_parts(hook.expose()).map_or("", |(_, token)| token);
         Self {
             registration,
             webhook_id: hook.id().get(),
@@ -677,15 +695,6 @@ impl<'a> Opened<'a> {
             webhook_token: &self.token,
         }
     }
-}
-
-/// The webhook id of a stored peer's master webhook URL.
-fn webhook_id_of(url: &SecretString) -> anyhow::Result<u64> {
-    url.expose()
-        .rsplit('/')
-        .nth(1)
-        .and_then(|id| id.parse().ok())
-        .context("a stored peer webhook URL has no webhook id")
 }
 
 /// A short, stable rendering of a verify key for people to compare.

@@ -17,6 +17,7 @@ use twilight_model::http::interaction::{
 };
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, GuildMarker, InteractionMarker, UserMarker};
+use twilight_model::user::User;
 
 use crate::app::{App, internal_sentence};
 use crate::component::ComponentAction;
@@ -40,14 +41,8 @@ impl Ctx {
     fn from_interaction(interaction: &Interaction) -> Option<Self> {
         let member = interaction.member.as_ref()?;
         let user = member.user.as_ref().or(interaction.user.as_ref())?;
-        let display_name = member
-            .nick
-            .clone()
-            .or_else(|| user.global_name.clone())
-            .unwrap_or_else(|| user.name.clone());
-        let avatar_url = user
-            .avatar
-            .map(|hash| format!("https://cdn.discordapp.com/avatars/{}/{hash}.png", user.id));
+        let display_name = display_name(member.nick.as_deref(), user);
+        let avatar_url = avatar_url(user);
         Some(Self {
             id: interaction.id,
             token: interaction.token.clone(),
@@ -346,6 +341,20 @@ impl App {
             .context("editing an interaction's answer")?;
         Ok(())
     }
+}
+
+/// A member's name in a guild: the nickname there, else the global display name, else the
+/// user name.
+pub(crate) fn display_name(nick: Option<&str>, user: &User) -> String {
+    nick.or(user.global_name.as_deref())
+        .unwrap_or(&user.name)
+        .to_owned()
+}
+
+/// The user's avatar on Discord's CDN, if they set one.
+pub(crate) fn avatar_url(user: &User) -> Option<String> {
+    user.avatar
+        .map(|hash| format!("https://cdn.discordapp.com/avatars/{}/{hash}.png", user.id))
 }
 
 /// What the member has typed into the focused option so far.

@@ -22,8 +22,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::component;
-use crate::federation::HISTORY_PAGE;
-use crate::interaction::{Ctx, DELIVERY_REPORT_WAIT, Reply, clip};
+use crate::interaction::{Ctx, DELIVERY_REPORT_WAIT, Reply, avatar_url, clip, display_name};
 use crate::model::HereCommand;
 use crate::schedule::parse_schedule;
 
@@ -419,21 +418,11 @@ impl App {
         let Some(server) = servers::server(&self.pool, times.server_guild_id).await? else {
             return Ok(());
         };
-        let display = message
-            .member
-            .as_ref()
-            .and_then(|m| m.nick.clone())
-            .or_else(|| message.author.global_name.clone())
-            .unwrap_or_else(|| message.author.name.clone());
+        let nick = message.member.as_ref().and_then(|m| m.nick.as_deref());
         let payload = SendPayload {
             content,
-            username: webhook_username(&display, &server.name),
-            avatar_url: message.author.avatar.map(|hash| {
-                format!(
-                    "https://cdn.discordapp.com/avatars/{}/{hash}.png",
-                    message.author.id
-                )
-            }),
+            username: webhook_username(&display_name(nick, &message.author), &server.name),
+            avatar_url: avatar_url(&message.author),
             attachments: message
                 .attachments
                 .iter()
@@ -490,36 +479,19 @@ impl App {
         }
     }
 
-    async fn catch_up_mirror(&self, times: &Times, mut after: u64) -> anyhow::Result<usize> {
+    async fn catch_up_mirror(&self, times: &Times, after: u64) -> anyhow::Result<usize> {
         let channel = Id::new_checked(times.channel_id).context("a stored channel id")?;
         let mut relayed = 0;
-        loop {
-            let mut page = self
-                .http
-                .channel_messages(channel)
-                .after(Id::new_checked(after).context("a message id")?)
-                .limit(HISTORY_PAGE)
-                .await
-                .context("reading the times channel")?
-                .models()
-                .await
-                .context("reading the times channel")?;
-            let last_page = page.len() < usize::from(HISTORY_PAGE);
-            page.sort_by_key(|message| message.id);
-            for message in &page {
-                after = after.max(message.id.get());
-                if message.webhook_id.is_none()
-                    && !message.author.bot
-                    && message.author.id.get() == times.member_id
-                {
-                    self.through_outage(|| self.mirror_send(message)).await?;
-                    relayed += 1;
-                }
-            }
-            if last_page || page.is_empty() {
-                return Ok(relayed);
+        for message in &self.history_after(channel, after).await? {
+            if message.webhook_id.is_none()
+                && !message.author.bot
+                && message.author.id.get() == times.member_id
+            {
+                self.through_outage(|| self.mirror_send(message)).await?;
+                relayed += 1;
             }
         }
+        Ok(relayed)
     }
 
     /// An edit in a mirrored times channel reaches every copy (or the send still queued).

@@ -5,9 +5,9 @@ use kakusan_relay::{Body, SealingKey, Snowflake, TimesWithdraw};
 use kakusan_storage::times::{self, NewTimes};
 use kakusan_storage::{SecretString, StorageError, destinations, peers};
 
-use crate::admin::discord_code;
 use crate::app::App;
 use crate::interaction::{Ctx, Reply};
+use kakusan_relay::delivery::discord_code;
 
 impl App {
     pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: bool) -> anyhow::Result<Reply> {

@@ -46,6 +46,17 @@ async fn world(pool: PgPool) -> World {
 
 impl World {
     async fn send(&self, slot: usize, source: u64, scheduled_for: Option<DateTime<Utc>>) -> i64 {
+        self.send_in_relay(slot, source, scheduled_for, None).await
+    }
+
+    /// A send of member 7's message `source`, part of `relay_id`.
+    async fn send_in_relay(
+        &self,
+        slot: usize,
+        source: u64,
+        scheduled_for: Option<DateTime<Utc>>,
+        relay_id: Option<Uuid>,
+    ) -> i64 {
         let payload = json!({ "content": format!("message {source}") });
         enqueue(
             &self.pool,
@@ -55,7 +66,7 @@ impl World {
                 target: Target::Destination(self.destinations[slot]),
                 operation: Operation::Send,
                 source_message_id: Some(source),
-                relay_id: None,
+                relay_id,
                 member_id: Some(7),
                 payload: &payload,
                 scheduled_for,
@@ -716,27 +727,8 @@ async fn race_merge_first(pool: PgPool) {
 async fn cancel_relay_removes_what_has_not_started(pool: PgPool) {
     let world = world(pool).await;
     let relay = Uuid::new_v4();
-    let payload = json!({ "content": "hi" });
-    let mut ids = Vec::new();
     for slot in 0..2 {
-        ids.push(
-            enqueue(
-                &world.pool,
-                &NewJob {
-                    server_guild_id: 100,
-                    lane: [700, 800][slot],
-                    target: Target::Destination(world.destinations[slot]),
-                    operation: Operation::Send,
-                    source_message_id: Some(9),
-                    relay_id: Some(relay),
-                    member_id: Some(7),
-                    payload: &payload,
-                    scheduled_for: None,
-                },
-            )
-            .await
-            .unwrap(),
-        );
+        world.send_in_relay(slot, 9, None, Some(relay)).await;
     }
     // One lane's job is being sent; the other is still queued.
     let claimed = claim(&world.pool, "w1", LEASE, 1).await.unwrap();

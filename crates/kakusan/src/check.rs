@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
+
 use twilight_http::error::ErrorType;
 use url::Url;
 
@@ -178,46 +180,22 @@ async fn check_database(config: &Config) -> Line {
 }
 
 async fn check_token(http: &twilight_http::Client, api: &Url) -> Line {
-    let answer = tokio::time::timeout(DISCORD_TIMEOUT, async {
-        let response = http
-            .current_user()
-            .await
-            .map_err(|error| discord_failure(&error, api))?;
-        response
-            .model()
-            .await
-            .map_err(|error| unreadable(&error, api))
-    })
-    .await;
-    match answer {
-        Ok(Ok(user)) => Line::ok(
+    match ask(http.current_user(), api).await {
+        Ok(user) => Line::ok(
             "token",
             format!(
                 "accepted by Discord for the bot {} (id {})",
                 user.name, user.id
             ),
         ),
-        Ok(Err(reason)) => Line::fail("token", reason),
-        Err(_) => Line::fail("token", no_answer(api)),
+        Err(reason) => Line::fail("token", reason),
     }
 }
 
 async fn check_gateway(http: &twilight_http::Client, config: &Config) -> Line {
     let api = &config.discord.api;
-    let answer = tokio::time::timeout(DISCORD_TIMEOUT, async {
-        let response = http
-            .gateway()
-            .authed()
-            .await
-            .map_err(|error| discord_failure(&error, api))?;
-        response
-            .model()
-            .await
-            .map_err(|error| unreadable(&error, api))
-    })
-    .await;
-    match answer {
-        Ok(Ok(info)) => {
+    match ask(http.gateway().authed(), api).await {
+        Ok(info) => {
             let url = match &config.discord.gateway {
                 Some(url) => format!("{url} (KAKUSAN_DISCORD_GATEWAY)"),
                 None => info.url.clone(),
@@ -233,9 +211,27 @@ async fn check_gateway(http: &twilight_http::Client, config: &Config) -> Line {
                 ),
             )
         }
-        Ok(Err(reason)) => Line::fail("gateway", reason),
-        Err(_) => Line::fail("gateway", no_answer(api)),
+        Err(reason) => Line::fail("gateway", reason),
     }
+}
+
+/// One Discord request, within [`DISCORD_TIMEOUT`]; a failure in words for the operator.
+async fn ask<T, R>(request: R, api: &Url) -> Result<T, String>
+where
+    R: IntoFuture<Output = Result<twilight_http::Response<T>, twilight_http::Error>>,
+    T: DeserializeOwned + Unpin,
+{
+    let answer = tokio::time::timeout(DISCORD_TIMEOUT, async {
+        let response = request
+            .await
+            .map_err(|error| discord_failure(&error, api))?;
+        response
+            .model()
+            .await
+            .map_err(|error| unreadable(&error, api))
+    })
+    .await;
+    answer.unwrap_or_else(|_| Err(no_answer(api)))
 }
 
 /// Why a Discord request failed, in words for the operator.

@@ -10,6 +10,31 @@ pub(crate) const UNKNOWN_WEBHOOK: u64 = 10015;
 pub(crate) const UNKNOWN_MESSAGE: u64 = 10008;
 
 /// Why a call did not deliver.
+/// Discord's answer that a webhook does not exist: 10015, or a bare 404.
+fn unknown_webhook(status: u16, code: Option<u64>) -> bool {
+    code == Some(UNKNOWN_WEBHOOK) || status == 404
+}
+
+/// Whether a failed call means the webhook is gone (deleted at the destination), as delivery
+/// judges it; `/ping` uses the same rule when it checks a destination.
+pub fn is_unknown_webhook(error: &twilight_http::Error) -> bool {
+    match error.kind() {
+        ErrorType::Response { status, .. } => unknown_webhook(status.get(), discord_code(error)),
+        _ => false,
+    }
+}
+
+/// Discord's JSON error code of a failed call, when Discord answered with one.
+pub fn discord_code(error: &twilight_http::Error) -> Option<u64> {
+    match error.kind() {
+        ErrorType::Response {
+            error: ApiError::General(general),
+            ..
+        } => Some(general.code),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
     /// Worth trying again later: a server error, a time-out, a broken connection.
@@ -25,16 +50,13 @@ pub(crate) enum Failure {
 impl Failure {
     /// Sorts a twilight error.
     pub(crate) fn of(error: &twilight_http::Error) -> Failure {
+        let code = discord_code(error);
         match error.kind() {
             ErrorType::Response { error, status, .. } => {
                 let status = status.get();
-                let code = match error {
-                    ApiError::General(general) => Some(general.code),
-                    _ => None,
-                };
                 match (status, code) {
                     (_, Some(UNKNOWN_MESSAGE)) => Failure::CopyGone,
-                    (_, Some(UNKNOWN_WEBHOOK)) | (404, _) => Failure::Broken(
+                    _ if unknown_webhook(status, code) => Failure::Broken(
                         "the webhook was deleted (10015 Unknown Webhook)".to_owned(),
                     ),
                     (401, _) => Failure::Broken("the webhook's token was refused (401)".to_owned()),

@@ -16,8 +16,9 @@ mod enqueue;
 mod payload;
 mod worker;
 
+pub use classify::{discord_code, is_unknown_webhook};
 pub use enqueue::{RelayJob, enqueue_delete, enqueue_edit, enqueue_envelope, enqueue_send};
 pub use payload::{
     AttachmentLink, EditPayload, EnvelopePayload, SendPayload, USERNAME_MAX_CHARS, webhook_username,
 };
-pub use worker::{Delivery, DeliveryConfig};
+pub use worker::{Delivery, DeliveryConfig, webhook_parts};

@@ -720,8 +720,9 @@ pub(crate) fn backoff(config: &DeliveryConfig, attempts: i32) -> Duration {
     full.mul_f64(0.5 + jitter / 2.0)
 }
 
-/// The id and token of a webhook URL (`.../webhooks/{id}/{token}`).
-fn webhook_parts(url: &str) -> Option<(u64, &str)> {
+/// The id and token of a webhook URL (`.../webhooks/{id}/{token}`), as stored for peers: what
+/// a webhook call needs. Handle the token as the secret it is.
+pub fn webhook_parts(url: &str) -> Option<(u64, &str)> {
     let path = url.split(['?', '#']).next()?;
     let mut segments = path.rsplit('/');
     let token = segments.next().filter(|token| !token.is_empty())?;

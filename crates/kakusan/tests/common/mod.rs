@@ -114,3 +114,15 @@ pub async fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let status = response.status().as_u16();
     Some((status, response.text().await.ok()?))
 }
+
+/// The value of one series in Prometheus text, e.g.
+/// `kakusan_deliveries_total{operation="send",outcome="delivered"}`.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}

@@ -10,7 +10,7 @@ use discord_sim::{
 };
 use kakusan_storage::PgPool;
 
-use crate::common::{TestDatabase, kakusan};
+use crate::common::{TestDatabase, get, kakusan, sample};
 
 /// The permissions the README's invite URL grants the bot (536988672): View Channels, Send
 /// Messages, Embed Links, Attach Files, Read Message History, Manage Webhooks.
@@ -106,10 +106,9 @@ impl Deployment {
 
     /// The value of one series of its `/metrics`, e.g. `kakusan_envelopes_received_total{kind="ping"}`.
     pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
-        let url = format!("http://127.0.0.1:{}/metrics", self.http_port);
-        let text = reqwest::get(url).await.ok()?.text().await.ok()?;
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.http_port));
+        let (_, text) = get(addr, "/metrics").await?;
+        sample(&text, series)
     }
 
     /// SIGKILL: the process dies at once, in the middle of whatever it was doing.

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use discord_sim::{DiscordSim, Fault, FaultAction};
 use kakusan_storage::{PgPool, outbox};
 
+use crate::common::sample;
 use crate::common::{Cluster, get};
-use crate::{Running, eventually, fan_out, harness, sample};
+use crate::{Running, eventually, fan_out, harness};
 
 const DESTINATIONS: usize = 3;
 const MESSAGES: u64 = 2;

@@ -139,15 +139,3 @@ pub(crate) async fn eventually(within: Duration, what: &str, mut done: impl Asyn
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
-
-/// The value of one series in Prometheus text, e.g.
-/// `kakusan_deliveries_total{operation="send",outcome="delivered"}`.
-pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
-}

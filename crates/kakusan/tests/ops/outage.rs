@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use discord_sim::DiscordSim;
 use kakusan_storage::{PgPool, outbox};
 
+use crate::common::sample;
 use crate::common::{Cluster, get};
-use crate::{Running, delivered, eventually, fan_out, harness, live_contents, sample};
+use crate::{Running, delivered, eventually, fan_out, harness, live_contents};
 
 const DESTINATIONS: usize = 4;
 const MESSAGES: u64 = 3;
