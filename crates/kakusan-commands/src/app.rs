@@ -171,40 +171,15 @@ impl App {
             }
             Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,
             Event::MessageCreate(message) if !self.is_own(&message.author.id) => {
-                self.through_outage(|| self.message_created(&message.message))
-                    .await
+                through_outage(|| self.message_created(&message.message)).await
             }
             Event::MessageUpdate(message) if !self.is_own(&message.author.id) => {
-                self.through_outage(|| self.mirror_edit(&message.0)).await
+                through_outage(|| self.mirror_edit(&message.0)).await
             }
             Event::MessageDelete(deleted) => {
-                self.through_outage(|| self.mirror_delete(deleted.channel_id, deleted.id))
-                    .await
+                through_outage(|| self.mirror_delete(deleted.channel_id, deleted.id)).await
             }
             _ => Ok(()),
-        }
-    }
-
-    /// Runs a message event's handler again while the database is unavailable (with backoff,
-    /// for up to [`OUTAGE_PATIENCE`]): Discord will not send the event a second time, so
-    /// giving up at the first failure would lose a member's post or a peer's envelope. Events
-    /// of the same channel wait behind it, in order.
-    pub(crate) async fn through_outage<F, Fut>(&self, mut handler: F) -> anyhow::Result<()>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = anyhow::Result<()>>,
-    {
-        let deadline = tokio::time::Instant::now() + OUTAGE_PATIENCE;
-        let mut delay = Duration::from_millis(500);
-        loop {
-            match handler().await {
-                Err(error) if is_unavailable(&error) && tokio::time::Instant::now() < deadline => {
-                    tracing::warn!("the database is unavailable; the event waits: {error:#}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                }
-                outcome => return outcome,
-            }
         }
     }
 
@@ -246,6 +221,29 @@ impl App {
     }
 }
 
+/// Runs a message event's handler again while the database is unavailable (with backoff,
+/// for up to [`OUTAGE_PATIENCE`]): Discord will not send the event a second time, so
+/// giving up at the first failure would lose a member's post or a peer's envelope. Events
+/// of the same channel wait behind it, in order.
+pub(crate) async fn through_outage<F, Fut>(mut handler: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let deadline = tokio::time::Instant::now() + OUTAGE_PATIENCE;
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match handler().await {
+            Err(error) if is_unavailable(&error) && tokio::time::Instant::now() < deadline => {
+                tracing::warn!("the database is unavailable; the event waits: {error:#}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// How long a message event waits for the database to come back before it is given up.
 const OUTAGE_PATIENCE: Duration = Duration::from_secs(15 * 60);
 
@@ -269,5 +267,79 @@ pub(crate) fn internal_sentence(error: &anyhow::Error) -> &'static str {
         STORAGE_UNAVAILABLE
     } else {
         "Something went wrong on kakusan's side; the operator can find the details in its log."
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn unavailable() -> anyhow::Error {
+        StorageError::Unavailable(sqlx::Error::PoolTimedOut).into()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_waits_out_an_outage_and_gives_up_after_its_patience() {
+        let calls = AtomicUsize::new(0);
+        let outcome = through_outage(|| async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0..3 => Err(unavailable()),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        assert!(outcome.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+
+        let started = tokio::time::Instant::now();
+        let outcome = through_outage(|| async { Err(unavailable()) }).await;
+        assert!(is_unavailable(&outcome.unwrap_err()));
+        assert!(started.elapsed() >= OUTAGE_PATIENCE);
+
+        // Any other error is not the database's absence: no retry.
+        let calls = AtomicUsize::new(0);
+        let outcome = through_outage(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(anyhow::anyhow!("a bug"))
+        })
+        .await;
+        assert!(outcome.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn events_of_a_channel_take_their_turns_in_order_behind_the_gate() {
+        let turns = Turns::default();
+        let gate = turns.close_gate();
+        let first = turns.take(1);
+        let second = turns.take(1);
+        let other_channel = turns.take(2);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let run = |turn: Turn, name: &'static str| {
+            let order = Arc::clone(&order);
+            tokio::spawn(async move {
+                let done = turn.wait().await;
+                order.lock().unwrap().push(name);
+                drop(done);
+            })
+        };
+        // Started in the wrong order, and all held by the gate.
+        let second = run(second, "second");
+        let other = run(other_channel, "other");
+        tokio::task::yield_now().await;
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "the gate holds every line"
+        );
+        let first = run(first, "first");
+        drop(gate);
+        for task in [second, other, first] {
+            task.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        let position = |name| order.iter().position(|n| *n == name).unwrap();
+        assert!(position("first") < position("second"), "{order:?}");
     }
 }

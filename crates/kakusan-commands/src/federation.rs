@@ -28,7 +28,7 @@ use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
 use twilight_model::id::marker::ChannelMarker;
 
-use crate::app::{App, is_unavailable};
+use crate::app::{App, is_unavailable, through_outage};
 use crate::component;
 
 /// A local server's identity, loaded from its row.
@@ -133,8 +133,7 @@ impl App {
             if message.webhook_id.map(Id::get) == Some(server.master_webhook_id)
                 && message.timestamp.as_secs() >= oldest
             {
-                self.through_outage(|| self.envelope_message(server.clone(), message))
-                    .await?;
+                through_outage(|| self.envelope_message(server.clone(), message)).await?;
                 read += 1;
             }
         }

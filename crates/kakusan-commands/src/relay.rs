@@ -20,7 +20,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, MessageMarker, WebhookMarker};
 use uuid::Uuid;
 
-use crate::app::App;
+use crate::app::{App, through_outage};
 use crate::component;
 use crate::interaction::{Ctx, DELIVERY_REPORT_WAIT, Reply, avatar_url, clip, display_name};
 use crate::model::HereCommand;
@@ -487,7 +487,7 @@ impl App {
                 && !message.author.bot
                 && message.author.id.get() == times.member_id
             {
-                self.through_outage(|| self.mirror_send(message)).await?;
+                through_outage(|| self.mirror_send(message)).await?;
                 relayed += 1;
             }
         }

@@ -343,6 +343,29 @@ async fn refusals_are_one_sentence_and_change_nothing() {
         .await;
     assert!(reply.contains("past"), "{reply}");
 
+    // A channel where the bot may not manage webhooks cannot become a times channel; nothing
+    // is left half-registered.
+    sim.set_overwrite(
+        alpha.times,
+        discord_sim::Overwrite {
+            id: alpha.app.bot_user_id,
+            kind: discord_sim::OVERWRITE_MEMBER,
+            allow: 0,
+            deny: discord_sim::MANAGE_WEBHOOKS,
+        },
+    )
+    .unwrap();
+    let reply = federation.regtimes(alpha, false).await;
+    assert!(
+        reply.starts_with("I cannot create a webhook in this channel"),
+        "{reply}"
+    );
+    let times: i64 = sqlx::query_scalar("SELECT count(*) FROM times")
+        .fetch_one(&alpha.pool)
+        .await
+        .unwrap();
+    assert_eq!(times, 0);
+
     let peers: i64 = sqlx::query_scalar("SELECT count(*) FROM peers")
         .fetch_one(&alpha.pool)
         .await
@@ -754,6 +777,28 @@ async fn a_deleted_destination_webhook_is_reported_and_marked_broken() {
     .await;
     let reply = federation.here(vec![("message", string("back"))]).await;
     assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+
+    // With beta's master webhook gone too, /unregserver still forgets beta and says that beta
+    // could not be told.
+    let master = sim.webhooks(federation.beta.botcom)[0].id;
+    assert!(sim.delete_webhook(master));
+    let reply = federation
+        .alpha
+        .invoke(
+            sim,
+            federation.alpha.botcom,
+            federation.alpha.admin,
+            "unregserver",
+            vec![("server", string("beta"))],
+        )
+        .await
+        .content;
+    assert!(reply.contains("it could not be told"), "{reply}");
+    let peers: i64 = sqlx::query_scalar("SELECT count(*) FROM peers")
+        .fetch_one(&federation.alpha.pool)
+        .await
+        .unwrap();
+    assert_eq!(peers, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
