@@ -27,6 +27,9 @@ pub enum WebhookUrlError {
     BadToken,
 }
 
+/// Discord's canonical API base, the one webhook URLs are written with in cards and envelopes.
+const DISCORD_BASE: &str = "https://discord.com";
+
 /// Which API bases (scheme, host and optional port) a webhook URL may start with.
 ///
 /// Production accepts Discord's hosts; end-to-end tests point it at a local simulator such as
@@ -41,7 +44,7 @@ impl WebhookPolicy {
     /// `ptb.` and `canary.` forms, all over HTTPS.
     pub fn discord() -> Self {
         let bases = [
-            "https://discord.com",
+            DISCORD_BASE,
             "https://ptb.discord.com",
             "https://canary.discord.com",
             "https://discordapp.com",
@@ -91,6 +94,17 @@ pub struct WebhookUrl {
 impl WebhookUrl {
     /// The longest accepted URL in bytes.
     pub const MAX_LEN: usize = 512;
+
+    /// The form in which webhooks cross between deployments: Discord's own,
+    /// `https://discord.com/api/webhooks/{id}/{token}`, whatever API base (a proxy, a test
+    /// server) the sender reaches Discord through. The receiver calls it through its own base;
+    /// only the id and the token matter.
+    pub fn discord(id: Snowflake, token: &str) -> Result<Self, WebhookUrlError> {
+        Self::parse(
+            &format!("{DISCORD_BASE}/api/webhooks/{id}/{token}"),
+            &WebhookPolicy::discord(),
+        )
+    }
 
     /// Parses a webhook URL whose base is one of `policy`'s.
     pub fn parse(text: &str, policy: &WebhookPolicy) -> Result<Self, WebhookUrlError> {
@@ -260,6 +274,21 @@ mod tests {
         assert_eq!(
             WebhookUrl::parse(text, &WebhookPolicy::discord()),
             Err(WebhookUrlError::WrongBase)
+        );
+    }
+
+    #[test]
+    fn the_canonical_form_is_discords_whatever_the_api_base() {
+        let id = Snowflake::new(42).unwrap();
+        let url = WebhookUrl::discord(id, TOKEN).unwrap();
+        assert_eq!(
+            url.expose(),
+            format!("https://discord.com/api/webhooks/42/{TOKEN}")
+        );
+        assert_eq!(url.id(), id);
+        assert_eq!(
+            WebhookUrl::discord(id, "not a token"),
+            Err(WebhookUrlError::BadToken)
         );
     }
 
