@@ -138,6 +138,32 @@ pub struct DiscordSim {
     addr: SocketAddr,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// The servers of the addresses added with [`DiscordSim::add_address`]; stopped with the
+    /// main one.
+    extra: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// One more address of a running simulator (see [`DiscordSim::add_address`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimAddress {
+    addr: SocketAddr,
+}
+
+impl SimAddress {
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The REST base URL through this address, `http://127.0.0.1:PORT`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The gateway URL through this address, `ws://127.0.0.1:PORT`.
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
 }
 
 impl DiscordSim {
@@ -158,23 +184,32 @@ impl DiscordSim {
             world: Mutex::new(world),
             changed: Notify::new(),
         });
-        let app = rest::router(shared.clone())
-            .merge(control_http::router(shared.clone()))
-            .into_make_service();
         let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "simulator server stopped");
-            }
-        });
+        let server = serve(listener, &shared, &shutdown);
         Ok(Self {
             handle: SimHandle { shared },
             addr,
             shutdown,
             server: Some(server),
+            extra: Mutex::default(),
         })
+    }
+
+    /// Serves the same world on one more port of `127.0.0.1`, as a deployment behind its own
+    /// HTTP proxy reaches Discord through an address its peers never see. Everything the
+    /// simulator hands out (resume URLs, attachment links) still names the main address, as
+    /// Discord's answers name Discord, not the proxy.
+    pub async fn add_address(&self) -> Result<SimAddress, SimError> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(SimError::Bind)?;
+        let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let server = serve(listener, &self.handle.shared, &self.shutdown);
+        self.extra
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(server);
+        Ok(SimAddress { addr })
     }
 
     /// A clonable handle on the control API.
@@ -213,11 +248,31 @@ impl DiscordSim {
                 }
             }
         }
-        if let Some(server) = self.server.take() {
+        let extra = std::mem::take(&mut *self.extra.lock().unwrap_or_else(|p| p.into_inner()));
+        for server in self.server.take().into_iter().chain(extra) {
             server.abort();
             let _ = server.await;
         }
     }
+}
+
+/// Serves the REST API, the gateway and the control API of `shared` on `listener` until
+/// `shutdown`.
+fn serve(
+    listener: tokio::net::TcpListener,
+    shared: &Arc<Shared>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let app = rest::router(shared.clone())
+        .merge(control_http::router(shared.clone()))
+        .into_make_service();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+        if let Err(error) = serve.await {
+            tracing::error!(%error, "simulator server stopped");
+        }
+    })
 }
 
 impl std::ops::Deref for DiscordSim {
@@ -231,7 +286,8 @@ impl std::ops::Deref for DiscordSim {
 impl Drop for DiscordSim {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        if let Some(server) = self.server.take() {
+        let extra = std::mem::take(&mut *self.extra.lock().unwrap_or_else(|p| p.into_inner()));
+        for server in self.server.take().into_iter().chain(extra) {
             server.abort();
         }
     }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use kakusan_relay::delivery::{discord_code, is_unknown_webhook, webhook_parts};
 use kakusan_relay::rand_core::{OsRng, RngCore as _};
-use kakusan_relay::{Body, Card, Envelope, Ping, ServerName};
+use kakusan_relay::{Body, Card, Envelope, Ping, ServerName, WebhookPolicy};
 use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::servers::{self, NewServer};
 use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations};
@@ -135,7 +135,7 @@ impl App {
 
     pub(crate) async fn regserver(&self, ctx: &Ctx, text: &str) -> anyhow::Result<Reply> {
         let local = self.local(ctx).await?;
-        let card = match Card::parse(text, &self.config.webhook_policy) {
+        let card = match Card::parse(text, &WebhookPolicy::discord()) {
             Ok(card) => card,
             Err(error) => {
                 return Ok(Reply::text(format!(

@@ -8,13 +8,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
 use futures_util::future::Shared;
-use kakusan_relay::{Nonce, SyncAssembler, WebhookPolicy};
+use kakusan_relay::{Nonce, SyncAssembler};
 use kakusan_storage::{PgPool, StorageError};
 use tokio::sync::oneshot;
 use twilight_http::Client;
 use twilight_model::gateway::event::Event;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, UserMarker};
+
+use crate::interaction::{InLine, here_line};
 
 /// Where the arrival time of an awaited pong goes.
 pub(crate) type PongWaiter = oneshot::Sender<DateTime<Utc>>;
@@ -24,11 +26,6 @@ pub(crate) type PongWaiter = oneshot::Sender<DateTime<Utc>>;
 pub struct AppConfig {
     /// The Discord application whose commands and buttons these are.
     pub application_id: Id<ApplicationMarker>,
-    /// The base of Discord's REST API (`https://discord.com`, or a test server): webhook URLs
-    /// that kakusan hands to peers are built on it.
-    pub api_base: String,
-    /// Which webhook URLs peers may send us (Discord's hosts, plus `api_base`).
-    pub webhook_policy: WebhookPolicy,
     /// Whether the gateway asked for the Message Content intent (`KAKUSAN_MIRROR`). Mirror mode
     /// needs it; envelopes do not (see [`crate::federation`]).
     pub message_content: bool,
@@ -74,14 +71,17 @@ struct Turn {
 }
 
 impl Turns {
-    fn take(&self, channel: u64) -> Turn {
+    /// A place in `line` (a channel, or a member's `/here`s), behind the gate when `gated`.
+    fn take(&self, line: u64, gated: bool) -> Turn {
         let (done, next) = oneshot::channel();
         let previous = self
             .last
             .lock()
             .expect("turn map poisoned")
-            .insert(channel, next);
-        let gate = self.gate.lock().expect("gate poisoned").clone();
+            .insert(line, next);
+        let gate = gated
+            .then(|| self.gate.lock().expect("gate poisoned").clone())
+            .flatten();
         Turn {
             gate,
             previous,
@@ -144,23 +144,32 @@ impl App {
             Event::MessageDelete(deleted) => Some(deleted.channel_id),
             _ => None,
         };
-        let turn = channel.map(|channel| self.turns.take(channel.get()));
+        // A member's `/here`s are stored in their order too; they need not wait for a
+        // catch-up (they are not message events), so their line has no gate.
+        let turn = match &event {
+            Event::InteractionCreate(interaction) => {
+                here_line(interaction).map(|member| self.turns.take(member, false))
+            }
+            _ => channel.map(|channel| self.turns.take(channel.get(), true)),
+        };
         // A new session: message events wait until what arrived while kakusan was away has
         // been read, so that the old envelopes go first.
         let gate = matches!(event, Event::Ready(_)).then(|| self.turns.close_gate());
         let app = Arc::clone(self);
         async move {
-            let _done = match turn {
+            let done = match turn {
                 Some(turn) => Some(turn.wait().await),
                 None => None,
             };
-            let outcome = app.dispatch(event).await;
+            let outcome = app.dispatch(event, done).await;
             drop(gate);
             outcome
         }
     }
 
-    async fn dispatch(&self, event: Event) -> anyhow::Result<()> {
+    /// `line`: the event's place in its line, held until the handler is done with it (a
+    /// message event's until the end, a `/here`'s until its relay is stored).
+    async fn dispatch(&self, event: Event, line: Option<InLine>) -> anyhow::Result<()> {
         match event {
             Event::Ready(ready) => {
                 let _ = self.bot_user.set(ready.user.id);
@@ -169,7 +178,7 @@ impl App {
                 self.catch_up_mirrors(&guilds).await;
                 Ok(())
             }
-            Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,
+            Event::InteractionCreate(interaction) => self.interaction(interaction.0, line).await,
             Event::MessageCreate(message) if !self.is_own(&message.author.id) => {
                 through_outage(|| self.message_created(&message.message)).await
             }
@@ -313,9 +322,9 @@ mod tests {
     async fn events_of_a_channel_take_their_turns_in_order_behind_the_gate() {
         let turns = Turns::default();
         let gate = turns.close_gate();
-        let first = turns.take(1);
-        let second = turns.take(1);
-        let other_channel = turns.take(2);
+        let first = turns.take(1, true);
+        let second = turns.take(1, true);
+        let other_channel = turns.take(2, true);
         let order = Arc::new(Mutex::new(Vec::new()));
         let run = |turn: Turn, name: &'static str| {
             let order = Arc::clone(&order);

@@ -17,7 +17,7 @@ use kakusan_relay::rand_core::OsRng;
 use kakusan_relay::{
     Body, Card, Envelope, Hello, MAX_CLOCK_SKEW, Registration, SealedSecret, SealingSecret,
     ServerKeys, ServerName, SigningSecret, Snowflake, StoredReplayGuard, TimesWithdraw, Ttl,
-    VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookUrl, split_sync,
+    VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy, WebhookUrl, split_sync,
 };
 use kakusan_storage::destinations::{self, Announced};
 use kakusan_storage::peers::{self, Peer, PeerCard};
@@ -222,8 +222,7 @@ impl App {
             })
             .collect();
         let guard = StoredReplayGuard::new(self.pool.clone(), local.guild_id());
-        let verifier = Verifier::new(&local.name, local.keys.sealing(), &keys, &guard)
-            .with_webhook_policy(&self.config.webhook_policy);
+        let verifier = Verifier::new(&local.name, local.keys.sealing(), &keys, &guard);
         let verified = match verifier.verify(&content, Utc::now()).await {
             Ok(verified) => verified,
             Err(VerifyError::Rejected(rejection)) => {
@@ -324,7 +323,7 @@ impl App {
         peers::touch_peer(&self.pool, peer.id).await?;
         match envelope.into_body() {
             Body::PeerHello(hello) => {
-                let card = match hello.open(local.keys.sealing(), &self.config.webhook_policy) {
+                let card = match hello.open(local.keys.sealing(), &WebhookPolicy::discord()) {
                     Ok(card) if card.name() == &src => card,
                     _ => return Ok(Err(Refusal::CardMismatch(src.to_string()))),
                 };
@@ -425,7 +424,7 @@ impl App {
         src: &ServerName,
         sealed: &SealedSecret,
     ) -> anyhow::Result<Option<WebhookUrl>> {
-        match sealed.open_webhook(local.keys.sealing(), &self.config.webhook_policy) {
+        match sealed.open_webhook(local.keys.sealing(), &WebhookPolicy::discord()) {
             Ok(url) => Ok(Some(url)),
             Err(error) => {
                 tracing::warn!(%src, %error, "a sealed webhook did not open");
@@ -630,15 +629,12 @@ impl App {
         })
     }
 
-    /// The URL of one of our webhooks, on the configured API base.
+    /// The URL of one of our webhooks as peers get it: in Discord's own form, whatever
+    /// `KAKUSAN_DISCORD_API` this deployment reaches Discord through (a proxy's private
+    /// address would mean nothing to a peer).
     pub(crate) fn webhook_url(&self, id: u64, token: &SecretString) -> anyhow::Result<WebhookUrl> {
-        let text = format!(
-            "{}/api/webhooks/{id}/{}",
-            self.config.api_base.trim_end_matches('/'),
-            token.expose()
-        );
-        WebhookUrl::parse(&text, &self.config.webhook_policy)
-            .context("building a webhook URL on KAKUSAN_DISCORD_API")
+        WebhookUrl::discord(Snowflake::new(id)?, token.expose())
+            .context("a stored webhook is not a Discord webhook")
     }
 
     /// Our server's card.

@@ -22,6 +22,7 @@ use twilight_model::user::User;
 use crate::app::{App, internal_sentence};
 use crate::component::ComponentAction;
 use crate::model::KakusanCommand;
+use crate::relay::CheckedHere;
 
 /// The invoking side of an interaction.
 #[derive(Debug, Clone)]
@@ -118,11 +119,38 @@ fn settle(result: anyhow::Result<Reply>, what: &str) -> Reply {
     }
 }
 
+/// How long `/here` may take to store its relay before Discord must be answered anyway
+/// (Discord gives 3 seconds).
+const STORE_BEFORE_ACK: Duration = Duration::from_secs(2);
+
+/// A place in a line of events; dropping it lets the next one go (see `App::handle`).
+pub(crate) type InLine = tokio::sync::oneshot::Sender<()>;
+
+/// The line a `/here` interaction waits in: its member's, so that one member's relays are
+/// stored, and so leave, in the order the gateway delivered them. `None` for every other
+/// interaction.
+pub(crate) fn here_line(interaction: &Interaction) -> Option<u64> {
+    let is_here = interaction.kind == InteractionType::ApplicationCommand
+        && matches!(&interaction.data, Some(InteractionData::ApplicationCommand(data)) if data.name == "here");
+    let member = interaction
+        .member
+        .as_ref()
+        .and_then(|member| member.user.as_ref())
+        .or(interaction.user.as_ref())?;
+    is_here.then_some(member.id.get())
+}
+
 /// How long `/here` waits for its copies before it reports; the rest is in `/queue`.
 pub(crate) const DELIVERY_REPORT_WAIT: Duration = Duration::from_secs(8);
 
 impl App {
-    pub(crate) async fn interaction(&self, mut interaction: Interaction) -> anyhow::Result<()> {
+    /// `line`: the interaction's place in its member's line of `/here`s (see
+    /// [`here_line`]), given up as soon as the relay is stored.
+    pub(crate) async fn interaction(
+        &self,
+        mut interaction: Interaction,
+        line: Option<InLine>,
+    ) -> anyhow::Result<()> {
         let Some(ctx) = Ctx::from_interaction(&interaction) else {
             // Commands are guild-only; anything else is not ours to answer.
             return Ok(());
@@ -135,7 +163,7 @@ impl App {
             (
                 InteractionType::ApplicationCommand,
                 Some(InteractionData::ApplicationCommand(data)),
-            ) => self.command(ctx, *data).await,
+            ) => self.command(ctx, *data, line).await,
             (InteractionType::MessageComponent, Some(InteractionData::MessageComponent(data))) => {
                 self.component(ctx, &data).await
             }
@@ -144,7 +172,12 @@ impl App {
     }
 
     #[tracing::instrument(skip_all, fields(guild = ctx.guild(), user = ctx.user(), command = %data.name))]
-    async fn command(&self, ctx: Ctx, data: CommandData) -> anyhow::Result<()> {
+    async fn command(
+        &self,
+        ctx: Ctx,
+        data: CommandData,
+        line: Option<InLine>,
+    ) -> anyhow::Result<()> {
         let command = match KakusanCommand::parse(data) {
             Ok(command) => command,
             Err(error) => {
@@ -159,17 +192,18 @@ impl App {
             let text = format!("You need the Manage Server permission to run /{name} here.");
             return self.respond(&ctx, &Reply::text(text), true).await;
         }
-        // `/here` checks what the member typed before anything is shown in the channel.
-        // What `/here` can refuse is refused at once, before anything shows in the channel.
-        if let KakusanCommand::Here(here) = &command
-            && let Err(sentence) = self.check_here(here)
-        {
-            return self.respond(&ctx, &Reply::text(sentence), true).await;
+        if let KakusanCommand::Here(here) = command {
+            // What `/here` can refuse is refused at once, before anything is stored.
+            match self.check_here(&here) {
+                Ok(checked) => self.here(&ctx, checked, line).await?,
+                Err(sentence) => self.respond(&ctx, &Reply::text(sentence), true).await?,
+            }
+        } else {
+            self.defer(&ctx).await?;
+            let result = self.run_command(&ctx, command).await;
+            let reply = settle(result, &format!("/{name}"));
+            self.edit(&ctx, &reply).await?;
         }
-        self.defer(&ctx).await?;
-        let result = self.run_command(&ctx, command).await;
-        let reply = settle(result, &format!("/{name}"));
-        self.edit(&ctx, &reply).await?;
         // Counted once the member has the answer: with the database down this waits for a
         // connection, which must not eat into Discord's 3 seconds.
         if let Err(error) =
@@ -178,6 +212,41 @@ impl App {
             tracing::warn!(%error, "could not count the command's use");
         }
         Ok(())
+    }
+
+    /// `/here`: the relay is stored before the member is answered at all, so a `/here` that
+    /// Discord shows as acknowledged survives anything, even `kill -9` a moment later. Then
+    /// the place in the member's line goes to their next `/here`, and the answer reports the
+    /// delivery.
+    async fn here(&self, ctx: &Ctx, here: CheckedHere, line: Option<InLine>) -> anyhow::Result<()> {
+        let store = self.store_here(ctx, &here);
+        tokio::pin!(store);
+        // A database too slow for Discord's 3 seconds gets the answer deferred first; the
+        // relay is still stored, only no longer before the acknowledgement.
+        let (stored, deferred) = match tokio::time::timeout(STORE_BEFORE_ACK, &mut store).await {
+            Ok(stored) => (stored, false),
+            Err(_) => {
+                self.defer(ctx).await?;
+                (store.await, true)
+            }
+        };
+        drop(line);
+        let reply = match stored {
+            Ok(stored) => {
+                if !deferred {
+                    self.defer(ctx).await?;
+                }
+                settle(self.report_here(&stored).await, "/here")
+            }
+            Err(error) => {
+                let reply = settle(Err(error), "/here");
+                if !deferred {
+                    return self.respond(ctx, &reply, true).await;
+                }
+                reply
+            }
+        };
+        self.edit(ctx, &reply).await
     }
 
     async fn run_command(&self, ctx: &Ctx, command: KakusanCommand) -> anyhow::Result<Reply> {
@@ -197,10 +266,8 @@ impl App {
             KakusanCommand::Ping(ping) => self.ping(ctx, &ping.server).await,
             KakusanCommand::Pingall => self.pingall(ctx).await,
             KakusanCommand::Queue(queue) => self.queue(ctx, queue.all.unwrap_or(false)).await,
-            KakusanCommand::Here(here) => {
-                let checked = self.check_here(&here).map_err(Refused::new)?;
-                self.here(ctx, checked).await
-            }
+            // Answered in `App::here`, before this is reached.
+            KakusanCommand::Here(_) => Ok(Reply::default()),
         }
     }
 

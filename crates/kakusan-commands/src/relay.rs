@@ -7,49 +7,36 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use kakusan_relay::delivery::{
-    AttachmentLink, EditPayload, RelayJob, SendPayload, enqueue_delete, enqueue_edit, enqueue_send,
-    webhook_username,
+    AttachmentLink, EditPayload, Origin, OriginJob, RelayJob, SendPayload, enqueue_delete,
+    enqueue_edit, enqueue_origin, enqueue_send, webhook_username,
 };
 use kakusan_storage::destinations::{self, Destination};
 use kakusan_storage::servers;
 use kakusan_storage::times::{self, Times};
-use kakusan_storage::{SecretString, outbox};
+use kakusan_storage::{StorageError, outbox};
 use twilight_model::channel::Message;
-use twilight_model::channel::message::{AllowedMentions, MessageType};
+use twilight_model::channel::message::MessageType;
 use twilight_model::id::Id;
-use twilight_model::id::marker::{ChannelMarker, MessageMarker, WebhookMarker};
+use twilight_model::id::marker::{ChannelMarker, MessageMarker};
 use uuid::Uuid;
 
-use crate::app::{App, through_outage};
+use crate::app::{App, is_unavailable, through_outage};
 use crate::component;
-use crate::interaction::{Ctx, DELIVERY_REPORT_WAIT, Reply, avatar_url, clip, display_name};
+use crate::interaction::{
+    Ctx, DELIVERY_REPORT_WAIT, Refused, Reply, avatar_url, clip, display_name,
+};
 use crate::model::HereCommand;
 use crate::schedule::parse_schedule;
 
 /// How long a mirrored edit waits, so a burst of edits becomes one call per copy.
 const EDIT_DELAY: Duration = Duration::from_secs(1);
 
-/// Where a `/here` message was shown in its channel.
-enum Shown {
-    /// Through the member's times webhook.
-    Webhook {
-        webhook: Id<WebhookMarker>,
-        token: SecretString,
-        message: Id<MessageMarker>,
-    },
-    /// As the bot.
-    Bot {
-        channel: Id<ChannelMarker>,
-        message: Id<MessageMarker>,
-    },
-}
-
-impl Shown {
-    fn message(&self) -> Id<MessageMarker> {
-        match self {
-            Shown::Webhook { message, .. } | Shown::Bot { message, .. } => *message,
-        }
-    }
+/// A `/here` whose copies are queued.
+pub(crate) struct StoredHere {
+    relay_id: Uuid,
+    working: Vec<Destination>,
+    broken: Vec<Destination>,
+    at: Option<DateTime<Utc>>,
 }
 
 /// A `/here` that passed the checks on what the member typed.
@@ -88,143 +75,118 @@ impl App {
         })
     }
 
-    /// `/here`: shows the message in the channel, queues a copy for every working destination
-    /// in one transaction, and reports what became of them.
-    pub(crate) async fn here(&self, ctx: &Ctx, here: CheckedHere) -> anyhow::Result<Reply> {
+    /// `/here`, the part that must happen before the member is answered: the relay's copies
+    /// (the one in this channel included) are queued in one transaction, in the order the
+    /// gateway delivered the member's interactions. Nothing is sent before it commits.
+    pub(crate) async fn store_here(
+        &self,
+        ctx: &Ctx,
+        here: &CheckedHere,
+    ) -> anyhow::Result<StoredHere> {
         let local = self.local(ctx).await?;
         let all = destinations::destinations_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
         let (working, broken): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|d| d.broken_reason.is_none());
         if working.is_empty() {
-            return Ok(Reply::text(if broken.is_empty() {
+            return Err(Refused::new(if broken.is_empty() {
                 "You have no times channel in any peered server yet, so there is nowhere to relay to. Run /regtimes in your times channels (here and in the peered servers).".to_owned()
             } else {
                 format!(
                     "Every one of your destinations is broken, so nothing was relayed: {}. See /sharelist.",
                     names(&broken)
                 )
-            }));
+            })
+            .into());
         }
         let username = webhook_username(&ctx.display_name, local.name.as_str());
-        let shown = self.show_here(ctx, &here, &username).await?;
-        let relay_id = Uuid::new_v4();
         let payload = SendPayload {
             content: here.text.clone(),
             username,
             avatar_url: ctx.avatar_url.clone(),
-            attachments: here.attachment.into_iter().collect(),
+            attachments: here.attachment.clone().into_iter().collect(),
         };
-        let queued = async {
-            let mut transaction = self.pool.begin().await?;
-            for destination in &working {
-                let job = RelayJob {
-                    server_guild_id: ctx.guild(),
-                    destination_id: destination.id,
-                    webhook_id: destination.webhook_id,
-                    member_id: ctx.user(),
-                    source_message_id: shown.message().get(),
-                    relay_id: Some(relay_id),
-                };
-                enqueue_send(&mut transaction, &job, &payload, here.at).await?;
-            }
-            transaction.commit().await?;
-            anyhow::Ok(())
+        // In the member's times here it shows through its webhook, like the copies; anywhere
+        // else the bot posts it, saying whose it is.
+        let times = times::times_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
+        let (origin, shown) = match times.filter(|t| t.channel_id == ctx.channel_id.get()) {
+            Some(times) => (
+                Origin::Times {
+                    times_id: times.id,
+                    webhook_id: times.webhook_id,
+                },
+                payload.clone(),
+            ),
+            None => (
+                Origin::Channel(ctx.channel_id.get()),
+                SendPayload {
+                    content: clip(&format!("**{}** (/here):\n{}", ctx.display_name, here.text)),
+                    ..payload.clone()
+                },
+            ),
+        };
+        // A /here has no message of its own until its copy here exists: the interaction's id
+        // stands for it in the relay's jobs.
+        let source = ctx.id.get();
+        let relay_id = Uuid::new_v4();
+        let mut transaction = self.pool.begin().await.map_err(StorageError::from)?;
+        let origin = OriginJob {
+            server_guild_id: ctx.guild(),
+            member_id: ctx.user(),
+            source_message_id: source,
+            relay_id,
+            origin,
+        };
+        enqueue_origin(&mut transaction, &origin, &shown, here.at).await?;
+        for destination in &working {
+            let job = RelayJob {
+                server_guild_id: ctx.guild(),
+                destination_id: destination.id,
+                webhook_id: destination.webhook_id,
+                member_id: ctx.user(),
+                source_message_id: source,
+                relay_id: Some(relay_id),
+            };
+            enqueue_send(&mut transaction, &job, &payload, here.at).await?;
         }
-        .await;
-        if let Err(error) = queued {
-            self.unshow(&shown).await;
-            return Err(error);
-        }
-        let broken_line = if broken.is_empty() {
+        transaction.commit().await.map_err(StorageError::from)?;
+        Ok(StoredHere {
+            relay_id,
+            working,
+            broken,
+            at: here.at,
+        })
+    }
+
+    /// `/here`, after the member was answered that it is being handled: what became of the
+    /// stored relay, waiting a little for its copies.
+    pub(crate) async fn report_here(&self, stored: &StoredHere) -> anyhow::Result<Reply> {
+        let broken_line = if stored.broken.is_empty() {
             String::new()
         } else {
             format!(
                 "\nSkipped, because they are broken: {} (see /sharelist).",
-                names(&broken)
+                names(&stored.broken)
             )
         };
-        if let Some(at) = here.at {
+        if let Some(at) = stored.at {
             return Ok(Reply::text(format!(
                 "Scheduled for <t:{}:f> to {} destination(s): {}. /queue shows it and can cancel it.{broken_line}",
                 at.timestamp(),
-                working.len(),
-                names(&working)
+                stored.working.len(),
+                names(&stored.working)
             )));
         }
-        Ok(Reply::text(
-            self.delivery_report(relay_id, &working).await? + &broken_line,
-        ))
-    }
-
-    /// Posts the `/here` message in the current channel: through the member's times webhook
-    /// when this is their times channel (so it looks like the copies), else as the bot.
-    async fn show_here(
-        &self,
-        ctx: &Ctx,
-        here: &CheckedHere,
-        username: &str,
-    ) -> anyhow::Result<Shown> {
-        let mut text = here.text.clone();
-        if let Some(file) = &here.attachment {
-            text = format!("{text}\n{}", file.url);
-        }
-        let none = AllowedMentions::default();
-        let text = clip(&text);
-        let times = times::times_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
-        if let Some(times) = times.filter(|t| t.channel_id == ctx.channel_id.get()) {
-            let id = Id::new_checked(times.webhook_id).context("a stored webhook id")?;
-            let mut request = self
-                .http
-                .execute_webhook(id, times.webhook_token.expose())
-                .content(&text)
-                .username(username)
-                .allowed_mentions(Some(&none));
-            if let Some(avatar) = &ctx.avatar_url {
-                request = request.avatar_url(avatar);
-            }
-            let message = request.wait().await?.model().await?;
-            return Ok(Shown::Webhook {
-                webhook: id,
-                token: times.webhook_token,
-                message: message.id,
-            });
-        }
-        let text = clip(&format!("**{}** (/here):\n{text}", ctx.display_name));
-        let message = self
-            .http
-            .create_message(ctx.channel_id)
-            .content(&text)
-            .allowed_mentions(Some(&none))
-            .await
-            .context("showing the message in the channel")?
-            .model()
-            .await?;
-        Ok(Shown::Bot {
-            channel: ctx.channel_id,
-            message: message.id,
-        })
-    }
-
-    /// Takes a shown `/here` message away again: its relay could not be queued, and a message
-    /// in the channel would claim otherwise.
-    async fn unshow(&self, shown: &Shown) {
-        let result = match shown {
-            Shown::Webhook {
-                webhook,
-                token,
-                message,
-            } => self
-                .http
-                .delete_webhook_message(*webhook, token.expose(), *message)
-                .await
-                .map(drop),
-            Shown::Bot { channel, message } => {
-                self.http.delete_message(*channel, *message).await.map(drop)
-            }
+        let report = match self.delivery_report(stored.relay_id, &stored.working).await {
+            Ok(report) => report,
+            // The relay is stored: it goes out when the database is back, whatever the
+            // report could not read.
+            Err(error) if is_unavailable(&error) => format!(
+                "Queued for {} destination(s); it will be delivered. (Storage is unavailable right now, so there is no delivery report; /queue shows it later.)",
+                stored.working.len()
+            ),
+            Err(error) => return Err(error),
         };
-        if let Err(error) = result {
-            tracing::warn!(%error, "could not take back a /here message that was not relayed");
-        }
+        Ok(Reply::text(report + &broken_line))
     }
 
     /// Waits (a little) for the relay's copies, then says which arrived and which failed.
@@ -245,10 +207,17 @@ impl App {
         let by_id: HashMap<i64, &Destination> = destinations.iter().map(|d| (d.id, d)).collect();
         let mut failed = Vec::new();
         let mut waiting = Vec::new();
+        let mut not_shown = None;
         for job in &jobs {
-            let name = job
-                .destination_id
-                .and_then(|id| by_id.get(&id))
+            let Some(destination) = job.destination_id else {
+                // The copy in the member's own channel: only its failure is worth a word.
+                if job.failed_at.is_some() {
+                    not_shown = Some(job.last_error.as_deref().unwrap_or("failed"));
+                }
+                continue;
+            };
+            let name = by_id
+                .get(&destination)
                 .map_or("?", |d| d.peer_name.as_str());
             match (&job.failed_at, &job.last_error) {
                 (Some(_), error) => {
@@ -267,6 +236,9 @@ impl App {
         }
         if !waiting.is_empty() {
             report += &format!(" Still on the way to: {} (see /queue).", waiting.join(", "));
+        }
+        if let Some(error) = not_shown {
+            report += &format!(" It could not be shown in this channel: {error}.");
         }
         Ok(report)
     }
@@ -300,6 +272,10 @@ impl App {
         for (index, (_, list)) in relays.iter().enumerate() {
             let mut targets = Vec::new();
             for job in list {
+                if job.destination_id.is_none() && job.peer_id.is_none() {
+                    // The copy in the channel where the /here was typed.
+                    targets.push("its channel here".to_owned());
+                }
                 if let Some(id) = job.destination_id {
                     let name = match names.get(&id) {
                         Some(name) => name.clone(),

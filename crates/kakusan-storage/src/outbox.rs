@@ -57,13 +57,18 @@ impl TryFrom<String> for Operation {
     }
 }
 
-/// Whose webhook a job calls.
+/// Whose webhook a job calls, or where the bot posts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// A member's destination (its times webhook at a peer).
     Destination(i64),
     /// A peer's master webhook.
     Peer(i64),
+    /// A member's times in our own server, by row id: a `/here`'s copy in the channel where
+    /// it was typed, when that is the member's times.
+    Times(i64),
+    /// A channel of our own server the bot posts in: a `/here`'s copy in any other channel.
+    Channel(u64),
 }
 
 /// A job to enqueue.
@@ -104,6 +109,11 @@ pub struct Job {
     pub destination_id: Option<i64>,
     /// The peer, when the job posts an envelope.
     pub peer_id: Option<i64>,
+    /// The member's times here, when the job shows a `/here` in it.
+    pub times_id: Option<i64>,
+    /// The channel the bot posts a `/here` in.
+    #[sqlx(try_from = "OptionalId")]
+    pub channel_id: Option<u64>,
     /// What to do.
     #[sqlx(try_from = "String")]
     pub operation: Operation,
@@ -138,10 +148,17 @@ pub struct Job {
 impl Job {
     /// Whose webhook the job calls.
     pub fn target(&self) -> Target {
-        match (self.destination_id, self.peer_id) {
-            (Some(destination), _) => Target::Destination(destination),
-            // The table's check constraint guarantees exactly one of the two.
-            (None, peer) => Target::Peer(peer.unwrap_or_default()),
+        // The table's check constraint guarantees exactly one of the four.
+        match (
+            self.destination_id,
+            self.peer_id,
+            self.times_id,
+            self.channel_id,
+        ) {
+            (Some(destination), ..) => Target::Destination(destination),
+            (_, Some(peer), ..) => Target::Peer(peer),
+            (_, _, Some(times), _) => Target::Times(times),
+            (.., channel) => Target::Channel(channel.unwrap_or_default()),
         }
     }
 }
@@ -167,14 +184,18 @@ impl OutboxListener {
 
 /// Enqueues a job; workers listening on [`NOTIFY_CHANNEL`] wake when the transaction commits.
 pub async fn enqueue(executor: impl PgExecutor<'_>, job: &NewJob<'_>) -> Result<i64, StorageError> {
-    let (destination_id, peer_id) = match job.target {
-        Target::Destination(id) => (Some(id), None),
-        Target::Peer(id) => (None, Some(id)),
-    };
+    let (mut destination_id, mut peer_id, mut times_id, mut channel_id) = (None, None, None, None);
+    match job.target {
+        Target::Destination(id) => destination_id = Some(id),
+        Target::Peer(id) => peer_id = Some(id),
+        Target::Times(id) => times_id = Some(id),
+        Target::Channel(id) => channel_id = Some(sf(id)?),
+    }
     let result = sqlx::query_scalar(
-        "INSERT INTO outbox_jobs (server_guild_id, lane, destination_id, peer_id, operation,
-                                  source_message_id, relay_id, member_id, payload, scheduled_for)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()))
+        "INSERT INTO outbox_jobs (server_guild_id, lane, destination_id, peer_id, times_id,
+                                  channel_id, operation, source_message_id, relay_id, member_id,
+                                  payload, scheduled_for)
+         VALUES ($1, $2, $3, $4, $11, $12, $5, $6, $7, $8, $9, coalesce($10, now()))
          RETURNING id",
     )
     .bind(sf(job.server_guild_id)?)
@@ -187,6 +208,8 @@ pub async fn enqueue(executor: impl PgExecutor<'_>, job: &NewJob<'_>) -> Result<
     .bind(job.member_id.map(sf).transpose()?)
     .bind(job.payload)
     .bind(job.scheduled_for)
+    .bind(times_id)
+    .bind(channel_id)
     .fetch_one(executor)
     .await;
     match result {

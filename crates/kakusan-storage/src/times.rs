@@ -99,6 +99,19 @@ pub async fn times_of_member(
     .await?)
 }
 
+/// The times with row id `times_id` (a `/here` job shown through its webhook).
+pub async fn times_by_id(
+    executor: impl PgExecutor<'_>,
+    times_id: i64,
+) -> Result<Option<Times>, StorageError> {
+    Ok(
+        sqlx::query_as::<_, Times>("SELECT * FROM times WHERE id = $1")
+            .bind(times_id)
+            .fetch_optional(executor)
+            .await?,
+    )
+}
+
 /// The times whose channel is `channel_id` (mirror mode looks messages up by channel).
 pub async fn times_in_channel(
     executor: impl PgExecutor<'_>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use kakusan_commands::{App, AppConfig};
 use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus};
-use kakusan_relay::{MAX_CLOCK_SKEW, WebhookPolicy};
+use kakusan_relay::MAX_CLOCK_SKEW;
 use kakusan_storage::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,21 +46,12 @@ pub(crate) async fn start(
     let (application, _) = register(&http, guild).await?;
     tracing::info!(application = %application, guild, "slash commands registered");
 
-    // Webhook URLs from peers must point at Discord, or at the API this deployment uses (a
-    // proxy or a test server).
-    let api_base = config.api.as_str().trim_end_matches('/').to_owned();
-    let mut bases = WebhookPolicy::discord().bases().to_vec();
-    if !bases.contains(&api_base) {
-        bases.push(api_base.clone());
-    }
     let pool_for_housekeeping = pool.clone();
     let app = App::new(
         pool,
         Arc::clone(&http),
         AppConfig {
             application_id: application,
-            api_base,
-            webhook_policy: WebhookPolicy::with_bases(bases),
             message_content: config.mirror,
         },
     );

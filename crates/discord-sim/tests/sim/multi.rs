@@ -286,3 +286,51 @@ async fn members_act_only_where_their_permissions_allow() {
         )
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_second_address_serves_the_same_world_for_rest_and_the_gateway() {
+    let f = fixture().await;
+    let second = f.sim.add_address().await.unwrap();
+    assert_ne!(second.addr(), f.sim.addr());
+
+    // A shard connected through the second address sees a post made through the main one.
+    install_crypto();
+    let mut shard = Shard::with_config(
+        ShardId::ONE,
+        ConfigBuilder::new(f.app.token.clone(), relay_intents())
+            .proxy_url(second.gateway_url())
+            .build(),
+    );
+    next_matching(&mut shard, |e| matches!(e, Event::Ready(_)).then_some(())).await;
+    let through_second = twilight_http::Client::builder()
+        .token(f.app.token.clone())
+        .proxy(second.addr().to_string(), true)
+        .build();
+    let hook = http(&f.sim, &f.app.token)
+        .create_webhook(Id::new(f.channel), "hook")
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    // The webhook made through the main address is used through the second one.
+    let sent = through_second
+        .execute_webhook(hook.id, hook.token.as_deref().unwrap())
+        .content("via the second address")
+        .wait()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let seen = next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(m) => Some(m.id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen, sent.id);
+    assert_eq!(
+        f.sim.messages(f.channel).last().unwrap().content,
+        "via the second address"
+    );
+}

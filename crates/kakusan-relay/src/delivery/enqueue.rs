@@ -93,6 +93,70 @@ pub async fn enqueue_delete(
     outbox::enqueue_coalescing(connection, &job.new_job(Operation::Delete, &payload, None)).await
 }
 
+/// Where a `/here` shows in the channel it was typed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The member's times in our server (`times.id`), through its webhook (`webhook_id`, the
+    /// lane), so that it looks like the copies.
+    Times {
+        /// The times row.
+        times_id: i64,
+        /// Its webhook: the lane.
+        webhook_id: u64,
+    },
+    /// Any other channel: the bot posts it there (the channel is the lane).
+    Channel(u64),
+}
+
+/// A `/here`'s copy in the channel where it was typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginJob {
+    /// Our server, where the member typed it.
+    pub server_guild_id: u64,
+    /// The member.
+    pub member_id: u64,
+    /// What the relay's jobs name as the member's message (the interaction's id: a `/here`
+    /// has no message of its own before this copy exists).
+    pub source_message_id: u64,
+    /// The relay.
+    pub relay_id: Uuid,
+    /// Where it shows.
+    pub origin: Origin,
+}
+
+/// Queues a `/here`'s copy in the channel where it was typed: part of the relay like every
+/// other copy, in the same transaction, so nothing of it shows before the relay is stored.
+pub async fn enqueue_origin(
+    connection: &mut PgConnection,
+    job: &OriginJob,
+    payload: &SendPayload,
+    scheduled_for: Option<DateTime<Utc>>,
+) -> Result<i64, StorageError> {
+    let payload = to_value(payload);
+    let (lane, target) = match job.origin {
+        Origin::Times {
+            times_id,
+            webhook_id,
+        } => (webhook_id, Target::Times(times_id)),
+        Origin::Channel(channel) => (channel, Target::Channel(channel)),
+    };
+    outbox::enqueue(
+        connection,
+        &NewJob {
+            server_guild_id: job.server_guild_id,
+            lane,
+            target,
+            operation: Operation::Send,
+            source_message_id: Some(job.source_message_id),
+            relay_id: Some(job.relay_id),
+            member_id: Some(job.member_id),
+            payload: &payload,
+            scheduled_for,
+        },
+    )
+    .await
+}
+
 /// Queues an envelope for a peer's master webhook (`webhook_id` is its lane).
 pub async fn enqueue_envelope(
     connection: &mut PgConnection,

@@ -17,7 +17,10 @@ mod payload;
 mod worker;
 
 pub use classify::{discord_code, is_unknown_webhook};
-pub use enqueue::{RelayJob, enqueue_delete, enqueue_edit, enqueue_envelope, enqueue_send};
+pub use enqueue::{
+    Origin, OriginJob, RelayJob, enqueue_delete, enqueue_edit, enqueue_envelope, enqueue_origin,
+    enqueue_send,
+};
 pub use payload::{
     AttachmentLink, EditPayload, EnvelopePayload, SendPayload, USERNAME_MAX_CHARS, webhook_username,
 };

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kakusan_storage::outbox::{self, Job, Operation, OutboxListener, Target};
-use kakusan_storage::{PgPool, StorageError, copies, destinations, peers};
+use kakusan_storage::{PgPool, StorageError, copies, destinations, peers, times};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -525,16 +525,27 @@ impl Delivery {
                 self.learn_pacing(job.lane, response.headers());
                 Ok(Done::Delivered)
             }
+            Target::Times(times_id) => {
+                let Some(times) = times::times_by_id(&self.pool, times_id).await? else {
+                    // Unregistered since: the member took the channel back.
+                    return Ok(Done::Gone);
+                };
+                let payload: SendPayload = parse_payload(job)?;
+                let webhook = (stored_id(times.webhook_id)?, times.webhook_token.expose());
+                self.send(job.lane, webhook, &payload).await?;
+                Ok(Done::Delivered)
+            }
+            Target::Channel(channel) => {
+                let payload: SendPayload = parse_payload(job)?;
+                self.post(job.lane, stored_id(channel)?, &payload).await?;
+                Ok(Done::Delivered)
+            }
         }
     }
 
-    /// Executes the webhook with a copy of the member's message; returns the copy's id.
-    async fn send(
-        &self,
-        lane: u64,
-        (webhook_id, token): (Id<twilight_model::id::marker::WebhookMarker>, &str),
-        payload: &SendPayload,
-    ) -> Result<u64, Failure> {
+    /// The files of a message to upload again, and its text with links to those that cannot
+    /// be (too large, or no longer downloadable).
+    async fn files(&self, payload: &SendPayload) -> (String, Vec<Attachment>) {
         let mut content = payload.content.clone();
         let mut files = Vec::new();
         for (index, attachment) in payload.attachments.iter().enumerate() {
@@ -547,13 +558,48 @@ impl Delivery {
                     bytes,
                     index as u64,
                 )),
-                // Too large to re-upload, or no longer downloadable: link it instead.
                 None => {
                     content.push('\n');
                     content.push_str(&attachment.url);
                 }
             }
         }
+        (content, files)
+    }
+
+    /// Posts the message as the bot in one of our channels (a `/here` typed outside the
+    /// member's times).
+    async fn post(
+        &self,
+        lane: u64,
+        channel: Id<twilight_model::id::marker::ChannelMarker>,
+        payload: &SendPayload,
+    ) -> Result<(), Failure> {
+        let (content, files) = self.files(payload).await;
+        let mentions = AllowedMentions::default();
+        let mut request = self
+            .http
+            .create_message(channel)
+            .allowed_mentions(Some(&mentions))
+            .attachments(&files);
+        if !content.is_empty() {
+            request = request.content(&content);
+        }
+        let result = request.await;
+        count_call(&result);
+        let response = result.map_err(|error| Failure::of(&error))?;
+        self.learn_pacing(lane, response.headers());
+        Ok(())
+    }
+
+    /// Executes the webhook with a copy of the member's message; returns the copy's id.
+    async fn send(
+        &self,
+        lane: u64,
+        (webhook_id, token): (Id<twilight_model::id::marker::WebhookMarker>, &str),
+        payload: &SendPayload,
+    ) -> Result<u64, Failure> {
+        let (content, files) = self.files(payload).await;
         let mentions = AllowedMentions::default();
         let mut request = self
             .http
@@ -659,6 +705,13 @@ impl Delivery {
                 if let Some(destination) = job.destination_id {
                     destinations::mark_broken(&mut *tx, destination, &reason).await?;
                     outbox::fail_queued_for_destination(&mut *tx, destination, &reason).await?;
+                }
+                if let Some(times) = job.times_id {
+                    match times::set_times_broken(&mut *tx, times, Some(&reason)).await {
+                        // Unregistered meanwhile: nothing left to mark.
+                        Ok(()) | Err(StorageError::NotFound(_)) => {}
+                        Err(error) => return Err(error),
+                    }
                 }
                 tx.commit().await?;
                 Ok("broken")

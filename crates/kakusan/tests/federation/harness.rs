@@ -46,6 +46,7 @@ impl Deployment {
         name: &'static str,
         hanako: u64,
         message_content: bool,
+        addresses: Addresses,
     ) -> Self {
         let app = sim.create_application_with(&format!("kakusan-{name}"), message_content);
         let admin = sim.create_user(&format!("admin-{name}"));
@@ -54,6 +55,15 @@ impl Deployment {
         let times = sim.create_channel(guild, "times-hanako").unwrap();
         sim.add_bot(guild, app.id, BOT_PERMISSIONS).unwrap();
         sim.add_member(guild, hanako, &[]).unwrap();
+        // Its own address, as a deployment behind its own HTTP proxy has: nothing it hands to
+        // a peer may depend on it.
+        let (api, gateway) = match addresses {
+            Addresses::Own => {
+                let own = sim.add_address().await.unwrap();
+                (own.api_url(), own.gateway_url())
+            }
+            Addresses::Shared => (sim.api_url(), sim.gateway_url()),
+        };
         let database = TestDatabase::create().await;
         let pool = PgPool::connect(&database.url).await.unwrap();
         Deployment {
@@ -69,8 +79,8 @@ impl Deployment {
             child: None,
             http_port: 0,
             message_content,
-            api: sim.api_url(),
-            gateway: sim.gateway_url(),
+            api,
+            gateway,
         }
     }
 
@@ -184,6 +194,16 @@ impl Drop for Deployment {
     }
 }
 
+/// Where the deployments reach the simulated Discord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Addresses {
+    /// Each through an address of its own (a second port of the simulator), as deployments
+    /// behind their own proxies: the world the tests assume unless they say otherwise.
+    Own,
+    /// Both through the simulator's main address, the shape of Discord's one base URL.
+    Shared,
+}
+
 /// Two deployments, `alpha` and `beta`, and the member Hanako who is in both guilds.
 pub(crate) struct Federation {
     pub(crate) sim: DiscordSim,
@@ -195,16 +215,16 @@ pub(crate) struct Federation {
 impl Federation {
     /// Both deployments running, nothing set up yet.
     pub(crate) async fn start() -> Self {
-        Self::start_with(true).await
+        Self::start_with(true, Addresses::Own).await
     }
 
     /// Both deployments running, their apps with or without the Message Content intent.
-    pub(crate) async fn start_with(message_content: bool) -> Self {
+    pub(crate) async fn start_with(message_content: bool, addresses: Addresses) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sim = DiscordSim::start_default().await.unwrap();
         let hanako = sim.create_user("hanako");
-        let mut alpha = Deployment::create(&sim, "alpha", hanako, message_content).await;
-        let mut beta = Deployment::create(&sim, "beta", hanako, message_content).await;
+        let mut alpha = Deployment::create(&sim, "alpha", hanako, message_content, addresses).await;
+        let mut beta = Deployment::create(&sim, "beta", hanako, message_content, addresses).await;
         alpha.start(&sim).await;
         beta.start(&sim).await;
         Federation {
@@ -218,12 +238,17 @@ impl Federation {
     /// Set up, mutual (by `/regserver` on both sides), with Hanako's times registered on both
     /// sides, `mirror` as given, and each side knowing the other's.
     pub(crate) async fn peered(mirror: bool) -> Self {
-        Self::peered_with(mirror, true).await
+        Self::peered_with(mirror, true, Addresses::Own).await
     }
 
-    /// [`Federation::peered`], the apps with or without the Message Content intent.
-    pub(crate) async fn peered_with(mirror: bool, message_content: bool) -> Self {
-        let federation = Self::start_with(message_content).await;
+    /// [`Federation::peered`], the apps with or without the Message Content intent, reaching
+    /// Discord through their own addresses or the shared one.
+    pub(crate) async fn peered_with(
+        mirror: bool,
+        message_content: bool,
+        addresses: Addresses,
+    ) -> Self {
+        let federation = Self::start_with(message_content, addresses).await;
         let card_alpha = federation.alpha.setup(&federation.sim).await;
         let card_beta = federation.beta.setup(&federation.sim).await;
         federation.regserver(&federation.alpha, &card_beta).await;

@@ -5,12 +5,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod here;
 
 use std::time::Duration;
 
 use chrono::Utc;
 use discord_sim::{CommandOptionValue, Message, MessageDraft};
-use harness::{Deployment, Federation, PATIENCE, destinations, eventually, string};
+use harness::{Addresses, Deployment, Federation, PATIENCE, destinations, eventually, string};
 use kakusan_relay::rand_core::OsRng;
 use kakusan_relay::{
     Body, Envelope, ServerKeys, ServerName, SigningSecret, Snowflake, TimesWithdraw,
@@ -40,6 +41,16 @@ async fn two_deployments_peer_and_relay_a_members_post() {
     let card_alpha = alpha.setup(sim).await;
     let card_beta = beta.setup(sim).await;
     assert!(card_alpha.starts_with("kakusan1."), "{card_alpha}");
+    // Each reaches Discord through an address of its own, yet the card names its master
+    // webhook the way Discord does, so the other side can call it through its own address.
+    let card = kakusan_relay::Card::parse(&card_alpha, &kakusan_relay::WebhookPolicy::discord())
+        .expect("a card in Discord's own form");
+    assert!(
+        card.webhook()
+            .expose()
+            .starts_with("https://discord.com/api/webhooks/"),
+        "the card names Discord, not this deployment's own address"
+    );
 
     // Alpha registers beta; beta's admins see an approval request with an Accept button.
     let reply = federation.regserver(alpha, &card_beta).await;
@@ -166,13 +177,16 @@ async fn two_deployments_peer_and_relay_a_members_post() {
     let queue = alpha
         .invoke(sim, alpha.times, federation.hanako, "queue", vec![])
         .await;
+    // Its copy in this channel is scheduled with the others.
     assert!(
-        queue.content.contains("“later”") && queue.content.contains("beta"),
+        queue.content.contains("“later”")
+            && queue.content.contains("beta")
+            && queue.content.contains("its channel here"),
         "{}",
         queue.content
     );
     let cancelled = press(sim, queue.id, federation.hanako, &first_button(&queue)).await;
-    assert!(cancelled.starts_with("Cancelled: 1"), "{cancelled}");
+    assert!(cancelled.starts_with("Cancelled: 2"), "{cancelled}");
     let queue = alpha
         .invoke(sim, alpha.times, federation.hanako, "queue", vec![])
         .await
@@ -185,6 +199,12 @@ async fn two_deployments_peer_and_relay_a_members_post() {
         .here(vec![("message", string("soon")), ("at", string(&at))])
         .await;
     assert!(reply.starts_with("Scheduled for"), "{reply}");
+    let shown_at_alpha = || {
+        sim.messages(alpha.times)
+            .iter()
+            .any(|m| m.content == "soon")
+    };
+    assert!(!shown_at_alpha(), "not shown here before its time");
     eventually("the scheduled relay", || async {
         federation
             .copies_at_beta()
@@ -193,6 +213,16 @@ async fn two_deployments_peer_and_relay_a_members_post() {
             .then_some(())
     })
     .await;
+    eventually("the scheduled relay in its own channel", || async {
+        shown_at_alpha().then_some(())
+    })
+    .await;
+    assert!(
+        !sim.messages(alpha.times)
+            .iter()
+            .any(|m| m.content == "later"),
+        "a cancelled relay shows nowhere"
+    );
 
     // No webhook token ever shows in a bot-com channel.
     let tokens = federation.all_webhook_tokens();
@@ -676,7 +706,9 @@ async fn a_deployment_killed_in_the_middle_of_a_fan_out_loses_nothing() {
 async fn without_the_message_content_intent_envelopes_are_read_through_the_master_webhook() {
     // Peering, the times exchange and a relay all ride on envelopes whose text Discord hides
     // from apps without the intent.
-    let federation = Federation::peered_with(false, false).await;
+    // Both deployments reach Discord through the one shared address here, the shape of
+    // Discord's own base URL; every other test gives each its own.
+    let federation = Federation::peered_with(false, false, Addresses::Shared).await;
     let sim = &federation.sim;
     let botcom = sim.messages(federation.beta.botcom);
     let envelope = botcom
@@ -855,8 +887,8 @@ async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused()
             .fetch_one(&alpha.pool)
             .await
             .unwrap();
-    let policy = kakusan_relay::WebhookPolicy::with_bases([sim.api_url()]);
-    let their_url = format!("{}/api/webhooks/{webhook_id}/{token}", sim.api_url());
+    let policy = kakusan_relay::WebhookPolicy::discord();
+    let their_url = format!("https://discord.com/api/webhooks/{webhook_id}/{token}");
     let beta_sealing: Vec<u8> = sqlx::query_scalar("SELECT sealing_key FROM servers")
         .fetch_one(&beta.pool)
         .await

@@ -1,0 +1,153 @@
+//! `/here` in a harsh world: a burst against rate-limited webhooks on both sides cut by
+//! `kill -9`, and a `/here` typed outside the member's times.
+
+use std::time::{Duration, Instant};
+
+use discord_sim::{DiscordSim, InteractionRef, Message};
+
+use crate::harness::{Federation, PATIENCE, eventually, string};
+
+/// More `/here`s than a webhook takes in a rate-limit window (5 per 2 s), several times over.
+const BURST: usize = 18;
+
+fn burst_text(index: usize) -> String {
+    format!("burst {index:02}")
+}
+
+/// The burst's messages that webhooks posted in `channel`, in the order they were posted.
+fn burst_posts(sim: &DiscordSim, channel: u64) -> Vec<String> {
+    sim.messages(channel)
+        .into_iter()
+        .filter(|m| !m.deleted && m.webhook_id.is_some() && m.interaction_metadata.is_none())
+        .map(|m: Message| m.content)
+        .filter(|content| content.starts_with("burst "))
+        .collect()
+}
+
+fn acknowledged(sim: &DiscordSim, interactions: &[InteractionRef]) -> Vec<usize> {
+    (0..interactions.len())
+        .filter(|&index| {
+            sim.interaction(interactions[index].id)
+                .is_some_and(|interaction| interaction.response.is_some())
+        })
+        .collect()
+}
+
+/// Every relay the member was told about arrives everywhere, in the order it was sent, with at
+/// most the one repeat a `kill -9` between Discord's answer and the commit may cause.
+fn check_arrivals(place: &str, posts: &[String], acknowledged: &[usize]) {
+    let mut unique = posts.to_vec();
+    unique.dedup();
+    let mut sorted = unique.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        unique, sorted,
+        "{place}: out of order or repeated later: {posts:?}"
+    );
+    for &index in acknowledged {
+        assert!(
+            unique.contains(&burst_text(index)),
+            "{place}: acknowledged {} is missing: {posts:?}",
+            burst_text(index)
+        );
+    }
+    assert!(
+        posts.len() <= unique.len() + 1,
+        "{place}: more than one repeat: {posts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
+    let mut federation = Federation::peered(false).await;
+    let (alpha_times, beta_times) = (federation.alpha.times, federation.beta.times);
+    let interactions: Vec<InteractionRef> = (0..BURST)
+        .map(|index| {
+            federation.alpha.start_command(
+                &federation.sim,
+                alpha_times,
+                federation.hanako,
+                "here",
+                vec![("message", string(&burst_text(index)))],
+                false,
+            )
+        })
+        .collect();
+    // Kill alpha once a few relays are out at both ends (so delivery is under way through
+    // the rate limits) and most have been acknowledged.
+    eventually("the burst to be under way", || async {
+        let sim = &federation.sim;
+        let out = burst_posts(sim, beta_times)
+            .len()
+            .min(burst_posts(sim, alpha_times).len());
+        (out >= 2 && acknowledged(sim, &interactions).len() >= BURST / 2).then_some(())
+    })
+    .await;
+    federation.alpha.kill();
+    let sim = &federation.sim;
+    let acked = acknowledged(sim, &interactions);
+    let (at_beta, at_alpha) = (
+        burst_posts(sim, beta_times).len(),
+        burst_posts(sim, alpha_times).len(),
+    );
+    assert!(
+        at_beta < acked.len() && at_alpha < acked.len(),
+        "the kill came too late to test anything: {} acknowledged, {at_beta} at beta, {at_alpha} in alpha's channel",
+        acked.len()
+    );
+
+    federation.alpha.start(&federation.sim).await;
+    // The killed process's lease on the calls it was making runs out after 10 s; then the rest
+    // go out at the webhooks' pace.
+    let sim = &federation.sim;
+    let last = burst_text(*acked.last().expect("some were acknowledged"));
+    let deadline = Instant::now() + PATIENCE + Duration::from_secs(30);
+    while !(burst_posts(sim, beta_times).contains(&last)
+        && burst_posts(sim, alpha_times).contains(&last))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not every acknowledged relay arrived: beta {:?}, alpha {:?}",
+            burst_posts(sim, beta_times),
+            burst_posts(sim, alpha_times)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check_arrivals("beta", &burst_posts(sim, beta_times), &acked);
+    check_arrivals("alpha's channel", &burst_posts(sim, alpha_times), &acked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn here_outside_the_members_times_is_posted_by_the_bot_after_it_is_stored() {
+    let federation = Federation::peered(false).await;
+    let (sim, alpha) = (&federation.sim, &federation.alpha);
+    let elsewhere = sim.create_channel(alpha.guild, "general").unwrap();
+    let reply = alpha
+        .invoke(
+            sim,
+            elsewhere,
+            federation.hanako,
+            "here",
+            vec![("message", string("from general"))],
+        )
+        .await
+        .content;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    let shown = sim
+        .wait_for_message(elsewhere, PATIENCE, |m| m.content.contains("from general"))
+        .await
+        .unwrap();
+    assert!(shown.author_bot && shown.webhook_id.is_none(), "{shown:#?}");
+    assert_eq!(shown.content, "**hanako** (/here):\nfrom general");
+    assert_eq!(
+        shown.allowed_mentions,
+        Some(serde_json::json!({ "parse": [] }))
+    );
+    assert!(
+        federation
+            .copies_at_beta()
+            .iter()
+            .any(|m| m.content == "from general")
+    );
+}
