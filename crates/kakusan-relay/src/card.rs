@@ -112,11 +112,15 @@ impl Card {
     }
 
     /// Parses and validates a card. Whitespace around the token is ignored.
+    ///
+    /// The checks run in the order `docs/protocol.md` gives, and the first failure is reported,
+    /// so that every implementation names the same defect for the same text.
     pub fn parse(text: &str, policy: &WebhookPolicy) -> Result<Self, CardError> {
+        // Pasting adds whitespace around a card, so only the token itself counts toward the limit.
+        let text = text.trim();
         if text.len() > MAX_CARD_LEN {
             return Err(CardError::TooLong(text.len()));
         }
-        let text = text.trim();
         let rest = text
             .strip_prefix(CARD_PREFIX)
             .ok_or(CardError::WrongPrefix)?;
@@ -134,15 +138,17 @@ impl Card {
         }
         let name = ServerName::parse(name).map_err(CardError::Name)?;
         let guild_id = Snowflake::parse(guild).map_err(CardError::GuildId)?;
-        let verify_key = VerifyKey::parse(verify).map_err(|error| match error {
-            KeyError::Encoding if b64_decode(verify).is_none() => CardError::Base64("signing key"),
-            other => CardError::VerifyKey(other),
-        })?;
-        let sealing_key = SealingKey::parse(sealing).map_err(|error| match error {
-            KeyError::Encoding if b64_decode(sealing).is_none() => CardError::Base64("sealing key"),
-            other => CardError::SealingKey(other),
-        })?;
+        // All three binary fields are decoded before any is interpreted, so a base64 defect in
+        // one is reported ahead of a bad key in another, as the documented order demands.
+        let verify = b64_decode(verify).ok_or(CardError::Base64("signing key"))?;
+        let sealing = b64_decode(sealing).ok_or(CardError::Base64("sealing key"))?;
         let webhook = b64_decode(webhook).ok_or(CardError::Base64("webhook URL"))?;
+        let verify_key = key_bytes(verify)
+            .and_then(VerifyKey::from_bytes)
+            .map_err(CardError::VerifyKey)?;
+        let sealing_key = key_bytes(sealing)
+            .and_then(SealingKey::from_bytes)
+            .map_err(CardError::SealingKey)?;
         let webhook = String::from_utf8(webhook).map_err(|_| CardError::WebhookNotText)?;
         let webhook = WebhookUrl::parse(&webhook, policy).map_err(CardError::Webhook)?;
         Ok(Self {
@@ -201,6 +207,12 @@ impl std::str::FromStr for Card {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Self::parse(text, &WebhookPolicy::discord())
     }
+}
+
+/// Takes decoded key bytes that must be exactly 32 long; any other length is an encoding defect
+/// of the key, not of the base64 text, which already decoded.
+fn key_bytes(bytes: Vec<u8>) -> Result<[u8; 32], KeyError> {
+    bytes.try_into().map_err(|_| KeyError::Encoding)
 }
 
 /// The first six bytes of SHA-256 over the covered text, as 8 characters of base64url.
@@ -264,6 +276,14 @@ mod tests {
             Card::parse(&padded, &WebhookPolicy::discord()).unwrap(),
             card
         );
+        // The length limit applies to the token, not to the whitespace pasted around it.
+        let far = format!("{}{text}\n", " ".repeat(MAX_CARD_LEN));
+        assert_eq!(Card::parse(&far, &WebhookPolicy::discord()).unwrap(), card);
+        let long = format!("{text}{}", "A".repeat(MAX_CARD_LEN + 1 - text.len()));
+        assert_eq!(
+            Card::parse(&long, &WebhookPolicy::discord()),
+            Err(CardError::TooLong(MAX_CARD_LEN + 1))
+        );
     }
 
     #[test]
@@ -274,6 +294,9 @@ mod tests {
         let verify = card.verify_key().to_base64();
         let sealing = card.sealing_key().to_base64();
         let hook = b64_encode(card.webhook().expose().as_bytes());
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = b64_encode(&identity);
 
         assert_eq!(
             Card::parse("kakusan2.x", &policy),
@@ -302,6 +325,8 @@ mod tests {
                 "SealingKey",
             ),
             (["tokyo", "1", &verify, &sealing, "%%"], "Base64"),
+            // Every field is decoded before any key is checked, so base64 wins over a weak key.
+            (["tokyo", "1", &weak, &sealing, "%%"], "Base64"),
             (
                 ["tokyo", "1", &verify, &sealing, &b64_encode(&[0xff, 0xfe])],
                 "WebhookNotText",

@@ -15,12 +15,19 @@ pub enum KeyError {
     /// The text is not 43 characters of unpadded base64url encoding 32 bytes.
     #[error("a key must be 32 bytes written as 43 characters of unpadded base64url")]
     Encoding,
-    /// The bytes are not a valid Ed25519 public key, or are a weak (small-order) one.
+    /// The bytes are not the canonical encoding of an Ed25519 public key, or are a weak
+    /// (small-order) one.
     #[error("the bytes are not a valid Ed25519 verify key")]
     BadVerifyKey,
     /// The X25519 key is all zeros, which would make every sealed box readable.
     #[error("the X25519 sealing key is all zeros")]
     ZeroSealingKey,
+    /// The X25519 key is not the canonical encoding of a curve coordinate: the number is at
+    /// least 2^255 − 19, or the top bit is set.
+    #[error(
+        "the X25519 sealing key is not in canonical form (it must be a number below 2^255 - 19)"
+    )]
+    NonCanonicalSealingKey,
 }
 
 /// An Ed25519 private key that signs this server's envelopes.
@@ -77,10 +84,16 @@ impl fmt::Debug for SigningSecret {
 pub struct VerifyKey(ed25519_dalek::VerifyingKey);
 
 impl VerifyKey {
-    /// Accepts 32 bytes that encode a valid, non-weak Ed25519 point.
+    /// Accepts 32 bytes that are the canonical encoding of a valid, non-weak Ed25519 point.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, KeyError> {
         let key =
             ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::BadVerifyKey)?;
+        // Decompression reduces y modulo p and ignores a sign bit on x = 0, so a second spelling
+        // of a point decodes too. RFC 8032 and libsodium refuse those spellings; refusing them
+        // here keeps every implementation in agreement about which cards are valid.
+        if key.to_edwards().compress().to_bytes() != bytes {
+            return Err(KeyError::BadVerifyKey);
+        }
         // A small-order key would let anyone produce signatures that verify for it.
         if key.is_weak() {
             return Err(KeyError::BadVerifyKey);
@@ -175,10 +188,16 @@ impl fmt::Debug for SealingSecret {
 pub struct SealingKey(crypto_box::PublicKey);
 
 impl SealingKey {
-    /// Accepts any 32 bytes except all zeros.
+    /// Accepts the canonical encoding of any curve coordinate except zero: 32 bytes holding a
+    /// little-endian number below 2^255 − 19.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, KeyError> {
         if bytes == [0u8; 32] {
             return Err(KeyError::ZeroSealingKey);
+        }
+        // X25519 masks the top bit and reduces modulo p, so other spellings would name the
+        // same key; only the one its owner's implementation produces is accepted.
+        if !is_canonical_x25519(&bytes) {
+            return Err(KeyError::NonCanonicalSealingKey);
         }
         Ok(Self(crypto_box::PublicKey::from(bytes)))
     }
@@ -213,6 +232,19 @@ impl fmt::Debug for SealingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SealingKey({})", self.to_base64())
     }
+}
+
+/// Whether 32 bytes are the canonical encoding of an X25519 coordinate, a little-endian number
+/// below p = 2^255 − 19 (which leaves the top bit clear).
+fn is_canonical_x25519(bytes: &[u8; 32]) -> bool {
+    // Comparing byte sequences from the most significant byte down orders them as numbers.
+    const P: [u8; 32] = {
+        let mut p = [0xff; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        p
+    };
+    bytes.iter().rev().lt(P.iter().rev())
 }
 
 /// Both private keys of one server.
@@ -292,6 +324,56 @@ mod tests {
         assert_eq!(
             SealingKey::from_bytes([0; 32]),
             Err(KeyError::ZeroSealingKey)
+        );
+    }
+
+    /// The little-endian bytes of 2^255 − 19 + `k`, for small `k`.
+    fn p_plus(k: u8) -> [u8; 32] {
+        let mut bytes = [0xff; 32];
+        bytes[0] = 0xed + k;
+        bytes[31] = 0x7f;
+        bytes
+    }
+
+    #[test]
+    fn a_second_spelling_of_an_ed25519_point_is_refused() {
+        // y = 3 is on the curve and not of small order, so its canonical spelling is a key.
+        let mut three = [0u8; 32];
+        three[0] = 3;
+        assert!(VerifyKey::from_bytes(three).is_ok());
+        // y = p + 3 names the same point; the library decodes it, this crate must not.
+        assert!(ed25519_dalek::VerifyingKey::from_bytes(&p_plus(3)).is_ok());
+        assert_eq!(
+            VerifyKey::from_bytes(p_plus(3)),
+            Err(KeyError::BadVerifyKey)
+        );
+        // x = 0 with the sign bit set is refused as well (y = 1 is the identity).
+        let mut negative_zero = [0u8; 32];
+        negative_zero[0] = 1;
+        negative_zero[31] = 0x80;
+        assert_eq!(
+            VerifyKey::from_bytes(negative_zero),
+            Err(KeyError::BadVerifyKey)
+        );
+    }
+
+    #[test]
+    fn x25519_keys_must_be_below_the_field_prime() {
+        let mut below = p_plus(0);
+        below[0] -= 1;
+        assert!(SealingKey::from_bytes(below).is_ok());
+        for bytes in [p_plus(0), p_plus(3), p_plus(18)] {
+            assert_eq!(
+                SealingKey::from_bytes(bytes),
+                Err(KeyError::NonCanonicalSealingKey)
+            );
+        }
+        let mut top_bit = SealingSecret::from_bytes([2; 32]).sealing_key().to_bytes();
+        assert!(SealingKey::from_bytes(top_bit).is_ok());
+        top_bit[31] |= 0x80;
+        assert_eq!(
+            SealingKey::from_bytes(top_bit),
+            Err(KeyError::NonCanonicalSealingKey)
         );
     }
 }

@@ -10,9 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, TimeZone as _, Utc};
 use kakusan_relay::{
-    Body, Card, DisplayName, Envelope, EnvelopeId, Hello, LogLine, MemoryReplayGuard, Nonce, Ping,
-    Registration, ReplayGuard, SealedSecret, Sender, ServerName, Snowflake, SyncChunk,
-    TimesWithdraw, Ttl, Verifier, VerifyError, WebhookPolicy, WebhookUrl, sign_raw_payload,
+    Body, Card, CardError, DisplayName, Envelope, EnvelopeId, Hello, LogLine, MemoryReplayGuard,
+    Nonce, Ping, Registration, ReplayGuard, SealedSecret, Sender, ServerName, Snowflake, SyncChunk,
+    TimesWithdraw, Ttl, Verifier, VerifyError, WebhookPolicy, WebhookUrl, WebhookUrlError,
+    sign_raw_payload,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -493,80 +494,154 @@ fn raw_card(fields: [&str; 5]) -> String {
     format!("{covered}.{sum}")
 }
 
+/// The little-endian bytes of 2^255 − 19 + 3: a second spelling of the coordinate 3, which both
+/// key types refuse.
+fn p_plus_3() -> [u8; 32] {
+    let mut bytes = [0xff; 32];
+    bytes[0] = 0xf0;
+    bytes[31] = 0x7f;
+    bytes
+}
+
+/// An invalid card case; `webhook_error` says which part of the URL is wrong for `webhook` ones.
+fn invalid_card(name: &str, card: String, error: &str, webhook_error: Option<&str>) -> Value {
+    let mut case = json!({ "name": name, "card": card, "error": error });
+    if let Some(detail) = webhook_error {
+        case["webhook_error"] = json!(detail);
+    }
+    case
+}
+
+/// A valid card case whose card is `server`'s fields with the given webhook URL.
+fn valid_card(
+    name: &str,
+    card: &str,
+    server: &str,
+    guild: &str,
+    keys: [&str; 2],
+    url: &str,
+) -> Value {
+    let fields = json!({
+        "name": server,
+        "guild_id": guild,
+        "verify_key": keys[0],
+        "sealing_key": keys[1],
+        "webhook_url": url,
+    });
+    json!({ "name": name, "card": card, "fields": fields })
+}
+
 fn cards_json() -> Value {
     let a = alpha();
     let card = a.card().encode();
     let vk = a.verify_key().to_base64();
     let sk = a.keys().sealing_key().to_base64();
     let hook = b64(a.webhook.as_bytes());
+    let canonical_hook = WebhookUrl::discord(Snowflake::new(42).unwrap(), "proxied-token").unwrap();
+    let canonical_card = raw_card([
+        "proxied",
+        "7",
+        &vk,
+        &sk,
+        &b64(canonical_hook.expose().as_bytes()),
+    ]);
+    let canary_hook = "https://canary.discordapp.com/api/v10/webhooks/42/canary-token";
+    let canary_card = raw_card(["canary", "7", &vk, &sk, &b64(canary_hook.as_bytes())]);
     let sim_hook = "http://127.0.0.1:8080/api/v10/webhooks/42/sim-token";
     let sim_card = raw_card(["sim-server", "7", &vk, &sk, &b64(sim_hook.as_bytes())]);
+    // Whitespace around the token takes the text past 1,024 bytes; the token itself is short.
+    let padded = format!("{}{card}\n\n", " ".repeat(1024));
+    let too_long = format!("{card}.{}", "A".repeat(1024 - card.len()));
     let mut identity = [0u8; 32];
     identity[0] = 1;
-    let invalid = [
-        (
+    let mut sealing_top_bit = a.keys().sealing_key().to_bytes();
+    sealing_top_bit[31] |= 0x80;
+    let fields = |name, card: String, error| invalid_card(name, card, error, None);
+    let invalid = vec![
+        fields("too_long", too_long, "too_long"),
+        fields(
             "wrong_prefix",
             card.replacen("kakusan1.", "kakusan2.", 1),
             "wrong_prefix",
         ),
-        ("whitespace", card.replacen('.', ". ", 1), "whitespace"),
-        (
+        fields("whitespace", card.replacen('.', ". ", 1), "whitespace"),
+        fields(
             "truncated_webhook",
             format!("{}{}", &card[..card.len() - 12], &card[card.len() - 9..]),
             "checksum",
         ),
-        (
+        fields(
             "truncated",
             card[..card.len() - 10].to_owned(),
             "field_count",
         ),
-        (
+        fields(
             "altered_name",
             card.replacen("alpha", "alphb", 1),
             "checksum",
         ),
-        ("field_count", "kakusan1.alpha.1".to_owned(), "field_count"),
-        (
+        fields("field_count", "kakusan1.alpha.1".to_owned(), "field_count"),
+        fields(
             "bad_name",
             raw_card(["Alpha", "1", &vk, &sk, &hook]),
             "name",
         ),
-        (
+        fields(
             "zero_guild",
             raw_card(["alpha", "0", &vk, &sk, &hook]),
             "guild_id",
         ),
-        (
+        fields(
             "verify_key_not_base64",
             raw_card(["alpha", "1", "not+base64", &sk, &hook]),
             "base64",
         ),
-        (
+        fields(
+            "small_order_verify_key_beside_bad_webhook_base64",
+            raw_card(["alpha", "1", &b64(&identity), &sk, "a=="]),
+            "base64",
+        ),
+        fields(
             "verify_key_small_order",
             raw_card(["alpha", "1", &b64(&identity), &sk, &hook]),
             "verify_key",
         ),
-        (
+        fields(
             "verify_key_short",
             raw_card(["alpha", "1", &b64(&[7; 31]), &sk, &hook]),
             "verify_key",
         ),
-        (
+        fields(
+            "verify_key_non_canonical",
+            raw_card(["alpha", "1", &b64(&p_plus_3()), &sk, &hook]),
+            "verify_key",
+        ),
+        fields(
             "sealing_key_zero",
             raw_card(["alpha", "1", &vk, &b64(&[0; 32]), &hook]),
             "sealing_key",
         ),
-        (
+        fields(
+            "sealing_key_non_canonical",
+            raw_card(["alpha", "1", &vk, &b64(&p_plus_3()), &hook]),
+            "sealing_key",
+        ),
+        fields(
+            "sealing_key_top_bit",
+            raw_card(["alpha", "1", &vk, &b64(&sealing_top_bit), &hook]),
+            "sealing_key",
+        ),
+        fields(
             "webhook_not_base64",
             raw_card(["alpha", "1", &vk, &sk, "a=="]),
             "base64",
         ),
-        (
+        fields(
             "webhook_not_text",
             raw_card(["alpha", "1", &vk, &sk, &b64(&[0xff, 0xfe])]),
             "webhook_not_text",
         ),
-        (
+        invalid_card(
             "webhook_not_discord",
             raw_card([
                 "alpha",
@@ -576,24 +651,48 @@ fn cards_json() -> Value {
                 &b64(b"https://example.com/api/webhooks/1/t"),
             ]),
             "webhook",
+            Some("wrong_base"),
         ),
-        (
-            "webhook_simulator_under_discord_policy",
-            sim_card.clone(),
+        invalid_card(
+            "webhook_local_api_base",
+            sim_card,
             "webhook",
+            Some("wrong_base"),
+        ),
+    ];
+    let guild = a.guild.to_string();
+    let keys = [vk.as_str(), sk.as_str()];
+    let valid = vec![
+        valid_card("alpha", &card, "alpha", &guild, keys, &a.webhook),
+        valid_card(
+            "padded_past_the_limit",
+            &padded,
+            "alpha",
+            &guild,
+            keys,
+            &a.webhook,
+        ),
+        valid_card(
+            "canonical_webhook",
+            &canonical_card,
+            "proxied",
+            "7",
+            keys,
+            canonical_hook.expose(),
+        ),
+        valid_card(
+            "other_discord_host",
+            &canary_card,
+            "canary",
+            "7",
+            keys,
+            canary_hook,
         ),
     ];
     json!({
         "discord_bases": WebhookPolicy::discord().bases(),
-        "valid": [
-            { "name": "alpha", "bases": WebhookPolicy::discord().bases(), "card": card, "fields": {
-                "name": "alpha", "guild_id": a.guild.to_string(), "verify_key": vk, "sealing_key": sk, "webhook_url": a.webhook } },
-            { "name": "simulator", "bases": ["http://127.0.0.1:8080"], "card": sim_card, "fields": {
-                "name": "sim-server", "guild_id": "7", "verify_key": vk, "sealing_key": sk, "webhook_url": sim_hook } },
-        ],
-        "invalid": invalid.iter().map(|(name, card, error)| json!({
-            "name": name, "bases": WebhookPolicy::discord().bases(), "card": card, "error": error,
-        })).collect::<Vec<_>>(),
+        "valid": valid,
+        "invalid": invalid,
     })
 }
 
@@ -672,8 +771,15 @@ fn string(value: &Value) -> &str {
     value.as_str().unwrap()
 }
 
-fn policy_of(case: &Value) -> WebhookPolicy {
-    WebhookPolicy::with_bases(case["bases"].as_array().unwrap().iter().map(string))
+/// The vector label of a webhook URL defect.
+fn webhook_error_label(error: &WebhookUrlError) -> &'static str {
+    match error {
+        WebhookUrlError::TooLong(_) => "too_long",
+        WebhookUrlError::WrongBase => "wrong_base",
+        WebhookUrlError::NotAWebhookPath => "not_a_webhook_path",
+        WebhookUrlError::BadId => "bad_id",
+        WebhookUrlError::BadToken => "bad_token",
+    }
 }
 
 #[tokio::test]
@@ -779,10 +885,14 @@ fn check_opened(name: &str, body: &Body, opened: &Value, receiver: &Server) {
 #[test]
 fn every_card_vector_parses_to_its_recorded_result() {
     let file = load("cards.json");
+    let policy = WebhookPolicy::discord();
+    assert_eq!(file["discord_bases"], json!(policy.bases()));
     for case in file["valid"].as_array().unwrap() {
-        let card = Card::parse(string(&case["card"]), &policy_of(case)).unwrap();
+        let name = &case["name"];
+        let text = string(&case["card"]);
+        let card = Card::parse(text, &policy).unwrap_or_else(|e| panic!("{name}: {e}"));
         let fields = &case["fields"];
-        assert_eq!(card.name().as_str(), string(&fields["name"]));
+        assert_eq!(card.name().as_str(), string(&fields["name"]), "{name}");
         assert_eq!(card.guild_id().to_string(), string(&fields["guild_id"]));
         assert_eq!(card.verify_key().to_base64(), string(&fields["verify_key"]));
         assert_eq!(
@@ -790,15 +900,20 @@ fn every_card_vector_parses_to_its_recorded_result() {
             string(&fields["sealing_key"])
         );
         assert_eq!(card.webhook().expose(), string(&fields["webhook_url"]));
-        assert_eq!(card.encode(), string(&case["card"]));
+        assert_eq!(card.encode(), text.trim(), "{name}");
     }
     for case in file["invalid"].as_array().unwrap() {
-        let error = Card::parse(string(&case["card"]), &policy_of(case)).unwrap_err();
+        let name = &case["name"];
+        let error = Card::parse(string(&case["card"]), &policy).unwrap_err();
+        assert_eq!(error.as_str(), string(&case["error"]), "{name}: {error}");
+        let detail = match &error {
+            CardError::Webhook(inner) => Some(webhook_error_label(inner)),
+            _ => None,
+        };
         assert_eq!(
-            error.as_str(),
-            string(&case["error"]),
-            "{}: {error}",
-            case["name"]
+            detail,
+            case.get("webhook_error").map(string),
+            "{name}: {error}"
         );
     }
 }
