@@ -258,9 +258,7 @@ impl App {
                 self.unregserver(ctx, &unregserver.server).await
             }
             KakusanCommand::Serverlist => self.serverlist(ctx).await,
-            KakusanCommand::Regtimes(regtimes) => {
-                self.regtimes(ctx, regtimes.mirror.unwrap_or(false)).await
-            }
+            KakusanCommand::Regtimes(regtimes) => self.regtimes(ctx, regtimes.mirror).await,
             KakusanCommand::Unregtimes => self.unregtimes(ctx).await,
             KakusanCommand::Sharelist => self.sharelist(ctx).await,
             KakusanCommand::Ping(ping) => self.ping(ctx, &ping.server).await,

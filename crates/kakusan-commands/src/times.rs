@@ -10,9 +10,10 @@ use crate::interaction::{Ctx, Reply};
 use kakusan_relay::delivery::discord_code;
 
 impl App {
-    pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: bool) -> anyhow::Result<Reply> {
+    /// `/regtimes`; `mirror` is `None` when the member left the option out.
+    pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: Option<bool>) -> anyhow::Result<Reply> {
         let local = self.local(ctx).await?;
-        if mirror && !self.config.message_content {
+        if mirror == Some(true) && !self.config.message_content {
             return Ok(Reply::text(
                 "Mirror mode needs the Message Content intent, which this deployment does not request; ask its operator to set KAKUSAN_MIRROR=true, or register without mirror and use /here.",
             ));
@@ -24,6 +25,9 @@ impl App {
         }
         // Checked before a webhook is made, so the common refusals leave nothing behind.
         if let Some(existing) = times::times_of_member(&self.pool, ctx.guild(), ctx.user()).await? {
+            if existing.channel_id == ctx.channel_id.get() {
+                return self.update_times(ctx, &existing, mirror).await;
+            }
             return Ok(Reply::text(format!(
                 "You already have a times channel in this server: <#{}>. Run /unregtimes there first.",
                 existing.channel_id
@@ -42,6 +46,7 @@ impl App {
             }
             Err(error) => return Err(error).context("creating the times webhook"),
         };
+        let mirror = mirror.unwrap_or(false);
         let token = SecretString::new(webhook.token.clone().context("a new webhook has a token")?);
         let stored = async {
             let mut transaction = self.pool.begin().await?;
@@ -102,6 +107,45 @@ impl App {
             "This channel is your times in **{}**; it was announced to {announced} mutual peer(s).{mirror_line}",
             local.name
         )))
+    }
+
+    /// `/regtimes` again in the member's own times channel: its options change in place; the
+    /// webhook, and so the peers' destinations, stay as they are.
+    async fn update_times(
+        &self,
+        ctx: &Ctx,
+        existing: &times::Times,
+        mirror: Option<bool>,
+    ) -> anyhow::Result<Reply> {
+        let state = |on: bool| if on { "on" } else { "off" };
+        match mirror {
+            Some(mirror) if mirror != existing.mirror => {
+                let mut transaction = self.pool.begin().await.map_err(StorageError::from)?;
+                times::set_mirror(&mut *transaction, existing.id, mirror).await?;
+                if mirror {
+                    // Mirror mode starts now: what was posted before is not relayed, also not
+                    // by the catch-up after a restart. The interaction's id is a snowflake of
+                    // this moment, comparable with message ids.
+                    times::advance_read_cursor(&mut *transaction, existing.id, ctx.id.get())
+                        .await?;
+                }
+                transaction.commit().await.map_err(StorageError::from)?;
+                let after = if mirror {
+                    " Your plain messages here are relayed from now on; edits and deletes follow."
+                } else {
+                    " Post with /here to reach your other times channels."
+                };
+                Ok(Reply::text(format!(
+                    "Updated your times here: mirror mode is now {} (it was {}). Its webhook and your destinations stay as they are.{after}",
+                    state(mirror),
+                    state(existing.mirror)
+                )))
+            }
+            _ => Ok(Reply::text(format!(
+                "This channel already is your times here, with mirror mode {}; nothing changed.",
+                state(existing.mirror)
+            ))),
+        }
     }
 
     pub(crate) async fn unregtimes(&self, ctx: &Ctx) -> anyhow::Result<Reply> {

@@ -154,6 +154,23 @@ pub async fn unregister_times(
     .await?)
 }
 
+/// Turns mirror mode of a times on or off (`/regtimes` again in the times channel).
+pub async fn set_mirror(
+    executor: impl PgExecutor<'_>,
+    times_id: i64,
+    mirror: bool,
+) -> Result<(), StorageError> {
+    let updated = sqlx::query("UPDATE times SET mirror = $2 WHERE id = $1")
+        .bind(times_id)
+        .bind(mirror)
+        .execute(executor)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StorageError::NotFound("times"));
+    }
+    Ok(())
+}
+
 /// Notes that mirror mode handled the times channel up to message `message_id`; the mark only
 /// moves forward.
 pub async fn advance_read_cursor(
