@@ -262,6 +262,9 @@ pub(crate) fn is_unavailable(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<StorageError>()
             .is_some_and(StorageError::is_unavailable)
+            || cause
+                .downcast_ref::<kakusan_storage::SqlError>()
+                .is_some_and(kakusan_storage::means_unavailable)
     })
 }
 
@@ -287,6 +290,18 @@ mod tests {
 
     fn unavailable() -> anyhow::Error {
         StorageError::Unavailable(sqlx::Error::PoolTimedOut).into()
+    }
+
+    #[test]
+    fn an_unreachable_database_is_recognised_whatever_wraps_it() {
+        assert!(is_unavailable(&unavailable()));
+        // A transaction begun on the pool gives sqlx's own error.
+        let raw = anyhow::Error::new(sqlx::Error::PoolTimedOut).context("beginning");
+        assert!(is_unavailable(&raw));
+        assert!(!is_unavailable(&anyhow::Error::new(
+            sqlx::Error::RowNotFound
+        )));
+        assert!(!is_unavailable(&anyhow::anyhow!("a bug")));
     }
 
     #[tokio::test(start_paused = true)]

@@ -11,9 +11,9 @@ use kakusan_relay::delivery::{
     enqueue_edit, enqueue_origin, enqueue_send, webhook_username,
 };
 use kakusan_storage::destinations::{self, Destination};
+use kakusan_storage::outbox;
 use kakusan_storage::servers;
 use kakusan_storage::times::{self, Times};
-use kakusan_storage::{StorageError, outbox};
 use twilight_model::channel::Message;
 use twilight_model::channel::message::MessageType;
 use twilight_model::id::Id;
@@ -128,7 +128,7 @@ impl App {
         // stands for it in the relay's jobs.
         let source = ctx.id.get();
         let relay_id = Uuid::new_v4();
-        let mut transaction = self.pool.begin().await.map_err(StorageError::from)?;
+        let mut transaction = self.pool.begin().await?;
         let origin = OriginJob {
             server_guild_id: ctx.guild(),
             member_id: ctx.user(),
@@ -148,7 +148,7 @@ impl App {
             };
             enqueue_send(&mut transaction, &job, &payload, here.at).await?;
         }
-        transaction.commit().await.map_err(StorageError::from)?;
+        transaction.commit().await?;
         Ok(StoredHere {
             relay_id,
             working,

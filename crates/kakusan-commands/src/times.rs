@@ -120,7 +120,7 @@ impl App {
         let state = |on: bool| if on { "on" } else { "off" };
         match mirror {
             Some(mirror) if mirror != existing.mirror => {
-                let mut transaction = self.pool.begin().await.map_err(StorageError::from)?;
+                let mut transaction = self.pool.begin().await?;
                 times::set_mirror(&mut *transaction, existing.id, mirror).await?;
                 if mirror {
                     // Mirror mode starts now: what was posted before is not relayed, also not
@@ -129,7 +129,7 @@ impl App {
                     times::advance_read_cursor(&mut *transaction, existing.id, ctx.id.get())
                         .await?;
                 }
-                transaction.commit().await.map_err(StorageError::from)?;
+                transaction.commit().await?;
                 let after = if mirror {
                     " Your plain messages here are relayed from now on; edits and deletes follow."
                 } else {

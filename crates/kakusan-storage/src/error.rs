@@ -69,13 +69,24 @@ impl From<sqlx::Error> for StorageError {
                 _ => {}
             }
         }
-        match error {
-            sqlx::Error::Io(_)
+        if means_unavailable(&error) {
+            StorageError::Unavailable(error)
+        } else {
+            StorageError::Database(error)
+        }
+    }
+}
+
+/// Whether a sqlx error only says that the database cannot be reached now (no connection, a
+/// broken one, the pool's wait ran out), as opposed to a query it refused. Callers that hold a
+/// raw `sqlx::Error` (a transaction they began themselves) use it to tell an outage apart.
+pub fn means_unavailable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => StorageError::Unavailable(error),
-            other => StorageError::Database(other),
-        }
-    }
+            | sqlx::Error::WorkerCrashed
+    )
 }

@@ -20,9 +20,9 @@ pub mod servers;
 pub mod times;
 pub mod usage;
 
-pub use error::StorageError;
+pub use error::{StorageError, means_unavailable};
 pub use secret::{PrivateKey, PublicKey, SecretString};
-pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+pub use sqlx::{Error as SqlError, PgConnection, PgPool, Postgres, Transaction};
 
 use std::time::Duration;
 
@@ -31,12 +31,14 @@ use sqlx::postgres::PgPoolOptions;
 /// The schema migrations in the repository's top-level `migrations/` folder.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
-/// Opens a pool on `url`, failing at once (after `connect_timeout`) if the database cannot be
-/// reached, so the caller decides how to wait and what to log.
-pub async fn connect(url: &str, connect_timeout: Duration) -> Result<PgPool, StorageError> {
+/// Opens a pool on `url`, failing at once (after `acquire_timeout`) if the database cannot be
+/// reached, so the caller decides how to wait and what to log. Every later wait for a
+/// connection of the pool is bounded by `acquire_timeout` too: during an outage that is how
+/// long a query takes to say [`StorageError::Unavailable`].
+pub async fn connect(url: &str, acquire_timeout: Duration) -> Result<PgPool, StorageError> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
-        .acquire_timeout(connect_timeout)
+        .acquire_timeout(acquire_timeout)
         .connect(url)
         .await?;
     Ok(pool)

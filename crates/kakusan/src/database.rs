@@ -11,7 +11,12 @@ use crate::config::DatabaseConfig;
 /// The first wait after a failed attempt; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long anything waits for a connection: the first one at start-up, and every one a
+/// handler or the delivery engine takes from the pool later. While the database is away every
+/// wait runs out, and a command must still get its "storage unavailable" answer well inside
+/// Discord's 3 seconds, so this is short; a database that takes longer to hand out a
+/// connection is overloaded anyway.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Connects, retrying while the database is unreachable; `None` if shutdown came first.
 ///
@@ -27,7 +32,7 @@ pub(crate) async fn connect(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match kakusan_storage::connect(config.url.expose(), CONNECT_TIMEOUT).await {
+        match kakusan_storage::connect(config.url.expose(), ACQUIRE_TIMEOUT).await {
             Ok(pool) => {
                 tracing::info!(%target, attempt, "connected to the database");
                 return Ok(Some(pool));

@@ -10,7 +10,7 @@ use discord_sim::{
 };
 use kakusan_storage::PgPool;
 
-use crate::common::{TestDatabase, get, kakusan, sample};
+use crate::common::{Cluster, TestDatabase, get, kakusan, sample};
 
 /// The permissions the README's invite URL grants the bot (536988672): View Channels, Send
 /// Messages, Embed Links, Attach Files, Read Message History, Manage Webhooks.
@@ -27,7 +27,11 @@ pub(crate) struct Deployment {
     pub(crate) admin: u64,
     pub(crate) botcom: u64,
     pub(crate) times: u64,
-    pub(crate) database: TestDatabase,
+    /// Its database on the shared server (dropped with it), unless it has a cluster of its own.
+    _database: Option<TestDatabase>,
+    /// A PostgreSQL cluster of its own, for tests that take its database away.
+    pub(crate) cluster: Option<Cluster>,
+    database_url: String,
     pub(crate) pool: PgPool,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -47,6 +51,7 @@ impl Deployment {
         hanako: u64,
         message_content: bool,
         addresses: Addresses,
+        own_cluster: bool,
     ) -> Self {
         let app = sim.create_application_with(&format!("kakusan-{name}"), message_content);
         let admin = sim.create_user(&format!("admin-{name}"));
@@ -64,8 +69,17 @@ impl Deployment {
             }
             Addresses::Shared => (sim.api_url(), sim.gateway_url()),
         };
-        let database = TestDatabase::create().await;
-        let pool = PgPool::connect(&database.url).await.unwrap();
+        let (database, cluster) = if own_cluster {
+            (None, Some(Cluster::start()))
+        } else {
+            (Some(TestDatabase::create().await), None)
+        };
+        let database_url = match (&database, &cluster) {
+            (Some(database), _) => database.url.clone(),
+            (_, Some(cluster)) => cluster.url.clone(),
+            (None, None) => unreachable!("one of the two was made"),
+        };
+        let pool = PgPool::connect(&database_url).await.unwrap();
         Deployment {
             name,
             app,
@@ -73,7 +87,9 @@ impl Deployment {
             admin,
             botcom,
             times,
-            database,
+            _database: database,
+            cluster,
+            database_url,
             pool,
             dir: tempfile::tempdir().unwrap(),
             child: None,
@@ -91,7 +107,7 @@ impl Deployment {
         let child = kakusan(&self.dir)
             .arg("run")
             .env("DISCORD_TOKEN", &self.app.token)
-            .env("DATABASE_URL", &self.database.url)
+            .env("DATABASE_URL", &self.database_url)
             .env("KAKUSAN_DISCORD_API", &self.api)
             .env("KAKUSAN_DISCORD_GATEWAY", &self.gateway)
             .env("KAKUSAN_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
@@ -220,11 +236,25 @@ impl Federation {
 
     /// Both deployments running, their apps with or without the Message Content intent.
     pub(crate) async fn start_with(message_content: bool, addresses: Addresses) -> Self {
+        Self::build(message_content, addresses, false).await
+    }
+
+    /// Both running; alpha's database on a cluster of its own when `alpha_cluster`.
+    async fn build(message_content: bool, addresses: Addresses, alpha_cluster: bool) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sim = DiscordSim::start_default().await.unwrap();
         let hanako = sim.create_user("hanako");
-        let mut alpha = Deployment::create(&sim, "alpha", hanako, message_content, addresses).await;
-        let mut beta = Deployment::create(&sim, "beta", hanako, message_content, addresses).await;
+        let mut alpha = Deployment::create(
+            &sim,
+            "alpha",
+            hanako,
+            message_content,
+            addresses,
+            alpha_cluster,
+        )
+        .await;
+        let mut beta =
+            Deployment::create(&sim, "beta", hanako, message_content, addresses, false).await;
         alpha.start(&sim).await;
         beta.start(&sim).await;
         Federation {
@@ -248,7 +278,24 @@ impl Federation {
         message_content: bool,
         addresses: Addresses,
     ) -> Self {
-        let federation = Self::start_with(message_content, addresses).await;
+        Self::start_with(message_content, addresses)
+            .await
+            .peer_up(mirror)
+            .await
+    }
+
+    /// [`Federation::peered`] without mirror mode, alpha's database on a PostgreSQL cluster of
+    /// its own that a test may stop (`alpha.cluster`).
+    pub(crate) async fn peered_alpha_on_own_cluster() -> Self {
+        Self::build(true, Addresses::Own, true)
+            .await
+            .peer_up(false)
+            .await
+    }
+
+    /// Sets both up, peers them and registers Hanako's times on both sides.
+    async fn peer_up(self, mirror: bool) -> Self {
+        let federation = self;
         let card_alpha = federation.alpha.setup(&federation.sim).await;
         let card_beta = federation.beta.setup(&federation.sim).await;
         federation.regserver(&federation.alpha, &card_beta).await;

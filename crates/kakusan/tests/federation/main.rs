@@ -6,6 +6,7 @@
 mod common;
 mod harness;
 mod here;
+mod outage;
 mod regtimes;
 
 use std::time::Duration;
