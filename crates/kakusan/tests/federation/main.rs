@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod resume;
 
 use std::time::Duration;
 
