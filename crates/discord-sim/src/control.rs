@@ -15,8 +15,8 @@ use crate::ratelimit::RateLimitConfig;
 use crate::rest::{MessageInput, ParsedUpload};
 use crate::world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
-    ClientStats, Command, FaultRule, Guild, Interaction, InteractionResponse, Member, Message,
-    Overwrite, RecordedCall, Role, User, Webhook, World, now_rfc3339,
+    ClientStats, Command, FaultRule, Guild, Handshake, Interaction, InteractionResponse, Member,
+    Message, Overwrite, RecordedCall, Role, User, Webhook, World, now_rfc3339,
 };
 
 /// What a new application's creator needs: ids and the bot token.
@@ -980,6 +980,23 @@ impl SimHandle {
     /// Sends op 9 INVALID_SESSION to the app's connected sessions; returns how many.
     pub fn invalidate_sessions(&self, application_id: u64, resumable: bool) -> usize {
         self.with_world(|world| gateway::send_invalid_session(world, application_id, resumable))
+    }
+
+    /// Forgets the app's sessions that have no live connection, as Discord does when a closed
+    /// session is not resumed in time; returns how many. A later RESUME of one of them gets
+    /// INVALID_SESSION (op 9, `false`).
+    pub fn expire_sessions(&self, application_id: u64) -> usize {
+        self.with_world(|world| gateway::expire_sessions(world, application_id))
+    }
+
+    /// Every IDENTIFY and RESUME the app's connections sent, oldest first.
+    pub fn handshakes(&self, application_id: u64) -> Vec<Handshake> {
+        let world = self.shared.lock();
+        world
+            .handshakes
+            .get(&application_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// How many gateway connections of the app are live and identified (or resumed).

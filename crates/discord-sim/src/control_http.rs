@@ -118,6 +118,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/stats", get(stats))
         .route("/_sim/gateway/{app}/reconnect", post(reconnect))
         .route("/_sim/gateway/{app}/invalidate", post(invalidate))
+        .route("/_sim/gateway/{app}/expire", post(expire))
+        .route("/_sim/gateway/{app}/handshakes", get(handshakes))
         .with_state(handle)
 }
 
@@ -449,4 +451,12 @@ async fn invalidate(
     Ok(Json(
         json!({ "sessions": sim.invalidate_sessions(app, resumable) }),
     ))
+}
+
+async fn expire(State(sim): State<SimHandle>, Path(app): Path<u64>) -> Answer {
+    Ok(Json(json!({ "sessions": sim.expire_sessions(app) })))
+}
+
+async fn handshakes(State(sim): State<SimHandle>, Path(app): Path<u64>) -> Answer {
+    Ok(Json(json!(sim.handshakes(app))))
 }

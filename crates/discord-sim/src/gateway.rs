@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::Shared;
-use crate::world::{App, FLAG_EPHEMERAL, Message, Outbound, Session, World};
+use crate::world::{App, FLAG_EPHEMERAL, Handshake, Message, Outbound, Session, World};
 
 /// `GUILDS`: guild, channel and role events.
 pub const INTENT_GUILDS: u64 = 1 << 0;
@@ -211,6 +211,13 @@ fn handle_payload(
             );
             *session_id = Some(id.clone());
             *world.identifies.entry(app.id).or_default() += 1;
+            world
+                .handshakes
+                .entry(app.id)
+                .or_default()
+                .push(Handshake::Identify {
+                    session_id: id.clone(),
+                });
             tracing::debug!(app = app.id, session = %id, intents, "identified");
             let guild_ids: Vec<u64> = world
                 .guilds
@@ -252,14 +259,27 @@ fn handle_payload(
                     && s.buffer.front().is_none_or(|(first, _)| *first <= seq + 1)
                     && seq <= s.seq
             });
-            if app_id.is_none() {
+            let Some(app_id) = app_id else {
                 let _ = tx.send(Outbound::Close(4004, "Authentication failed.".into()));
                 return;
-            }
+            };
             if !resumable {
+                world
+                    .handshakes
+                    .entry(app_id)
+                    .or_default()
+                    .push(Handshake::ResumeRefused { session_id: wanted });
                 let _ = tx.send(Outbound::Text(frame(9, json!(false))));
                 return;
             }
+            world
+                .handshakes
+                .entry(app_id)
+                .or_default()
+                .push(Handshake::Resume {
+                    session_id: wanted.clone(),
+                    seq,
+                });
             let session = world.sessions.get_mut(&wanted).expect("checked above");
             if let Some(old) = session.tx.replace(tx.clone()) {
                 // The old connection may still be open; Discord drops it when a resume succeeds.
@@ -544,6 +564,16 @@ pub(crate) fn send_reconnect(world: &mut World, app_id: u64) -> usize {
         }
     }
     sent
+}
+
+/// Forgets every session of an app that has no live connection, as Discord does once a closed
+/// session has waited too long for its RESUME; a later RESUME of one gets INVALID_SESSION.
+pub(crate) fn expire_sessions(world: &mut World, app_id: u64) -> usize {
+    let before = world.sessions.len();
+    world
+        .sessions
+        .retain(|_, s| s.app_id != app_id || s.tx.is_some());
+    before - world.sessions.len()
 }
 
 /// Sends op 9 INVALID_SESSION to every connected session of an app; a non-resumable one is

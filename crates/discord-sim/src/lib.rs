@@ -66,8 +66,8 @@ pub use permissions::{
 pub use ratelimit::{Limit, RateLimitConfig, RouteLimit};
 pub use world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
-    ClientStats, Command, Guild, Interaction, InteractionResponse, Member, Message, Overwrite,
-    RecordedCall, Role, User, Webhook,
+    ClientStats, Command, Guild, Handshake, Interaction, InteractionResponse, Member, Message,
+    Overwrite, RecordedCall, Role, User, Webhook,
 };
 
 /// Settings for a simulator instance; `Default` matches Discord's own numbers.

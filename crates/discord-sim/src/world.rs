@@ -338,6 +338,30 @@ pub struct ClientStats {
     pub invalid: u64,
 }
 
+/// How a gateway connection of an application began: what tests read to tell a resumed
+/// session from a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Handshake {
+    /// An IDENTIFY that started this new session.
+    Identify {
+        /// The new session's id.
+        session_id: String,
+    },
+    /// A RESUME of a kept session, answered with the missed dispatches and RESUMED.
+    Resume {
+        /// The resumed session's id.
+        session_id: String,
+        /// The sequence the client said it had seen last.
+        seq: u64,
+    },
+    /// A RESUME answered with INVALID_SESSION (an unknown, expired or dropped session).
+    ResumeRefused {
+        /// The session id the client asked for.
+        session_id: String,
+    },
+}
+
 /// One REST call the simulator received.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordedCall {
@@ -428,6 +452,8 @@ pub(crate) struct World {
     pub(crate) connection_serial: u64,
     /// Successful IDENTIFYs per application, for `session_start_limit.remaining`.
     pub(crate) identifies: BTreeMap<u64, u64>,
+    /// Every IDENTIFY and RESUME per application, oldest first.
+    pub(crate) handshakes: BTreeMap<u64, Vec<Handshake>>,
 }
 
 /// The current time in Discord's timestamp format.
@@ -469,6 +495,7 @@ impl World {
             heartbeat_interval_ms: config.heartbeat_interval.as_millis() as u64,
             connection_serial: 0,
             identifies: BTreeMap::new(),
+            handshakes: BTreeMap::new(),
         }
     }
 

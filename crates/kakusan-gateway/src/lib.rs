@@ -5,24 +5,31 @@
 //! holds up the shard. It knows nothing of commands, storage or the relay.
 //!
 //! Shutdown comes in as a [`CancellationToken`]: every shard is closed with
-//! [`CloseFrame::RESUME`] so that the next process can resume the session, then running handlers
-//! get [`GatewayConfig::shutdown_grace`] to finish.
+//! [`CloseFrame::RESUME`], then running handlers get [`GatewayConfig::shutdown_grace`] to
+//! finish. [`run`] returns the shards' sessions, which the caller keeps wherever it likes and
+//! hands to the next run in [`GatewayConfig::resume`]: the shards then RESUME and Discord replays
+//! what happened in between. A refused RESUME ends in a new session (twilight identifies), so a
+//! stale session costs a round trip and nothing else.
 //!
 //! [`CloseFrame::RESUME`]: twilight_gateway::CloseFrame::RESUME
 
+mod session;
 mod shard;
 mod status;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use twilight_gateway::{ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId};
+use twilight_gateway::{ConfigBuilder, Event, EventTypeFlags, Intents, Session, Shard, ShardId};
 
+pub use session::{RESUME_WINDOW, ShardSession};
 pub use status::GatewayStatus;
 
 /// Receives the events of every shard.
@@ -59,6 +66,9 @@ pub struct GatewayConfig {
     pub proxy_url: Option<String>,
     /// How long shutdown waits for running handlers before it returns anyway.
     pub shutdown_grace: Duration,
+    /// Sessions an earlier run returned, to be resumed by their shards. Sessions for another
+    /// shard count than Discord recommends now are ignored: their guilds are spread differently.
+    pub resume: Vec<ShardSession>,
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -70,6 +80,7 @@ impl fmt::Debug for GatewayConfig {
             .field("event_types", &self.event_types)
             .field("proxy_url", &self.proxy_url)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("resume", &self.resume)
             .finish()
     }
 }
@@ -79,9 +90,14 @@ impl fmt::Debug for GatewayConfig {
 /// `http` must already point at the right REST API; it is used once, for the shard count.
 /// `status` is reset to the new shard count and then follows the shards' connections.
 ///
+/// A shard with a session in `config.resume` (for the same shard count) resumes it; the others
+/// identify.
+///
 /// On shutdown every shard is closed with a resumable close code, then running handlers get
 /// `config.shutdown_grace` to finish (closing shards counts against the same bound); handlers
-/// still running after it are left to the runtime and logged. Returns `Ok` after a shutdown.
+/// still running after it are left to the runtime and logged. Returns the shards' sessions
+/// after a shutdown, each as it was when its shard stopped handing events over, so that a
+/// resume replays exactly what this run did not handle.
 ///
 /// # Errors
 ///
@@ -94,7 +110,7 @@ pub async fn run<H: EventHandler>(
     handler: Arc<H>,
     status: GatewayStatus,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<ShardSession>> {
     // `create_recommended` does the same but is deprecated since twilight-gateway 0.17.2 in
     // favour of asking for the count and building the shards of one bucket.
     let info = http
@@ -119,14 +135,43 @@ pub async fn run<H: EventHandler>(
     // One config for all shards, so they share one identify queue.
     let shard_config = builder.build();
 
+    let offered = config.resume.len();
+    let mut resume: HashMap<u32, ShardSession> = config
+        .resume
+        .into_iter()
+        .filter(|saved| saved.shard.total() == total)
+        .map(|saved| (saved.shard.number(), saved))
+        .collect();
+    if offered > 0 {
+        tracing::info!(
+            resuming = resume.len(),
+            ignored = offered - resume.len(),
+            "resuming the sessions of the previous run"
+        );
+    }
+
     status.start(total as usize);
     let tracker = TaskTracker::new();
     // A shard that closes for good stops the others through this child token; the caller's
     // token is never cancelled from here.
     let stop = shutdown.child_token();
     let mut loops = JoinSet::new();
+    // Each shard loop sends its session here when it stops, before it closes the connection:
+    // a shard dropped for taking too long to close still leaves a resumable session.
+    let (kept, mut sessions) = mpsc::unbounded_channel();
     for id in twilight_gateway::bucket(0, 1, total) {
-        let shard = Shard::with_config(id, shard_config.clone());
+        let shard_config = match resume.remove(&id.number()) {
+            Some(saved) => {
+                let mut builder = ConfigBuilder::from(shard_config.clone())
+                    .session(Session::new(saved.sequence, saved.session_id));
+                if let Some(url) = saved.resume_url {
+                    builder = builder.resume_url(url);
+                }
+                builder.build()
+            }
+            None => shard_config.clone(),
+        };
+        let shard = Shard::with_config(id, shard_config);
         loops.spawn(shard::run(
             shard,
             config.event_types,
@@ -134,8 +179,10 @@ pub async fn run<H: EventHandler>(
             tracker.clone(),
             status.clone(),
             stop.clone(),
+            kept.clone(),
         ));
     }
+    drop(kept);
 
     let mut failure = None;
     loop {
@@ -185,5 +232,13 @@ pub async fn run<H: EventHandler>(
     } else {
         tracing::info!("gateway stopped");
     }
-    failure.map_or(Ok(()), Err)
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let mut kept = Vec::new();
+    while let Ok(session) = sessions.try_recv() {
+        kept.push(session);
+    }
+    kept.sort_by_key(|session| session.shard.number());
+    Ok(kept)
 }

@@ -5,6 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
@@ -12,7 +13,7 @@ use twilight_gateway::{
     CloseFrame, Event, EventTypeFlags, Shard, ShardId, ShardState, StreamExt as _,
 };
 
-use crate::{EventHandler, GatewayStatus};
+use crate::{EventHandler, GatewayStatus, ShardSession};
 
 /// Events the loop reads for itself whatever the handler wants: READY and RESUMED mark a
 /// connection, heartbeat ACKs carry a fresh latency. Close frames are always read by twilight.
@@ -20,7 +21,8 @@ const OWN_EVENTS: EventTypeFlags = EventTypeFlags::READY
     .union(EventTypeFlags::RESUMED)
     .union(EventTypeFlags::GATEWAY_HEARTBEAT_ACK);
 
-/// Reads `shard` until `stop` is cancelled, then closes it so the session can be resumed.
+/// Reads `shard` until `stop` is cancelled, then sends its session to `kept` and closes it so
+/// the session can be resumed.
 ///
 /// Returns an error only when the shard closed for good (twilight gives up after close codes
 /// such as 4004 "authentication failed"); receive errors are logged and the loop goes on, since
@@ -33,6 +35,7 @@ pub(crate) async fn run<H: EventHandler>(
     tracker: TaskTracker,
     status: GatewayStatus,
     stop: CancellationToken,
+    kept: mpsc::UnboundedSender<ShardSession>,
 ) -> anyhow::Result<()> {
     let id = shard.id();
     let mut link = Link::new(id, status);
@@ -66,6 +69,12 @@ pub(crate) async fn run<H: EventHandler>(
     }
 
     link.lost();
+    // Taken now, not after the close: twilight counts every event it reads, and the events
+    // that arrive while the close is answered are not handed to the handler, so the next
+    // process must have them replayed.
+    if let Some(session) = ShardSession::of(&shard) {
+        let _ = kept.send(session);
+    }
     // twilight ignores a close request while it is disconnected; a reconnecting shard is
     // simply dropped, which leaves its session resumable too.
     if matches!(shard.state(), ShardState::Disconnected { .. }) {
@@ -147,8 +156,9 @@ struct Link {
     status: GatewayStatus,
     /// Between READY/RESUMED and the next close.
     connected: bool,
-    /// Whether the shard has had its first READY: any connection after it is a reconnect.
-    identified_once: bool,
+    /// Whether the shard has had its first READY or RESUMED (a session of the previous run):
+    /// any connection after it is a reconnect.
+    connected_once: bool,
 }
 
 impl Link {
@@ -157,23 +167,27 @@ impl Link {
             label: id.number().to_string(),
             status,
             connected: false,
-            identified_once: false,
+            connected_once: false,
         }
     }
 
     fn observe(&mut self, shard: &Shard, event: &Event) {
         match event {
-            Event::Ready(ready) => {
-                tracing::info!(session = %ready.session_id, "shard ready");
-                if self.identified_once {
+            Event::Ready(_) => {
+                // Not the session id: the next process may resume it, so it stays out of logs.
+                tracing::info!("shard ready");
+                if self.connected_once {
                     self.reconnected();
                 }
-                self.identified_once = true;
+                self.connected_once = true;
                 self.connected();
             }
             Event::Resumed => {
                 tracing::info!("shard resumed");
-                self.reconnected();
+                if self.connected_once {
+                    self.reconnected();
+                }
+                self.connected_once = true;
                 self.connected();
             }
             Event::GatewayClose(frame) => {

@@ -1,5 +1,5 @@
 //! Postgres storage for kakusan: servers, peers, times, destinations, the outbox, the copy map,
-//! seen envelope ids and command usage (SPEC §5).
+//! seen envelope ids and command usage (SPEC §5), and the gateway sessions kept for a restart.
 //!
 //! This is the only crate that writes SQL. Every function takes `impl PgExecutor<'_>`, so the
 //! same call works on the pool or inside a transaction that also writes the state a job comes
@@ -13,6 +13,7 @@ mod secret;
 
 pub mod copies;
 pub mod destinations;
+pub mod gateway_sessions;
 pub mod outbox;
 pub mod peers;
 pub mod seen;

@@ -348,6 +348,64 @@ async fn envelopes_and_relays_and_bad_targets(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "crate::MIGRATOR")]
+async fn origin_jobs_target_a_times_or_a_channel_and_go_with_their_times(pool: PgPool) {
+    let world = world(pool).await;
+    let times = crate::times::register_times(
+        &world.pool,
+        &crate::times::NewTimes {
+            server_guild_id: 100,
+            member_id: 7,
+            member_name: "Taro",
+            channel_id: 900,
+            webhook_id: 901,
+            webhook_token: &SecretString::new("tok"),
+            mirror: false,
+        },
+    )
+    .await
+    .unwrap();
+    let relay = Uuid::new_v4();
+    let payload = json!({ "content": "here" });
+    let job = |lane, target| NewJob {
+        server_guild_id: 100,
+        lane,
+        target,
+        operation: Operation::Send,
+        source_message_id: Some(5),
+        relay_id: Some(relay),
+        member_id: Some(7),
+        payload: &payload,
+        scheduled_for: None,
+    };
+    enqueue(&world.pool, &job(901, Target::Times(times.id)))
+        .await
+        .unwrap();
+    enqueue(&world.pool, &job(950, Target::Channel(950)))
+        .await
+        .unwrap();
+    let targets: Vec<Target> = jobs_of_relay(&world.pool, relay)
+        .await
+        .unwrap()
+        .iter()
+        .map(Job::target)
+        .collect();
+    assert_eq!(targets, [Target::Times(times.id), Target::Channel(950)]);
+
+    // A times that is unregistered takes its queued copies with it.
+    crate::times::unregister_times(&world.pool, 7, 900)
+        .await
+        .unwrap()
+        .unwrap();
+    let targets: Vec<Target> = jobs_of_relay(&world.pool, relay)
+        .await
+        .unwrap()
+        .iter()
+        .map(Job::target)
+        .collect();
+    assert_eq!(targets, [Target::Channel(950)]);
+}
+
+#[sqlx::test(migrator = "crate::MIGRATOR")]
 async fn a_new_job_notifies_listeners_on_commit(pool: PgPool) {
     let world = world(pool).await;
     let mut listener = OutboxListener::connect(&world.pool).await.unwrap();

@@ -1,5 +1,6 @@
 //! The bot: the command and federation handlers of `kakusan-commands` on the gateway loop of
-//! `kakusan-gateway`, with the commands registered first, and the pruning of seen envelope ids.
+//! `kakusan-gateway`, with the commands registered first, the shards' sessions kept in the
+//! database from one process to the next, and the pruning of seen envelope ids.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,9 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kakusan_commands::{App, AppConfig};
-use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus};
+use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus, RESUME_WINDOW, ShardSession};
 use kakusan_relay::MAX_CLOCK_SKEW;
 use kakusan_storage::PgPool;
+use kakusan_storage::gateway_sessions::{self, GatewaySession};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{Event, EventTypeFlags, Intents, ShardId};
@@ -34,7 +36,8 @@ impl EventHandler for Handler {
     }
 }
 
-/// Asks Discord who we are, registers the commands, and starts the shards.
+/// Asks Discord who we are, registers the commands, and starts the shards, resuming the
+/// sessions the previous process saved. The shards' sessions are saved again once they closed.
 pub(crate) async fn start(
     config: &DiscordConfig,
     pool: PgPool,
@@ -46,7 +49,9 @@ pub(crate) async fn start(
     let (application, _) = register(&http, guild).await?;
     tracing::info!(application = %application, guild, "slash commands registered");
 
+    let resume = take_sessions(&pool, application).await;
     let pool_for_housekeeping = pool.clone();
+    let pool_for_sessions = pool.clone();
     let app = App::new(
         pool,
         Arc::clone(&http),
@@ -72,6 +77,7 @@ pub(crate) async fn start(
             .as_ref()
             .map(|url| url.as_str().trim_end_matches('/').to_owned()),
         shutdown_grace: HANDLER_GRACE,
+        resume,
     };
     let handler = Arc::new(Handler(app));
     let housekeeping = tokio::spawn(prune_seen_envelopes(
@@ -83,8 +89,59 @@ pub(crate) async fn start(
         // The gateway only returns on shutdown or for good; either way the housekeeping stops.
         shutdown.cancel();
         let _ = housekeeping.await;
-        result
+        let sessions = result?;
+        save_sessions(&pool_for_sessions, application, &sessions).await;
+        Ok(())
     }))
+}
+
+/// Takes the sessions the previous process saved, if they are recent enough to resume. A
+/// database error only costs the resume: the shards identify, and the READY catch-up reads what
+/// was posted meanwhile.
+async fn take_sessions(pool: &PgPool, application: Id<ApplicationMarker>) -> Vec<ShardSession> {
+    let saved =
+        match gateway_sessions::take_gateway_sessions(pool, application.get(), RESUME_WINDOW).await
+        {
+            Ok(saved) => saved,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the saved gateway sessions; identifying");
+                return Vec::new();
+            }
+        };
+    saved
+        .into_iter()
+        .filter_map(|saved| {
+            Some(ShardSession {
+                shard: ShardId::new_checked(saved.shard_id, saved.shard_total)?,
+                session_id: saved.session_id,
+                sequence: saved.sequence,
+                resume_url: saved.resume_url,
+            })
+        })
+        .collect()
+}
+
+/// Saves the shards' sessions for the next process. Failing only costs the resume, so it is
+/// logged, not returned: the shutdown itself went well.
+async fn save_sessions(
+    pool: &PgPool,
+    application: Id<ApplicationMarker>,
+    sessions: &[ShardSession],
+) {
+    let rows: Vec<GatewaySession> = sessions
+        .iter()
+        .map(|session| GatewaySession {
+            shard_id: session.shard.number(),
+            shard_total: session.shard.total(),
+            session_id: session.session_id.clone(),
+            sequence: session.sequence,
+            resume_url: session.resume_url.clone(),
+        })
+        .collect();
+    match gateway_sessions::save_gateway_sessions(pool, application.get(), &rows).await {
+        Ok(saved) => tracing::info!(saved, "gateway sessions saved for the next start"),
+        Err(error) => tracing::warn!(%error, "could not save the gateway sessions"),
+    }
 }
 
 /// Asks Discord which application the token belongs to and registers the slash commands,

@@ -135,6 +135,23 @@ async fn a_world_can_be_built_and_driven_over_http() {
     )
     .await;
     assert_eq!(sessions["sessions"], 1);
+    let (_, handshakes) = call(
+        &client,
+        Method::GET,
+        format!("{base}/gateway/{app_id}/handshakes"),
+        None,
+    )
+    .await;
+    assert_eq!(handshakes[0]["kind"], "identify");
+    // The live session is not closed, so there is nothing to expire.
+    let (_, expired) = call(
+        &client,
+        Method::POST,
+        format!("{base}/gateway/{app_id}/expire"),
+        None,
+    )
+    .await;
+    assert_eq!(expired["sessions"], 0);
     let (status, error) = call(
         &client,
         Method::POST,

@@ -1,7 +1,7 @@
 //! Gateway behaviour with a real twilight shard: READY, GUILD_CREATE, dispatches, intents,
-//! resume after op 7, invalid sessions and fatal close codes.
+//! resume after op 7 and from a new client, invalid and expired sessions, fatal close codes.
 
-use discord_sim::MessageDraft;
+use discord_sim::{Handshake, MessageDraft};
 use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Intents, StreamExt as _};
 use twilight_model::id::Id;
 
@@ -381,5 +381,139 @@ async fn identifies_use_up_the_session_start_limit() {
     assert_eq!(
         after.session_start_limit.remaining,
         before.session_start_limit.remaining - 1
+    );
+}
+
+/// Closes `shard` the way a process does on shutdown (code 4000, so the session stays
+/// resumable), reads until the gateway answers, and returns what a restart needs to resume.
+async fn close_resumably(
+    mut shard: twilight_gateway::Shard,
+) -> (twilight_gateway::Session, String) {
+    shard.close(CloseFrame::RESUME);
+    next_matching(&mut shard, |e| {
+        matches!(e, Event::GatewayClose(_)).then_some(())
+    })
+    .await;
+    let session = shard
+        .session()
+        .cloned()
+        .expect("a closed shard keeps its session");
+    let url = shard
+        .resume_url()
+        .expect("READY gave a resume URL")
+        .to_owned();
+    (session, url)
+}
+
+#[tokio::test]
+async fn a_new_client_resumes_a_closed_session_and_gets_what_happened_meanwhile() {
+    let f = fixture().await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let before = f
+        .sim
+        .post_message(f.channel, f.member, MessageDraft::text("before"))
+        .unwrap();
+    next_matching(&mut shard, |e| match e {
+        Event::MessageCreate(m) if m.id == Id::new(before) => Some(()),
+        _ => None,
+    })
+    .await;
+    let (session, url) = close_resumably(shard).await;
+    assert_eq!(f.sim.connected_sessions(f.app.id), 0);
+
+    // With no connection open, a message is posted, edited and deleted.
+    let id = f
+        .sim
+        .post_message(f.channel, f.member, MessageDraft::text("meanwhile"))
+        .unwrap();
+    f.sim.edit_message(id, "meanwhile, edited").unwrap();
+    f.sim.delete_message(id).unwrap();
+
+    // A new client (a restarted process) knows only the session id, sequence and URL.
+    let config = twilight_gateway::ConfigBuilder::new(f.app.token.clone(), relay_intents())
+        .proxy_url(f.sim.gateway_url())
+        .session(session.clone())
+        .resume_url(url)
+        .build();
+    let mut resumed = twilight_gateway::Shard::with_config(twilight_gateway::ShardId::ONE, config);
+    let mut seen = Vec::new();
+    // The replay comes before RESUMED.
+    next_matching(&mut resumed, |e| {
+        match e {
+            Event::Ready(_) => panic!("the session was started anew"),
+            Event::GatewayInvalidateSession(_) => panic!("the session was not kept"),
+            Event::MessageCreate(m) => seen.push(("create", m.id.get(), m.content.clone())),
+            Event::MessageUpdate(m) => seen.push(("update", m.id.get(), m.content.clone())),
+            Event::MessageDelete(m) => seen.push(("delete", m.id.get(), String::new())),
+            _ => {}
+        }
+        matches!(e, Event::Resumed).then_some(())
+    })
+    .await;
+    assert_eq!(
+        seen,
+        [
+            ("create", id, "meanwhile".to_owned()),
+            ("update", id, "meanwhile, edited".to_owned()),
+            ("delete", id, String::new()),
+        ],
+        "exactly what was missed, in order, and nothing seen before"
+    );
+    assert_eq!(
+        f.sim.handshakes(f.app.id),
+        [
+            Handshake::Identify {
+                session_id: session.id().to_owned()
+            },
+            Handshake::Resume {
+                session_id: session.id().to_owned(),
+                seq: session.sequence()
+            },
+        ]
+    );
+    assert_eq!(f.sim.connected_sessions(f.app.id), 1);
+}
+
+#[tokio::test]
+async fn a_resume_of_an_expired_session_is_refused_and_the_client_identifies_anew() {
+    let f = fixture().await;
+    let shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let (session, url) = close_resumably(shard).await;
+    assert_eq!(f.sim.expire_sessions(f.app.id), 1);
+
+    let config = twilight_gateway::ConfigBuilder::new(f.app.token.clone(), relay_intents())
+        .proxy_url(f.sim.gateway_url())
+        .session(session.clone())
+        .resume_url(url)
+        .build();
+    let mut shard = twilight_gateway::Shard::with_config(twilight_gateway::ShardId::ONE, config);
+    let mut refused = false;
+    let ready = next_matching(&mut shard, |e| match e {
+        Event::GatewayInvalidateSession(resumable) => {
+            assert!(
+                !resumable,
+                "an expired session cannot be resumed later either"
+            );
+            refused = true;
+            None
+        }
+        Event::Resumed => panic!("an expired session was resumed"),
+        Event::Ready(ready) => Some(ready.session_id.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(refused, "INVALID_SESSION came before the new READY");
+    assert_ne!(ready, session.id());
+    assert_eq!(
+        f.sim.handshakes(f.app.id),
+        [
+            Handshake::Identify {
+                session_id: session.id().to_owned()
+            },
+            Handshake::ResumeRefused {
+                session_id: session.id().to_owned()
+            },
+            Handshake::Identify { session_id: ready },
+        ]
     );
 }

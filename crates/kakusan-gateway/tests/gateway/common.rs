@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use discord_sim::{AppCredentials, DiscordSim, SimConfig};
-use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus};
+use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus, ShardSession};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{Event, EventTypeFlags, Intents, ShardId};
@@ -105,7 +105,7 @@ pub(crate) struct Running {
     pub(crate) shutdown: CancellationToken,
     pub(crate) handler: Arc<Recording>,
     pub(crate) events: mpsc::UnboundedReceiver<(ShardId, Event)>,
-    pub(crate) task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub(crate) task: tokio::task::JoinHandle<anyhow::Result<Vec<ShardSession>>>,
 }
 
 /// Starts [`kakusan_gateway::run`] for the world's bot with these settings.
@@ -115,6 +115,17 @@ pub(crate) fn start(
     event_types: EventTypeFlags,
     shutdown_grace: Duration,
 ) -> Running {
+    start_resuming(world, token, event_types, shutdown_grace, Vec::new())
+}
+
+/// [`start`], offering `resume` to the shards.
+pub(crate) fn start_resuming(
+    world: &World,
+    token: &str,
+    event_types: EventTypeFlags,
+    shutdown_grace: Duration,
+    resume: Vec<ShardSession>,
+) -> Running {
     let http = http(&world.sim, token);
     let config = GatewayConfig {
         token: token.to_owned(),
@@ -122,6 +133,7 @@ pub(crate) fn start(
         event_types,
         proxy_url: Some(world.sim.gateway_url()),
         shutdown_grace,
+        resume,
     };
     let (seen, events) = mpsc::unbounded_channel();
     let handler = Arc::new(Recording {

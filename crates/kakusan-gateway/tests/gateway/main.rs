@@ -1,5 +1,5 @@
 //! The gateway loop against the Discord simulator: delivery, failing handlers, resuming after
-//! op 7, readiness, metrics and shutdown.
+//! op 7 and across runs, readiness, metrics and shutdown.
 
 mod common;
 mod delivery;

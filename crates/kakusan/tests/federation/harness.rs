@@ -199,6 +199,14 @@ impl Deployment {
     pub(crate) fn botcom_messages(&self, sim: &DiscordSim) -> Vec<Message> {
         sim.messages(self.botcom)
     }
+
+    /// SIGTERM, as an operator stops it, and a clean exit (status 0).
+    pub(crate) fn stop(&mut self) {
+        let mut child = self.child.take().expect("the deployment runs");
+        crate::common::sigterm(&child);
+        let status = crate::common::wait_for_exit(&mut child, PATIENCE);
+        assert!(status.success(), "{status:?}");
+    }
 }
 
 impl Drop for Deployment {

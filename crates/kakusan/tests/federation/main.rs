@@ -8,6 +8,7 @@ mod harness;
 mod here;
 mod outage;
 mod regtimes;
+mod resume;
 
 use std::time::Duration;
 
