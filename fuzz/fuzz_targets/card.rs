@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kakusan_relay::{Card, WebhookPolicy};
+use kakusan_protocol::{Card, WebhookPolicy};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest as _, Sha256};
 

@@ -5,7 +5,7 @@
 #![no_main]
 
 use chrono::{TimeZone as _, Utc};
-use kakusan_relay::{
+use kakusan_protocol::{
     MAX_WIRE_BYTES, MemoryReplayGuard, SealingSecret, ServerKeys, ServerName, SigningSecret,
     Verifier, VerifyError, sign_raw_payload,
 };
@@ -27,7 +27,7 @@ fn run_now<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn check(result: &Result<kakusan_relay::VerifiedEnvelope, VerifyError>, content: &str) {
+fn check(result: &Result<kakusan_protocol::VerifiedEnvelope, VerifyError>, content: &str) {
     match result {
         Ok(verified) => {
             // Anything accepted must have been small enough and must round-trip its header.
@@ -37,7 +37,7 @@ fn check(result: &Result<kakusan_relay::VerifiedEnvelope, VerifyError>, content:
         Err(VerifyError::Rejected(rejection)) => {
             let line = rejection.to_string();
             assert!(!line.contains('\n'), "log line has a line break: {line:?}");
-            assert!(kakusan_relay::Rejection::LABELS.contains(&rejection.as_str()));
+            assert!(kakusan_protocol::Rejection::LABELS.contains(&rejection.as_str()));
         }
         Err(VerifyError::ReplayGuard(_)) => panic!("the memory guard cannot fail"),
     }

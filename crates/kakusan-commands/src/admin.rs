@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use futures_util::future::join_all;
-use kakusan_relay::delivery::{discord_code, is_unknown_webhook, webhook_parts};
-use kakusan_relay::rand_core::{OsRng, RngCore as _};
-use kakusan_relay::{Body, Card, Envelope, Ping, ServerName, WebhookPolicy};
+use kakusan_delivery::{discord_code, is_unknown_webhook, webhook_parts};
+use kakusan_protocol::rand_core::{OsRng, RngCore as _};
+use kakusan_protocol::{Body, Card, Envelope, Ping, ServerName, WebhookPolicy};
 use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::servers::{self, NewServer};
 use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations};
@@ -384,7 +384,7 @@ impl App {
             webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
         let id = Id::new_checked(id).context("a stored peer webhook URL")?;
         let none = AllowedMentions::default();
-        let username = kakusan_relay::delivery::webhook_username("kakusan", local.name.as_str());
+        let username = kakusan_delivery::webhook_username("kakusan", local.name.as_str());
         tokio::time::timeout(
             Duration::from_secs(10),
             self.http

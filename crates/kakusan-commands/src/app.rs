@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
 use futures_util::future::Shared;
-use kakusan_relay::{Nonce, SyncAssembler};
+use kakusan_protocol::{Nonce, SyncAssembler};
 use kakusan_storage::{PgPool, StorageError};
 use tokio::sync::oneshot;
 use twilight_http::Client;

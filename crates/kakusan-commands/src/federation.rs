@@ -12,12 +12,14 @@ use std::collections::HashMap;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use kakusan_relay::delivery::{EnvelopePayload, enqueue_envelope, webhook_parts, webhook_username};
-use kakusan_relay::rand_core::OsRng;
-use kakusan_relay::{
+use kakusan_delivery::{
+    EnvelopePayload, StoredReplayGuard, enqueue_envelope, webhook_parts, webhook_username,
+};
+use kakusan_protocol::rand_core::OsRng;
+use kakusan_protocol::{
     Body, Card, Envelope, Hello, MAX_CLOCK_SKEW, Registration, SealedSecret, SealingSecret,
-    ServerKeys, ServerName, SigningSecret, Snowflake, StoredReplayGuard, TimesWithdraw, Ttl,
-    VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy, WebhookUrl, split_sync,
+    ServerKeys, ServerName, SigningSecret, Snowflake, TimesWithdraw, Ttl, VerifiedEnvelope,
+    Verifier, VerifyError, VerifyKey, WebhookPolicy, WebhookUrl, split_sync,
 };
 use kakusan_storage::destinations::{self, Announced};
 use kakusan_storage::peers::{self, Peer, PeerCard};
@@ -311,7 +313,7 @@ impl App {
         let reply_ttl = verified.reply_ttl();
         let (envelope, sender) = verified.into_parts();
         let src = envelope.src().clone();
-        if let kakusan_relay::Sender::Unregistered(card) = sender {
+        if let kakusan_protocol::Sender::Unregistered(card) = sender {
             // Only a hello gets here without a known key: the verifier checked its card.
             return self.hello(local, *card).await;
         }
@@ -568,7 +570,7 @@ impl App {
         peer: &Peer,
     ) -> anyhow::Result<()> {
         let card = self.card(local)?;
-        let sealing = kakusan_relay::SealingKey::from_bytes(peer.sealing_key.0)
+        let sealing = kakusan_protocol::SealingKey::from_bytes(peer.sealing_key.0)
             .context("the stored sealing key of a peer")?;
         let hello = Hello::seal(&card, &sealing, &mut OsRng).context("sealing our card")?;
         self.send_envelope(connection, local, peer, Body::PeerHello(hello), None)
@@ -582,7 +584,7 @@ impl App {
         local: &Local,
         peer: &Peer,
     ) -> anyhow::Result<()> {
-        let sealing = kakusan_relay::SealingKey::from_bytes(peer.sealing_key.0)
+        let sealing = kakusan_protocol::SealingKey::from_bytes(peer.sealing_key.0)
             .context("the stored sealing key of a peer")?;
         let mut registrations = Vec::new();
         for times in times::list_times(&mut *connection, local.guild_id()).await? {
@@ -617,13 +619,13 @@ impl App {
     pub(crate) fn registration(
         &self,
         times: &times::Times,
-        sealing: &kakusan_relay::SealingKey,
+        sealing: &kakusan_protocol::SealingKey,
     ) -> anyhow::Result<Registration> {
         let url = self.webhook_url(times.webhook_id, &times.webhook_token)?;
         Ok(Registration {
             member: Snowflake::new(times.member_id)?,
-            name: kakusan_relay::DisplayName::parse(&times.member_name)
-                .or_else(|_| kakusan_relay::DisplayName::parse("member"))?,
+            name: kakusan_protocol::DisplayName::parse(&times.member_name)
+                .or_else(|_| kakusan_protocol::DisplayName::parse("member"))?,
             channel: Snowflake::new(times.channel_id)?,
             hook: SealedSecret::seal_webhook(sealing, &url, &mut OsRng)?,
         })

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use kakusan_relay::delivery::{
+use kakusan_delivery::{
     AttachmentLink, EditPayload, Origin, OriginJob, RelayJob, SendPayload, enqueue_delete,
     enqueue_edit, enqueue_origin, enqueue_send, webhook_username,
 };

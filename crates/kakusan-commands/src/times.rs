@@ -1,13 +1,13 @@
 //! The members' times commands: `/regtimes`, `/unregtimes` and `/sharelist`.
 
 use anyhow::Context as _;
-use kakusan_relay::{Body, SealingKey, Snowflake, TimesWithdraw};
+use kakusan_protocol::{Body, SealingKey, Snowflake, TimesWithdraw};
 use kakusan_storage::times::{self, NewTimes};
 use kakusan_storage::{SecretString, StorageError, destinations, peers};
 
 use crate::app::App;
 use crate::interaction::{Ctx, Reply};
-use kakusan_relay::delivery::discord_code;
+use kakusan_delivery::discord_code;
 
 impl App {
     /// `/regtimes`; `mirror` is `None` when the member left the option out.

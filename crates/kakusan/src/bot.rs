@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use kakusan_commands::{App, AppConfig};
 use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus, RESUME_WINDOW, ShardSession};
-use kakusan_relay::MAX_CLOCK_SKEW;
+use kakusan_protocol::MAX_CLOCK_SKEW;
 use kakusan_storage::PgPool;
 use kakusan_storage::gateway_sessions::{self, GatewaySession};
 use tokio::task::JoinHandle;

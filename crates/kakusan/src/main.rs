@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kakusan_relay::delivery::{Delivery, DeliveryConfig};
+use kakusan_delivery::{Delivery, DeliveryConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, DatabaseConfig, DiscordConfig, LogConfig, ProcessEnv};

@@ -8,13 +8,13 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use kakusan_relay::{Kind, Rejection};
+use kakusan_protocol::{Kind, Rejection};
 use kakusan_storage::{PgPool, outbox};
 use metrics::{Unit, counter, describe_counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 
-/// Deliveries by job operation and outcome (`kakusan-relay`'s delivery worker).
+/// Deliveries by job operation and outcome (`kakusan-delivery`'s worker).
 pub(crate) const DELIVERIES: &str = "kakusan_deliveries_total";
 /// Webhook calls by HTTP status, or `error` when no answer came (the delivery worker).
 pub(crate) const WEBHOOK_CALLS: &str = "kakusan_webhook_calls_total";

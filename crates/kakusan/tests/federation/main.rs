@@ -15,8 +15,8 @@ use std::time::Duration;
 use chrono::Utc;
 use discord_sim::{CommandOptionValue, Message, MessageDraft};
 use harness::{Addresses, Deployment, Federation, PATIENCE, destinations, eventually, string};
-use kakusan_relay::rand_core::OsRng;
-use kakusan_relay::{
+use kakusan_protocol::rand_core::OsRng;
+use kakusan_protocol::{
     Body, Envelope, ServerKeys, ServerName, SigningSecret, Snowflake, TimesWithdraw,
 };
 
@@ -46,8 +46,9 @@ async fn two_deployments_peer_and_relay_a_members_post() {
     assert!(card_alpha.starts_with("kakusan1."), "{card_alpha}");
     // Each reaches Discord through an address of its own, yet the card names its master
     // webhook the way Discord does, so the other side can call it through its own address.
-    let card = kakusan_relay::Card::parse(&card_alpha, &kakusan_relay::WebhookPolicy::discord())
-        .expect("a card in Discord's own form");
+    let card =
+        kakusan_protocol::Card::parse(&card_alpha, &kakusan_protocol::WebhookPolicy::discord())
+            .expect("a card in Discord's own form");
     assert!(
         card.webhook()
             .expose()
@@ -419,7 +420,7 @@ async fn keys_of(side: &Deployment) -> ServerKeys {
             .unwrap();
     ServerKeys::new(
         SigningSecret::from_seed(signing.try_into().unwrap()),
-        kakusan_relay::SealingSecret::from_bytes(sealing.try_into().unwrap()),
+        kakusan_protocol::SealingSecret::from_bytes(sealing.try_into().unwrap()),
     )
 }
 
@@ -890,24 +891,24 @@ async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused()
             .fetch_one(&alpha.pool)
             .await
             .unwrap();
-    let policy = kakusan_relay::WebhookPolicy::discord();
+    let policy = kakusan_protocol::WebhookPolicy::discord();
     let their_url = format!("https://discord.com/api/webhooks/{webhook_id}/{token}");
     let beta_sealing: Vec<u8> = sqlx::query_scalar("SELECT sealing_key FROM servers")
         .fetch_one(&beta.pool)
         .await
         .unwrap();
     let beta_sealing =
-        kakusan_relay::SealingSecret::from_bytes(beta_sealing.try_into().unwrap()).sealing_key();
+        kakusan_protocol::SealingSecret::from_bytes(beta_sealing.try_into().unwrap()).sealing_key();
     let forged_hello = |name: &str| {
         let name = ServerName::parse(name).unwrap();
-        let card = kakusan_relay::Card::new(
+        let card = kakusan_protocol::Card::new(
             name.clone(),
             Snowflake::new(alpha.guild).unwrap(),
-            kakusan_relay::WebhookUrl::parse(&their_url, &policy).unwrap(),
+            kakusan_protocol::WebhookUrl::parse(&their_url, &policy).unwrap(),
             impostor.verify_key(),
             impostor.sealing_key(),
         );
-        let hello = kakusan_relay::Hello::seal(&card, &beta_sealing, &mut OsRng).unwrap();
+        let hello = kakusan_protocol::Hello::seal(&card, &beta_sealing, &mut OsRng).unwrap();
         Envelope::new(
             name,
             ServerName::parse("beta").unwrap(),

@@ -7,7 +7,7 @@ mod common;
 // The delivery tests' world: our server, and destinations at peers with webhooks in the
 // simulator.
 #[allow(dead_code, unreachable_pub)]
-#[path = "../../../kakusan-relay/tests/delivery/harness.rs"]
+#[path = "../../../kakusan-delivery/tests/delivery/harness.rs"]
 mod harness;
 
 mod check;
@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::{http_addr, kakusan};
 use discord_sim::DiscordSim;
-use kakusan_relay::delivery::{RelayJob, SendPayload, enqueue_send};
+use kakusan_delivery::{RelayJob, SendPayload, enqueue_send};
 use kakusan_storage::PgPool;
 
 /// A running `kakusan run`, killed if the test ends without stopping it.

@@ -2,7 +2,7 @@
 //! reassembly, and every chunk fits one Discord message.
 
 use crate::support::{TestRng, alpha, beta, beta_peers, now};
-use kakusan_relay::{
+use kakusan_protocol::{
     Body, DisplayName, MemoryReplayGuard, Nonce, Registration, SealedSecret, Snowflake,
     SyncAssembler, SyncChunk, SyncError, Verifier, WebhookPolicy, WebhookUrl, reassemble_sync,
     split_sync,

@@ -4,13 +4,13 @@
 use chrono::{DateTime, Utc};
 use kakusan_storage::{PgPool, seen};
 
-use crate::{EnvelopeId, ReplayError, ReplayGuard, ServerName};
+use kakusan_protocol::{EnvelopeId, ReplayError, ReplayGuard, ServerName};
 
 /// Seen envelope ids of one of our servers, kept in the `seen_envelopes` table.
 ///
 /// The table's primary key makes the check and the record one atomic insert, so two processes
 /// receiving the same envelope cannot both accept it. Ids are stored with the envelope's send
-/// time and may be pruned once it is older than [`crate::MAX_CLOCK_SKEW`].
+/// time and may be pruned once it is older than [`kakusan_protocol::MAX_CLOCK_SKEW`].
 #[derive(Debug, Clone)]
 pub struct StoredReplayGuard {
     pool: PgPool,
@@ -56,7 +56,7 @@ mod tests {
     use rand_core::OsRng;
 
     use super::*;
-    use crate::{Body, Envelope, Ping, ServerKeys, Verifier};
+    use kakusan_protocol::{Body, Envelope, Ping, ServerKeys, Verifier};
 
     #[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
     async fn a_replay_is_caught_by_another_process_and_after_a_restart(pool: PgPool) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use discord_sim::{Fault, FaultAction, Limit, RateLimitConfig, Upload};
-use kakusan_relay::delivery::{AttachmentLink, DeliveryConfig, EditPayload};
+use kakusan_delivery::{AttachmentLink, DeliveryConfig, EditPayload};
 use kakusan_storage::outbox::{self, Cancelled, Coalesced};
 use kakusan_storage::{copies, destinations};
 use serde_json::json;
@@ -34,7 +34,7 @@ async fn send_edit_and_delete_reach_the_copy(pool: PgPool) {
     );
 
     let mut connection = h.pool.acquire().await.unwrap();
-    let edited = kakusan_relay::delivery::enqueue_edit(
+    let edited = kakusan_delivery::enqueue_edit(
         &mut connection,
         &h.job(0, 1),
         &EditPayload {
@@ -54,7 +54,7 @@ async fn send_edit_and_delete_reach_the_copy(pool: PgPool) {
         Some(json!({ "parse": [] }))
     );
 
-    kakusan_relay::delivery::enqueue_delete(&mut connection, &h.job(0, 1))
+    kakusan_delivery::enqueue_delete(&mut connection, &h.job(0, 1))
         .await
         .unwrap();
     h.wait_until("the delete", || h.sim.message(copy).unwrap().deleted)
@@ -430,7 +430,7 @@ async fn an_edit_of_a_copy_deleted_at_the_destination_forgets_it(pool: PgPool) {
     h.sim.delete_message(copy).unwrap();
 
     let mut connection = h.pool.acquire().await.unwrap();
-    kakusan_relay::delivery::enqueue_edit(
+    kakusan_delivery::enqueue_edit(
         &mut connection,
         &h.job(0, 1),
         &EditPayload {

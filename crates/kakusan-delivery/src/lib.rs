@@ -8,12 +8,16 @@
 //! reach it); a transient failure retries with exponential backoff and jitter; a webhook that
 //! is gone marks its destination broken and fails its queued jobs.
 //!
-//! This part of the crate talks to Discord (twilight-http) and to the storage crate's
-//! functions; it writes no SQL.
+//! It also holds the [`StoredReplayGuard`], the protocol's replay check on the database.
+//!
+//! This crate talks to Discord through twilight-http and to the database through the storage
+//! crate's functions; it writes no SQL and no wire JSON (envelopes come from
+//! `kakusan-protocol` as finished text).
 
 mod classify;
 mod enqueue;
 mod payload;
+mod replay;
 mod worker;
 
 pub use classify::{discord_code, is_unknown_webhook};
@@ -24,4 +28,5 @@ pub use enqueue::{
 pub use payload::{
     AttachmentLink, EditPayload, EnvelopePayload, SendPayload, USERNAME_MAX_CHARS, webhook_username,
 };
+pub use replay::StoredReplayGuard;
 pub use worker::{Delivery, DeliveryConfig, webhook_parts};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use discord_sim::{DiscordSim, MANAGE_WEBHOOKS, SEND_MESSAGES, VIEW_CHANNEL};
-use kakusan_relay::delivery::{
+use kakusan_delivery::{
     AttachmentLink, Delivery, DeliveryConfig, RelayJob, SendPayload, enqueue_send, webhook_username,
 };
 use kakusan_storage::destinations::{self, Announced};

@@ -11,7 +11,7 @@
 //! - `latency_overhead_p99`: p99 from enqueue to the message at Discord, over the p99 of a
 //!   direct webhook call, both with 50 ms of simulated Discord latency.
 //!
-//! Run it with `cargo bench -p kakusan-relay --bench delivery`.
+//! Run it with `cargo bench -p kakusan-delivery --bench delivery`.
 
 #[path = "../../kakusan/tests/common/database.rs"]
 mod database;
@@ -23,9 +23,7 @@ use std::time::{Duration, Instant};
 
 use discord_sim::{Fault, FaultAction, Limit, RateLimitConfig};
 use harness::Harness;
-use kakusan_relay::delivery::{
-    DeliveryConfig, EditPayload, SendPayload, enqueue_edit, enqueue_send,
-};
+use kakusan_delivery::{DeliveryConfig, EditPayload, SendPayload, enqueue_edit, enqueue_send};
 use kakusan_storage::outbox::{self, NewJob, Operation, Target};
 use kakusan_storage::{PgPool, copies};
 use twilight_model::id::Id;

@@ -9,7 +9,7 @@ use crate::support::{NOW, Server, TestRng, alpha, beta, beta_peers, gamma, now};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, TimeZone as _, Utc};
-use kakusan_relay::{
+use kakusan_protocol::{
     Body, Card, CardError, DisplayName, Envelope, EnvelopeId, Hello, LogLine, MemoryReplayGuard,
     Nonce, Ping, Registration, ReplayGuard, SealedSecret, Sender, ServerName, Snowflake, SyncChunk,
     TimesWithdraw, Ttl, Verifier, VerifyError, WebhookPolicy, WebhookUrl, WebhookUrlError,
@@ -923,7 +923,7 @@ fn every_sealed_vector_opens_to_its_plaintext() {
     let file = load("sealed.json");
     for case in file["cases"].as_array().unwrap() {
         let secret =
-            kakusan_relay::SealingSecret::parse(string(&case["recipient_secret"])).unwrap();
+            kakusan_protocol::SealingSecret::parse(string(&case["recipient_secret"])).unwrap();
         assert_eq!(
             secret.sealing_key().to_base64(),
             string(&case["recipient_key"])
@@ -933,7 +933,7 @@ fn every_sealed_vector_opens_to_its_plaintext() {
             sealed.open(&secret).unwrap().as_slice(),
             string(&case["plaintext"]).as_bytes()
         );
-        let stranger = kakusan_relay::SealingSecret::from_bytes([0x99; 32]);
+        let stranger = kakusan_protocol::SealingSecret::from_bytes([0x99; 32]);
         assert!(sealed.open(&stranger).is_err());
     }
 }
@@ -942,7 +942,8 @@ fn every_sealed_vector_opens_to_its_plaintext() {
 fn the_key_vectors_match_their_seeds() {
     let file = load("keys.json");
     for server in file["servers"].as_array().unwrap() {
-        let signing = kakusan_relay::SigningSecret::parse(string(&server["signing_seed"])).unwrap();
+        let signing =
+            kakusan_protocol::SigningSecret::parse(string(&server["signing_seed"])).unwrap();
         assert_eq!(
             signing.verify_key().to_base64(),
             string(&server["verify_key"])

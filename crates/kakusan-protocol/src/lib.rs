@@ -1,26 +1,25 @@
 //! The kakusan federation protocol: server cards, signed envelopes, sealed secrets and chunked
 //! syncs, and the verification pipeline that every inbound envelope passes before it has any
-//! effect; and the [`delivery`] engine that makes the webhook calls relays and envelopes need.
+//! effect.
 //!
-//! This crate is the only place in kakusan that knows the wire format. The protocol part
-//! deliberately knows nothing of Discord clients (twilight) or of storage: the replay check and
-//! the peer lookup come in through the [`ReplayGuard`] and [`PeerKeys`] traits
-//! ([`StoredReplayGuard`] is the database-backed guard). The byte-level format is specified in
-//! `docs/protocol.md` and pinned by the golden vectors in `docs/vectors/`. The [`delivery`] part
-//! calls Discord through twilight-http and keeps its state through the storage crate's
-//! functions; neither part writes SQL.
+//! This crate is the only place in kakusan that knows the wire format. It deliberately knows
+//! nothing of Discord clients, of storage or of an async runtime, and its `Cargo.toml` keeps it
+//! so (no tokio, sqlx, twilight or reqwest): the replay check and the peer lookup come in
+//! through the [`ReplayGuard`] and [`PeerKeys`] traits (`kakusan-delivery` has the
+//! database-backed guard). The byte-level format is specified in `docs/protocol.md` and pinned
+//! by the golden vectors in `docs/vectors/`.
 //!
 //! A typical round trip:
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
-//! use kakusan_relay::{
+//! use kakusan_protocol::{
 //!     Body, Envelope, MemoryReplayGuard, Ping, ServerKeys, ServerName, Verifier,
 //! };
 //! use std::collections::HashMap;
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let mut rng = kakusan_relay::rand_core::OsRng;
+//! let mut rng = kakusan_protocol::rand_core::OsRng;
 //! let alpha = ServerName::parse("alpha").unwrap();
 //! let beta = ServerName::parse("beta").unwrap();
 //! let alpha_keys = ServerKeys::generate(&mut rng);
@@ -46,13 +45,11 @@
 //! ```
 
 mod card;
-pub mod delivery;
 mod encoding;
 mod envelope;
 mod keys;
 mod name;
 mod seal;
-mod stored;
 mod sync;
 mod verify;
 mod webhook;
@@ -66,7 +63,6 @@ pub use envelope::{
 pub use keys::{KeyError, SealingKey, SealingSecret, ServerKeys, SigningSecret, VerifyKey};
 pub use name::{DisplayName, DisplayNameError, NameError, ServerName, Snowflake, SnowflakeError};
 pub use seal::{SealError, SealedSecret};
-pub use stored::StoredReplayGuard;
 pub use sync::{MAX_SYNC_CHUNKS, SyncAssembler, SyncError, reassemble_sync, split_sync};
 pub use verify::{
     MAX_CLOCK_SKEW, MemoryReplayGuard, PeerKeys, Rejection, ReplayError, ReplayGuard, Sender,

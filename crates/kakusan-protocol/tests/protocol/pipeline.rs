@@ -3,7 +3,7 @@
 
 use crate::support::{TestRng, alpha, beta, beta_peers, gamma, now};
 use chrono::{DateTime, TimeDelta, Utc};
-use kakusan_relay::{
+use kakusan_protocol::{
     Body, DisplayName, Envelope, EnvelopeId, Hello, LogLine, MemoryReplayGuard, Nonce, Ping,
     Registration, ReplayError, ReplayGuard, SealedSecret, Sender, ServerName, Snowflake, SyncChunk,
     TimesWithdraw, Ttl, VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy,

@@ -2,8 +2,8 @@
 //! keys the golden vectors use.
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use kakusan_relay::rand_core::{CryptoRng, RngCore};
-use kakusan_relay::{
+use kakusan_protocol::rand_core::{CryptoRng, RngCore};
+use kakusan_protocol::{
     Card, SealingSecret, ServerKeys, ServerName, SigningSecret, Snowflake, VerifyKey,
     WebhookPolicy, WebhookUrl,
 };
@@ -56,7 +56,10 @@ impl RngCore for TestRng {
         }
     }
 
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), kakusan_relay::rand_core::Error> {
+    fn try_fill_bytes(
+        &mut self,
+        dest: &mut [u8],
+    ) -> Result<(), kakusan_protocol::rand_core::Error> {
         self.fill_bytes(dest);
         Ok(())
     }

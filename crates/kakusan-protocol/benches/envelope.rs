@@ -4,8 +4,8 @@
 //! take, so the figure can be compared across machines without a timing threshold.
 
 use chrono::{TimeZone as _, Utc};
-use kakusan_relay::rand_core::OsRng;
-use kakusan_relay::{
+use kakusan_protocol::rand_core::OsRng;
+use kakusan_protocol::{
     Body, DisplayName, Envelope, MemoryReplayGuard, Registration, SealedSecret, SealingSecret,
     ServerKeys, ServerName, SigningSecret, Snowflake, Verifier, WebhookPolicy, WebhookUrl,
 };

@@ -3,7 +3,7 @@
 
 use crate::support::{TestRng, alpha, beta, gamma, now};
 use chrono::TimeDelta;
-use kakusan_relay::{
+use kakusan_protocol::{
     Body, Envelope, EnvelopeId, LogLine, MemoryReplayGuard, Nonce, Ping, ServerName, Snowflake,
     TimesWithdraw, Ttl, Verifier, VerifyError, VerifyKey,
 };
@@ -166,7 +166,7 @@ proptest! {
         bytes[index] = replacement;
         let changed = String::from_utf8(bytes).unwrap();
         prop_assert!(
-            kakusan_relay::Card::parse(&changed, &kakusan_relay::WebhookPolicy::discord()).is_err(),
+            kakusan_protocol::Card::parse(&changed, &kakusan_protocol::WebhookPolicy::discord()).is_err(),
             "{:?} was accepted",
             changed
         );
