@@ -33,8 +33,8 @@ pub(crate) fn init(config: &LogConfig) {
         .init();
 }
 
-/// The module of the delivery engine whose `job` span wraps every webhook call it makes.
-const DELIVERY_TARGET: &str = "kakusan_protocol::delivery";
+/// The crate of the delivery engine, whose `job` span wraps every webhook call it makes.
+const DELIVERY_TARGET: &str = "kakusan_delivery";
 /// What twilight-http 0.18 logs (in its `request` span) before it waits out a 429 and sends
 /// the request again; the 429 itself never reaches the caller.
 const RATE_LIMITED_MESSAGE: &str = "rate limited; retrying";
