@@ -1,45 +1,53 @@
 //! The server commands: `/setup`, `/card`, `/regserver`, `/unregserver`, `/serverlist`, the
 //! Accept button, `/ping` and `/pingall`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
 use futures_util::future::join_all;
-use kakusan_delivery::{discord_code, is_unknown_webhook, webhook_parts};
+use kakusan_delivery::{discord_code, is_unknown_webhook};
 use kakusan_protocol::rand_core::{OsRng, RngCore as _};
-use kakusan_protocol::{Body, Card, Envelope, Ping, ServerName, WebhookPolicy};
+use kakusan_protocol::{Body, Card, Ping, ServerName, WebhookPolicy};
 use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::servers::{self, NewServer};
 use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations};
-use tokio::sync::oneshot;
-use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
 
-use crate::app::App;
-use crate::federation::{Local, peer_card};
-use crate::interaction::{Ctx, Refused, Reply};
+use crate::context::{Context, Local, WEBHOOK_NAME};
+use crate::error::{HandlerError, Outcome};
+use crate::federation::{Inbound, Outbound, Pings, card, peer_card};
+use crate::interaction::{Ctx, Reply};
 use crate::model::SetupCommand;
 
 /// How long `/ping` waits for the pong.
 const PONG_WAIT: Duration = Duration::from_secs(10);
 
-/// The name kakusan gives the webhooks it creates.
-pub(crate) const WEBHOOK_NAME: &str = "kakusan";
+/// The server commands, for admins and (`/serverlist`, `/ping`, `/pingall`) everyone.
+pub(crate) struct Admin {
+    ctx: Arc<Context>,
+    outbound: Outbound,
+    inbound: Arc<Inbound>,
+    pings: Arc<Pings>,
+}
 
-impl App {
-    /// This guild's server, or the refusal telling the member it is not set up.
-    pub(crate) async fn local(&self, ctx: &Ctx) -> anyhow::Result<Local> {
-        match servers::server(&self.pool, ctx.guild()).await? {
-            Some(server) => Local::load(server),
-            None => Err(Refused::new(
-                "This server is not set up for kakusan yet: someone with Manage Server must run /setup first.",
-            )
-            .into()),
+impl Admin {
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        outbound: Outbound,
+        inbound: Arc<Inbound>,
+        pings: Arc<Pings>,
+    ) -> Self {
+        Self {
+            ctx,
+            outbound,
+            inbound,
+            pings,
         }
     }
 
-    pub(crate) async fn setup(&self, ctx: &Ctx, setup: SetupCommand) -> anyhow::Result<Reply> {
+    pub(crate) async fn setup(&self, ctx: &Ctx, setup: SetupCommand) -> Outcome<Reply> {
         let name = match ServerName::parse(setup.name.trim()) {
             Ok(name) => name,
             Err(_) => {
@@ -50,23 +58,27 @@ impl App {
             }
         };
         let channel = setup.channel.id;
-        let webhook = match self.http.create_webhook(channel, WEBHOOK_NAME).await {
+        let webhook = match self.ctx.http.create_webhook(channel, WEBHOOK_NAME).await {
             Ok(response) => response.model().await?,
             Err(error) if discord_code(&error).is_some() => {
                 return Ok(Reply::text(format!(
                     "I cannot create a webhook in <#{channel}>: give me View Channel and Manage Webhooks there, then run /setup again."
                 )));
             }
-            Err(error) => return Err(error).context("creating the master webhook"),
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context("creating the master webhook")
+                    .into());
+            }
         };
         let token = SecretString::new(webhook.token.clone().context("a new webhook has a token")?);
-        let previous = servers::server(&self.pool, ctx.guild()).await?;
+        let previous = servers::server(&self.ctx.pool, ctx.guild()).await?;
         // Fresh key seeds; an existing server keeps its keys (peers know it by them).
         let (mut signing, mut sealing) = ([0u8; 32], [0u8; 32]);
         OsRng.fill_bytes(&mut signing);
         OsRng.fill_bytes(&mut sealing);
         let stored = async {
-            let mut transaction = self.pool.begin().await?;
+            let mut transaction = self.ctx.pool.begin().await?;
             let server = servers::upsert_server(
                 &mut *transaction,
                 &NewServer {
@@ -79,40 +91,42 @@ impl App {
                     sealing_key: &PrivateKey::new(sealing),
                 },
             )
-            .await?;
+            .await
+            .map_err(|error| match error {
+                StorageError::DuplicateServerName => HandlerError::refused(format!(
+                    "The name `{name}` is already used by another server of this deployment; choose another."
+                )),
+                other => other.into(),
+            })?;
             let local = Local::load(server)?;
             // A new name or webhook must reach the peers that registered us.
             let mut told = 0;
             for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
                 if peer.registered_at.is_some() {
-                    self.send_hello(&mut transaction, &local, &peer).await?;
+                    self.outbound.send_hello(&mut transaction, &local, &peer).await?;
                     told += 1;
                 }
             }
             transaction.commit().await?;
-            anyhow::Ok((local, told))
+            Outcome::Ok((local, told))
         }
         .await;
         let (local, told) = match stored {
             Ok(stored) => stored,
             Err(error) => {
                 // No half-made server: the webhook goes again.
-                self.delete_webhook_quietly(webhook.id.get()).await;
-                if let Some(StorageError::DuplicateServerName) = error.downcast_ref() {
-                    return Ok(Reply::text(format!(
-                        "The name `{name}` is already used by another server of this deployment; choose another."
-                    )));
-                }
+                self.ctx.delete_webhook_quietly(webhook.id.get()).await;
                 return Err(error);
             }
         };
         if let Some(previous) = previous
             && previous.master_webhook_id != webhook.id.get()
         {
-            self.delete_webhook_quietly(previous.master_webhook_id)
+            self.ctx
+                .delete_webhook_quietly(previous.master_webhook_id)
                 .await;
         }
-        let card = self.card(&local)?.encode();
+        let card = card(&local)?.encode();
         let peers_line = if told > 0 {
             format!(" {told} peer(s) were told about the change.")
         } else {
@@ -124,17 +138,17 @@ impl App {
         )))
     }
 
-    pub(crate) async fn show_card(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
-        let local = self.local(ctx).await?;
-        let card = self.card(&local)?.encode();
+    pub(crate) async fn show_card(&self, ctx: &Ctx) -> Outcome<Reply> {
+        let local = self.ctx.local(ctx.guild()).await?;
+        let card = card(&local)?.encode();
         Ok(Reply::text(format!(
             "The card of **{}**:\n```\n{card}\n```",
             local.name
         )))
     }
 
-    pub(crate) async fn regserver(&self, ctx: &Ctx, text: &str) -> anyhow::Result<Reply> {
-        let local = self.local(ctx).await?;
+    pub(crate) async fn regserver(&self, ctx: &Ctx, text: &str) -> Outcome<Reply> {
+        let local = self.ctx.local(ctx.guild()).await?;
         let card = match Card::parse(text, &WebhookPolicy::discord()) {
             Ok(card) => card,
             Err(error) => {
@@ -146,7 +160,7 @@ impl App {
         if card.guild_id().get() == ctx.guild() || card.name() == &local.name {
             return Ok(Reply::text("That is this server's own card."));
         }
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.ctx.pool.begin().await?;
         let peer = match peers::register_peer(
             &mut *transaction,
             ctx.guild(),
@@ -165,9 +179,13 @@ impl App {
             }
             Err(error) => return Err(error.into()),
         };
-        self.send_hello(&mut transaction, &local, &peer).await?;
+        self.outbound
+            .send_hello(&mut transaction, &local, &peer)
+            .await?;
         if peer.mutual {
-            self.enqueue_sync(&mut transaction, &local, &peer).await?;
+            self.outbound
+                .enqueue_sync(&mut transaction, &local, &peer)
+                .await?;
         }
         transaction.commit().await?;
         Ok(Reply::text(if peer.mutual {
@@ -183,9 +201,10 @@ impl App {
         }))
     }
 
-    pub(crate) async fn unregserver(&self, ctx: &Ctx, name: &str) -> anyhow::Result<Reply> {
-        let local = self.local(ctx).await?;
-        let Some(peer) = peers::peer_by_name(&self.pool, ctx.guild(), name.trim()).await? else {
+    pub(crate) async fn unregserver(&self, ctx: &Ctx, name: &str) -> Outcome<Reply> {
+        let local = self.ctx.local(ctx.guild()).await?;
+        let Some(peer) = peers::peer_by_name(&self.ctx.pool, ctx.guild(), name.trim()).await?
+        else {
             return Ok(Reply::text(format!(
                 "There is no peer named `{}`.",
                 name.trim()
@@ -194,16 +213,10 @@ impl App {
         // Forgotten here first: if the database fails, nothing happened. The goodbye then goes
         // out directly, not through the outbox, because no peer row is left to address a
         // queued job to; if it cannot be sent, the admin is told.
-        peers::remove_peer(&self.pool, ctx.guild(), &peer.name).await?;
-        let told = self.post_now(&local, &peer, Body::PeerBye).await;
-        if let Some(assembler) = self
-            .syncs
-            .lock()
-            .expect("sync map poisoned")
-            .get_mut(&ctx.guild())
-            && let Ok(name) = ServerName::parse(&peer.name)
-        {
-            assembler.forget(&name);
+        peers::remove_peer(&self.ctx.pool, ctx.guild(), &peer.name).await?;
+        let told = self.outbound.post_now(&local, &peer, Body::PeerBye).await;
+        if let Ok(name) = ServerName::parse(&peer.name) {
+            self.inbound.forget_sync(ctx.guild(), &name);
         }
         Ok(Reply::text(match told {
             Ok(()) => format!(
@@ -220,8 +233,8 @@ impl App {
         }))
     }
 
-    pub(crate) async fn serverlist(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
-        let list = peers::list_peers(&self.pool, ctx.guild()).await?;
+    pub(crate) async fn serverlist(&self, ctx: &Ctx) -> Outcome<Reply> {
+        let list = peers::list_peers(&self.ctx.pool, ctx.guild()).await?;
         if list.is_empty() {
             return Ok(Reply::text(
                 "This server has no peers yet. An admin registers one with /regserver and its card.",
@@ -248,14 +261,14 @@ impl App {
     }
 
     /// The Accept button under an approval request.
-    pub(crate) async fn accept_peer(&self, ctx: &Ctx, peer_id: i64) -> anyhow::Result<Reply> {
+    pub(crate) async fn accept_peer(&self, ctx: &Ctx, peer_id: i64) -> Outcome<Reply> {
         if !ctx.can_manage_guild() {
             return Ok(Reply::text(
                 "Only someone with the Manage Server permission can accept a peer.",
             ));
         }
-        let local = self.local(ctx).await?;
-        let mut transaction = self.pool.begin().await?;
+        let local = self.ctx.local(ctx.guild()).await?;
+        let mut transaction = self.ctx.pool.begin().await?;
         let Some(peer) =
             peers::accept_peer(&mut *transaction, ctx.guild(), peer_id, ctx.user()).await?
         else {
@@ -263,16 +276,21 @@ impl App {
                 "That request was already accepted, or the server is no longer known.",
             ));
         };
-        self.send_hello(&mut transaction, &local, &peer).await?;
+        self.outbound
+            .send_hello(&mut transaction, &local, &peer)
+            .await?;
         if peer.mutual {
-            self.enqueue_sync(&mut transaction, &local, &peer).await?;
+            self.outbound
+                .enqueue_sync(&mut transaction, &local, &peer)
+                .await?;
         }
         transaction.commit().await?;
-        self.botcom_line(
-            &local.server,
-            &format!("<@{}> accepted **{}** as a peer.", ctx.user(), peer.name),
-        )
-        .await;
+        self.ctx
+            .botcom_line(
+                &local.server,
+                &format!("<@{}> accepted **{}** as a peer.", ctx.user(), peer.name),
+            )
+            .await;
         Ok(Reply {
             text: format!(
                 "**{}** was accepted by <@{}>; you are mutual peers now.",
@@ -284,9 +302,10 @@ impl App {
         })
     }
 
-    pub(crate) async fn ping(&self, ctx: &Ctx, name: &str) -> anyhow::Result<Reply> {
-        let local = self.local(ctx).await?;
-        let Some(peer) = peers::peer_by_name(&self.pool, ctx.guild(), name.trim()).await? else {
+    pub(crate) async fn ping(&self, ctx: &Ctx, name: &str) -> Outcome<Reply> {
+        let local = self.ctx.local(ctx.guild()).await?;
+        let Some(peer) = peers::peer_by_name(&self.ctx.pool, ctx.guild(), name.trim()).await?
+        else {
             return Ok(Reply::text(format!(
                 "There is no peer named `{}`.",
                 name.trim()
@@ -295,9 +314,9 @@ impl App {
         Ok(Reply::text(self.ping_line(ctx, &local, &peer).await?))
     }
 
-    pub(crate) async fn pingall(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
-        let local = self.local(ctx).await?;
-        let list = peers::list_peers(&self.pool, ctx.guild()).await?;
+    pub(crate) async fn pingall(&self, ctx: &Ctx) -> Outcome<Reply> {
+        let local = self.ctx.local(ctx.guild()).await?;
+        let list = peers::list_peers(&self.ctx.pool, ctx.guild()).await?;
         if list.is_empty() {
             return Ok(Reply::text("This server has no peers to ping."));
         }
@@ -317,21 +336,17 @@ impl App {
 
     /// One peer's line for `/ping` and `/pingall`: the pong's round trip, and whether the
     /// member's times webhook there still exists.
-    async fn ping_line(&self, ctx: &Ctx, local: &Local, peer: &Peer) -> anyhow::Result<String> {
+    async fn ping_line(&self, ctx: &Ctx, local: &Local, peer: &Peer) -> Outcome<String> {
         let sent = Utc::now();
         let ping = Ping::new(&mut OsRng, sent);
-        let (waiter, answer) = oneshot::channel();
-        let key = (local.server.guild_id, ping.nonce);
-        self.pings
-            .lock()
-            .expect("ping map poisoned")
-            .insert(key, waiter);
-        let pong = match self.post_now(local, peer, Body::Ping(ping)).await {
+        let (guild, nonce) = (local.guild_id(), ping.nonce);
+        let answer = self.pings.expect(guild, nonce);
+        let pong = match self.outbound.post_now(local, peer, Body::Ping(ping)).await {
             Ok(()) => match tokio::time::timeout(PONG_WAIT, answer).await {
                 Ok(Ok(at)) => {
                     let rtt = (at - sent).num_milliseconds().clamp(0, i64::from(i32::MAX));
                     let rtt = i32::try_from(rtt).unwrap_or(i32::MAX);
-                    peers::record_ping(&self.pool, peer.id, rtt).await?;
+                    peers::record_ping(&self.ctx.pool, peer.id, rtt).await?;
                     format!("pong in {rtt} ms")
                 }
                 _ => format!("no pong within {} s", PONG_WAIT.as_secs()),
@@ -341,21 +356,22 @@ impl App {
                 "the ping could not be sent (its webhook did not answer)".to_owned()
             }
         };
-        self.pings.lock().expect("ping map poisoned").remove(&key);
+        self.pings.forget(guild, nonce);
         let times = self.check_destination(ctx, peer).await?;
         Ok(format!("**{}**: {pong}; {times}", peer.name))
     }
 
     /// Whether the member's destination at `peer` still has its webhook; a deleted one is
     /// marked broken, as a failed delivery would.
-    async fn check_destination(&self, ctx: &Ctx, peer: &Peer) -> anyhow::Result<String> {
+    async fn check_destination(&self, ctx: &Ctx, peer: &Peer) -> Outcome<String> {
         let mine =
-            destinations::destinations_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
+            destinations::destinations_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
         let Some(destination) = mine.iter().find(|d| d.peer_id == peer.id) else {
             return Ok("you have no times there".to_owned());
         };
         let id = Id::new_checked(destination.webhook_id).context("a stored webhook id")?;
         let result = self
+            .ctx
             .http
             .webhook(id)
             .token(destination.webhook_token.expose())
@@ -363,48 +379,18 @@ impl App {
         match result {
             Ok(_) => Ok("your times there: ok".to_owned()),
             Err(error) if is_unknown_webhook(&error) => {
-                destinations::mark_broken(&self.pool, destination.id, "the webhook was deleted")
-                    .await?;
+                destinations::mark_broken(
+                    &self.ctx.pool,
+                    destination.id,
+                    "the webhook was deleted",
+                )
+                .await?;
                 Ok("your times there: broken (its webhook was deleted)".to_owned())
             }
             Err(error) => {
                 tracing::warn!(%error, "checking a destination webhook");
                 Ok("your times there: could not be checked".to_owned())
             }
-        }
-    }
-
-    /// Posts an envelope to a peer at once, outside the outbox: for pings, whose round trip is
-    /// the point, and for the goodbye, whose peer row is about to go.
-    async fn post_now(&self, local: &Local, peer: &Peer, body: Body) -> anyhow::Result<()> {
-        let dst = ServerName::parse(&peer.name)?;
-        let text = Envelope::new(local.name.clone(), dst, body, Utc::now(), &mut OsRng)
-            .sign(local.keys.signing())?;
-        let (id, token) =
-            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
-        let id = Id::new_checked(id).context("a stored peer webhook URL")?;
-        let none = AllowedMentions::default();
-        let username = kakusan_delivery::webhook_username("kakusan", local.name.as_str());
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            self.http
-                .execute_webhook(id, token)
-                .content(text.as_str())
-                .username(&username)
-                .allowed_mentions(Some(&none))
-                .into_future(),
-        )
-        .await
-        .context("the peer's webhook did not answer in 10 s")??;
-        Ok(())
-    }
-
-    pub(crate) async fn delete_webhook_quietly(&self, id: u64) {
-        let Some(id) = Id::new_checked(id) else {
-            return;
-        };
-        if let Err(error) = self.http.delete_webhook(id).await {
-            tracing::warn!(%error, "could not delete a webhook kakusan no longer uses");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Interactions: who invoked what where, the permission check, and the replies (inside
 //! Discord's 3-second window: commands are deferred and their answer edited in).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,10 +20,13 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, GuildMarker, InteractionMarker, UserMarker};
 use twilight_model::user::User;
 
-use crate::app::{App, internal_sentence};
+use crate::admin::Admin;
 use crate::component::ComponentAction;
+use crate::context::Context;
+use crate::error::{HandlerError, Outcome};
 use crate::model::KakusanCommand;
-use crate::relay::CheckedHere;
+use crate::relay::{CheckedHere, Relays};
+use crate::times::TimesCommands;
 
 /// The invoking side of an interaction.
 #[derive(Debug, Clone)]
@@ -92,30 +96,17 @@ impl Reply {
     }
 }
 
-/// A refusal: the sentence for the member, raised with `?` from anywhere in a handler. Unlike
-/// other errors it is not logged as a failure: the member asked for something that cannot be.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct Refused(String);
-
-impl Refused {
-    pub(crate) fn new(sentence: impl Into<String>) -> Self {
-        Self(sentence.into())
-    }
-}
-
 /// The answer to show for a handler's outcome: its reply, its refusal, or (logged) the
 /// sentence for an error of ours.
-fn settle(result: anyhow::Result<Reply>, what: &str) -> Reply {
+fn settle(result: Outcome<Reply>, what: &str) -> Reply {
     match result {
         Ok(reply) => reply,
-        Err(error) => match error.downcast::<Refused>() {
-            Ok(Refused(sentence)) => Reply::text(sentence),
-            Err(error) => {
+        Err(error) => {
+            if !matches!(error, HandlerError::Refused(_)) {
                 tracing::error!("{what} failed: {error:#}");
-                Reply::text(internal_sentence(&error))
             }
-        },
+            Reply::text(error.sentence())
+        }
     }
 }
 
@@ -140,10 +131,30 @@ pub(crate) fn here_line(interaction: &Interaction) -> Option<u64> {
     is_here.then_some(member.id.get())
 }
 
-/// How long `/here` waits for its copies before it reports; the rest is in `/queue`.
-pub(crate) const DELIVERY_REPORT_WAIT: Duration = Duration::from_secs(8);
+/// The interaction router: every command, autocomplete and button goes to its handler type,
+/// and the answers go back to Discord from here.
+pub(crate) struct Interactions {
+    ctx: Arc<Context>,
+    admin: Admin,
+    times: TimesCommands,
+    relays: Relays,
+}
 
-impl App {
+impl Interactions {
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        admin: Admin,
+        times: TimesCommands,
+        relays: Relays,
+    ) -> Self {
+        Self {
+            ctx,
+            admin,
+            times,
+            relays,
+        }
+    }
+
     /// `line`: the interaction's place in its member's line of `/here`s (see
     /// [`here_line`]), given up as soon as the relay is stored.
     pub(crate) async fn interaction(
@@ -194,9 +205,12 @@ impl App {
         }
         if let KakusanCommand::Here(here) = command {
             // What `/here` can refuse is refused at once, before anything is stored.
-            match self.check_here(&here) {
+            match self.relays.check_here(&here) {
                 Ok(checked) => self.here(&ctx, checked, line).await?,
-                Err(sentence) => self.respond(&ctx, &Reply::text(sentence), true).await?,
+                Err(refused) => {
+                    self.respond(&ctx, &settle(Err(refused), "/here"), true)
+                        .await?
+                }
             }
         } else {
             self.defer(&ctx).await?;
@@ -207,7 +221,7 @@ impl App {
         // Counted once the member has the answer: with the database down this waits for a
         // connection, which must not eat into Discord's 3 seconds.
         if let Err(error) =
-            kakusan_storage::usage::count_command_use(&self.pool, ctx.guild(), name).await
+            kakusan_storage::usage::count_command_use(&self.ctx.pool, ctx.guild(), name).await
         {
             tracing::warn!(%error, "could not count the command's use");
         }
@@ -219,7 +233,7 @@ impl App {
     /// the place in the member's line goes to their next `/here`, and the answer reports the
     /// delivery.
     async fn here(&self, ctx: &Ctx, here: CheckedHere, line: Option<InLine>) -> anyhow::Result<()> {
-        let store = self.store_here(ctx, &here);
+        let store = self.relays.store_here(ctx, &here);
         tokio::pin!(store);
         // A database too slow for Discord's 3 seconds gets the answer deferred first; the
         // relay is still stored, only no longer before the acknowledgement.
@@ -236,7 +250,7 @@ impl App {
                 if !deferred {
                     self.defer(ctx).await?;
                 }
-                settle(self.report_here(&stored).await, "/here")
+                settle(self.relays.report_here(&stored).await, "/here")
             }
             Err(error) => {
                 let reply = settle(Err(error), "/here");
@@ -249,22 +263,27 @@ impl App {
         self.edit(ctx, &reply).await
     }
 
-    async fn run_command(&self, ctx: &Ctx, command: KakusanCommand) -> anyhow::Result<Reply> {
+    /// Which handler a command goes to: a new command adds its line here.
+    async fn run_command(&self, ctx: &Ctx, command: KakusanCommand) -> Outcome<Reply> {
         match command {
-            KakusanCommand::Setup(setup) => self.setup(ctx, setup).await,
-            KakusanCommand::Card => self.show_card(ctx).await,
-            KakusanCommand::Regserver(regserver) => self.regserver(ctx, &regserver.card).await,
-            KakusanCommand::Unregserver(unregserver) => {
-                self.unregserver(ctx, &unregserver.server).await
+            KakusanCommand::Setup(setup) => self.admin.setup(ctx, setup).await,
+            KakusanCommand::Card => self.admin.show_card(ctx).await,
+            KakusanCommand::Regserver(regserver) => {
+                self.admin.regserver(ctx, &regserver.card).await
             }
-            KakusanCommand::Serverlist => self.serverlist(ctx).await,
-            KakusanCommand::Regtimes(regtimes) => self.regtimes(ctx, regtimes.mirror).await,
-            KakusanCommand::Unregtimes => self.unregtimes(ctx).await,
-            KakusanCommand::Sharelist => self.sharelist(ctx).await,
-            KakusanCommand::Ping(ping) => self.ping(ctx, &ping.server).await,
-            KakusanCommand::Pingall => self.pingall(ctx).await,
-            KakusanCommand::Queue(queue) => self.queue(ctx, queue.all.unwrap_or(false)).await,
-            // Answered in `App::here`, before this is reached.
+            KakusanCommand::Unregserver(unregserver) => {
+                self.admin.unregserver(ctx, &unregserver.server).await
+            }
+            KakusanCommand::Serverlist => self.admin.serverlist(ctx).await,
+            KakusanCommand::Regtimes(regtimes) => self.times.regtimes(ctx, regtimes.mirror).await,
+            KakusanCommand::Unregtimes => self.times.unregtimes(ctx).await,
+            KakusanCommand::Sharelist => self.times.sharelist(ctx).await,
+            KakusanCommand::Ping(ping) => self.admin.ping(ctx, &ping.server).await,
+            KakusanCommand::Pingall => self.admin.pingall(ctx).await,
+            KakusanCommand::Queue(queue) => {
+                self.relays.queue(ctx, queue.all.unwrap_or(false)).await
+            }
+            // Answered in `Interactions::here`, before this is reached.
             KakusanCommand::Here(_) => Ok(Reply::default()),
         }
     }
@@ -272,7 +291,7 @@ impl App {
     async fn autocomplete(&self, ctx: &Ctx, data: &CommandData) -> anyhow::Result<()> {
         let typed = focused_text(&data.options).unwrap_or_default();
         let names = kakusan_storage::peers::peer_names_starting_with(
-            &self.pool,
+            &self.ctx.pool,
             ctx.guild(),
             &typed.to_lowercase(),
             25,
@@ -297,8 +316,9 @@ impl App {
                 ..Default::default()
             }),
         };
-        self.http
-            .interaction(self.config.application_id)
+        self.ctx
+            .http
+            .interaction(self.ctx.config.application_id)
             .create_response(ctx.id, &ctx.token, &response)
             .await
             .context("answering autocomplete")?;
@@ -321,8 +341,10 @@ impl App {
                 .await;
         };
         let result = match action {
-            ComponentAction::AcceptPeer { peer_id } => self.accept_peer(&ctx, peer_id).await,
-            ComponentAction::CancelRelay { relay_id } => self.cancel_relay(&ctx, relay_id).await,
+            ComponentAction::AcceptPeer { peer_id } => self.admin.accept_peer(&ctx, peer_id).await,
+            ComponentAction::CancelRelay { relay_id } => {
+                self.relays.cancel_relay(&ctx, relay_id).await
+            }
         };
         let reply = settle(result, "a button");
         if reply.replaces_message {
@@ -367,8 +389,9 @@ impl App {
                 ..Default::default()
             }),
         };
-        self.http
-            .interaction(self.config.application_id)
+        self.ctx
+            .http
+            .interaction(self.ctx.config.application_id)
             .create_response(ctx.id, &ctx.token, &response)
             .await
             .context("answering an interaction")?;
@@ -384,8 +407,9 @@ impl App {
                 ..Default::default()
             }),
         };
-        self.http
-            .interaction(self.config.application_id)
+        self.ctx
+            .http
+            .interaction(self.ctx.config.application_id)
             .create_response(ctx.id, &ctx.token, &response)
             .await
             .context("deferring an interaction")?;
@@ -396,8 +420,9 @@ impl App {
     async fn edit(&self, ctx: &Ctx, reply: &Reply) -> anyhow::Result<()> {
         let none = AllowedMentions::default();
         let text = clip(&reply.text);
-        self.http
-            .interaction(self.config.application_id)
+        self.ctx
+            .http
+            .interaction(self.ctx.config.application_id)
             .update_response(&ctx.token)
             .content(Some(&text))
             .components(Some(&reply.components))

@@ -2,17 +2,28 @@
 //! flows run on envelopes read from bot-com channels, and mirror mode.
 //!
 //! The gateway crate hands every event to [`App::handle`]; the binary wires the two together.
-//! This crate writes no SQL (storage does) and no wire JSON (the relay crate does).
+//! This crate writes no SQL (storage does) and no wire JSON (the protocol crate does).
+//!
+//! Each handler type owns its state and holds the shared [`context`] (pool, Discord client,
+//! configuration): `interaction::Interactions` routes commands and buttons to `admin::Admin`,
+//! `times::TimesCommands` and `relay::Relays`; `federation::Inbound` and `federation::Outbound`
+//! are the two directions of the protocol; `mirror::Mirror` is mirror mode. Handlers fail with
+//! the one `error::HandlerError`.
 
 mod admin;
 mod app;
 pub mod component;
+mod context;
+mod error;
 mod federation;
 mod interaction;
+mod lines;
+mod mirror;
 pub mod model;
 pub mod register;
 mod relay;
 pub mod schedule;
 mod times;
 
-pub use app::{App, AppConfig};
+pub use app::App;
+pub use context::AppConfig;

@@ -1,19 +1,33 @@
 //! The members' times commands: `/regtimes`, `/unregtimes` and `/sharelist`.
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
+use kakusan_delivery::discord_code;
 use kakusan_protocol::{Body, SealingKey, Snowflake, TimesWithdraw};
 use kakusan_storage::times::{self, NewTimes};
 use kakusan_storage::{SecretString, StorageError, destinations, peers};
 
-use crate::app::App;
+use crate::context::{Context, WEBHOOK_NAME};
+use crate::error::{HandlerError, Outcome};
+use crate::federation::{Outbound, registration};
 use crate::interaction::{Ctx, Reply};
-use kakusan_delivery::discord_code;
 
-impl App {
+/// The members' times commands.
+pub(crate) struct TimesCommands {
+    ctx: Arc<Context>,
+    outbound: Outbound,
+}
+
+impl TimesCommands {
+    pub(crate) fn new(ctx: Arc<Context>, outbound: Outbound) -> Self {
+        Self { ctx, outbound }
+    }
+
     /// `/regtimes`; `mirror` is `None` when the member left the option out.
-    pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: Option<bool>) -> anyhow::Result<Reply> {
-        let local = self.local(ctx).await?;
-        if mirror == Some(true) && !self.config.message_content {
+    pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: Option<bool>) -> Outcome<Reply> {
+        let local = self.ctx.local(ctx.guild()).await?;
+        if mirror == Some(true) && !self.ctx.config.message_content {
             return Ok(Reply::text(
                 "Mirror mode needs the Message Content intent, which this deployment does not request; ask its operator to set KAKUSAN_MIRROR=true, or register without mirror and use /here.",
             ));
@@ -24,7 +38,9 @@ impl App {
             ));
         }
         // Checked before a webhook is made, so the common refusals leave nothing behind.
-        if let Some(existing) = times::times_of_member(&self.pool, ctx.guild(), ctx.user()).await? {
+        if let Some(existing) =
+            times::times_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?
+        {
             if existing.channel_id == ctx.channel_id.get() {
                 return self.update_times(ctx, &existing, mirror).await;
             }
@@ -34,8 +50,9 @@ impl App {
             )));
         }
         let webhook = match self
+            .ctx
             .http
-            .create_webhook(ctx.channel_id, crate::admin::WEBHOOK_NAME)
+            .create_webhook(ctx.channel_id, WEBHOOK_NAME)
             .await
         {
             Ok(response) => response.model().await?,
@@ -44,12 +61,16 @@ impl App {
                     "I cannot create a webhook in this channel: give me View Channel and Manage Webhooks here, then run /regtimes again.",
                 ));
             }
-            Err(error) => return Err(error).context("creating the times webhook"),
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context("creating the times webhook")
+                    .into());
+            }
         };
         let mirror = mirror.unwrap_or(false);
         let token = SecretString::new(webhook.token.clone().context("a new webhook has a token")?);
         let stored = async {
-            let mut transaction = self.pool.begin().await?;
+            let mut transaction = self.ctx.pool.begin().await?;
             let times = times::register_times(
                 &mut *transaction,
                 &NewTimes {
@@ -62,40 +83,44 @@ impl App {
                     mirror,
                 },
             )
-            .await?;
+            .await
+            .map_err(|error| match error {
+                StorageError::DuplicateTimes => HandlerError::refused(
+                    "You already have a times channel in this server; run /unregtimes there first.",
+                ),
+                StorageError::ChannelTaken => {
+                    HandlerError::refused("This channel is already someone's times channel.")
+                }
+                other => other.into(),
+            })?;
             let mut announced = 0;
             for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
                 if peer.mutual {
-                    let sealing = SealingKey::from_bytes(peer.sealing_key.0)?;
-                    let registration = self.registration(&times, &sealing)?;
-                    self.send_envelope(
-                        &mut transaction,
-                        &local,
-                        &peer,
-                        Body::TimesAnnounce(registration),
-                        None,
-                    )
-                    .await?;
+                    let sealing = SealingKey::from_bytes(peer.sealing_key.0)
+                        .context("the stored sealing key of a peer")?;
+                    let registration = registration(&times, &sealing)?;
+                    self.outbound
+                        .send_envelope(
+                            &mut transaction,
+                            &local,
+                            &peer,
+                            Body::TimesAnnounce(registration),
+                            None,
+                        )
+                        .await?;
                     announced += 1;
                 }
             }
             transaction.commit().await?;
-            anyhow::Ok(announced)
+            Outcome::Ok(announced)
         }
         .await;
         let announced = match stored {
             Ok(announced) => announced,
             Err(error) => {
-                self.delete_webhook_quietly(webhook.id.get()).await;
-                return match error.downcast_ref::<StorageError>() {
-                    Some(StorageError::DuplicateTimes) => Ok(Reply::text(
-                        "You already have a times channel in this server; run /unregtimes there first.",
-                    )),
-                    Some(StorageError::ChannelTaken) => Ok(Reply::text(
-                        "This channel is already someone's times channel.",
-                    )),
-                    _ => Err(error),
-                };
+                // No half-made times: the webhook goes again.
+                self.ctx.delete_webhook_quietly(webhook.id.get()).await;
+                return Err(error);
             }
         };
         let mirror_line = if mirror {
@@ -116,11 +141,11 @@ impl App {
         ctx: &Ctx,
         existing: &times::Times,
         mirror: Option<bool>,
-    ) -> anyhow::Result<Reply> {
+    ) -> Outcome<Reply> {
         let state = |on: bool| if on { "on" } else { "off" };
         match mirror {
             Some(mirror) if mirror != existing.mirror => {
-                let mut transaction = self.pool.begin().await?;
+                let mut transaction = self.ctx.pool.begin().await?;
                 times::set_mirror(&mut *transaction, existing.id, mirror).await?;
                 if mirror {
                     // Mirror mode starts now: what was posted before is not relayed, also not
@@ -148,9 +173,9 @@ impl App {
         }
     }
 
-    pub(crate) async fn unregtimes(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
-        let local = self.local(ctx).await?;
-        let mut transaction = self.pool.begin().await?;
+    pub(crate) async fn unregtimes(&self, ctx: &Ctx) -> Outcome<Reply> {
+        let local = self.ctx.local(ctx.guild()).await?;
+        let mut transaction = self.ctx.pool.begin().await?;
         let Some(times) =
             times::unregister_times(&mut *transaction, ctx.user(), ctx.channel_id.get()).await?
         else {
@@ -162,24 +187,25 @@ impl App {
         for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
             if peer.mutual {
                 let withdraw = Body::TimesWithdraw(TimesWithdraw {
-                    member: Snowflake::new(ctx.user())?,
+                    member: Snowflake::new(ctx.user()).context("the member's id")?,
                 });
-                self.send_envelope(&mut transaction, &local, &peer, withdraw, None)
+                self.outbound
+                    .send_envelope(&mut transaction, &local, &peer, withdraw, None)
                     .await?;
                 told += 1;
             }
         }
         transaction.commit().await?;
-        self.delete_webhook_quietly(times.webhook_id).await;
+        self.ctx.delete_webhook_quietly(times.webhook_id).await;
         Ok(Reply::text(format!(
             "This channel is no longer your times; {told} peer(s) were told to stop sending here."
         )))
     }
 
-    pub(crate) async fn sharelist(&self, ctx: &Ctx) -> anyhow::Result<Reply> {
-        let mine = times::times_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
+    pub(crate) async fn sharelist(&self, ctx: &Ctx) -> Outcome<Reply> {
+        let mine = times::times_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
         let destinations =
-            destinations::destinations_of_member(&self.pool, ctx.guild(), ctx.user()).await?;
+            destinations::destinations_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
         let mut lines = Vec::new();
         match mine {
             Some(times) => lines.push(format!(

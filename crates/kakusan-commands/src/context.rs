@@ -1,0 +1,134 @@
+//! What every handler shares: the database pool, the Discord client and the deployment's
+//! configuration, with the few things all of them do through those (load this guild's server,
+//! post a line in a bot-com channel, read a channel's history, drop a webhook).
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use kakusan_protocol::{SealingSecret, ServerKeys, ServerName, SigningSecret};
+use kakusan_storage::PgPool;
+use kakusan_storage::servers::{self, Server};
+use twilight_http::Client;
+use twilight_model::channel::Message;
+use twilight_model::channel::message::AllowedMentions;
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ApplicationMarker, ChannelMarker};
+
+use crate::error::{HandlerError, Outcome};
+
+/// What the handlers need to know about this deployment.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The Discord application whose commands and buttons these are.
+    pub application_id: Id<ApplicationMarker>,
+    /// Whether the gateway asked for the Message Content intent (`KAKUSAN_MIRROR`). Mirror mode
+    /// needs it; envelopes do not (see `federation`).
+    pub message_content: bool,
+}
+
+/// The shared context: one per process, held as `Arc<Context>` by every handler type. It holds
+/// no state of any handler's; those own theirs.
+pub(crate) struct Context {
+    pub(crate) pool: PgPool,
+    pub(crate) http: Arc<Client>,
+    pub(crate) config: AppConfig,
+}
+
+/// How many messages one page of a channel's history holds (Discord's maximum).
+const HISTORY_PAGE: u16 = 100;
+
+/// The name kakusan gives the webhooks it creates.
+pub(crate) const WEBHOOK_NAME: &str = "kakusan";
+
+impl Context {
+    /// This guild's server, or the refusal telling the member it is not set up.
+    pub(crate) async fn local(&self, guild: u64) -> Outcome<Local> {
+        match servers::server(&self.pool, guild).await? {
+            Some(server) => Ok(Local::load(server)?),
+            None => Err(HandlerError::refused(
+                "This server is not set up for kakusan yet: someone with Manage Server must run /setup first.",
+            )),
+        }
+    }
+
+    /// Posts one line in the server's bot-com channel as the bot, pinging nobody. A failure is
+    /// only logged: the line is a courtesy, the state is in the database.
+    pub(crate) async fn botcom_line(&self, server: &Server, line: &str) {
+        let Some(channel) = Id::new_checked(server.botcom_channel_id) else {
+            return;
+        };
+        let line: String = line.chars().take(2000).collect();
+        let none = AllowedMentions::default();
+        let result = self
+            .http
+            .create_message(channel)
+            .content(&line)
+            .allowed_mentions(Some(&none))
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(error = %error, "could not post in the bot-com channel");
+        }
+    }
+
+    /// Deletes a webhook kakusan no longer uses; a failure is only logged.
+    pub(crate) async fn delete_webhook_quietly(&self, id: u64) {
+        let Some(id) = Id::new_checked(id) else {
+            return;
+        };
+        if let Err(error) = self.http.delete_webhook(id).await {
+            tracing::warn!(%error, "could not delete a webhook kakusan no longer uses");
+        }
+    }
+
+    /// Every message of `channel` after message `after`, oldest first, read page by page.
+    pub(crate) async fn history_after(
+        &self,
+        channel: Id<ChannelMarker>,
+        mut after: u64,
+    ) -> anyhow::Result<Vec<Message>> {
+        let mut history = Vec::new();
+        loop {
+            let mut page = self
+                .http
+                .channel_messages(channel)
+                .after(Id::new_checked(after).context("a message id")?)
+                .limit(HISTORY_PAGE)
+                .await
+                .with_context(|| format!("reading the history of channel {channel}"))?
+                .models()
+                .await
+                .with_context(|| format!("reading the history of channel {channel}"))?;
+            let last_page = page.len() < usize::from(HISTORY_PAGE);
+            page.sort_by_key(|message| message.id);
+            if let Some(newest) = page.last() {
+                after = newest.id.get();
+            }
+            history.append(&mut page);
+            if last_page {
+                return Ok(history);
+            }
+        }
+    }
+}
+
+/// A local server's identity, loaded from its row.
+pub(crate) struct Local {
+    pub(crate) server: Server,
+    pub(crate) name: ServerName,
+    pub(crate) keys: ServerKeys,
+}
+
+impl Local {
+    pub(crate) fn load(server: Server) -> anyhow::Result<Self> {
+        let name = ServerName::parse(&server.name).context("the stored server name")?;
+        let keys = ServerKeys::new(
+            SigningSecret::from_seed(*server.signing_key.expose()),
+            SealingSecret::from_bytes(*server.sealing_key.expose()),
+        );
+        Ok(Self { server, name, keys })
+    }
+
+    pub(crate) fn guild_id(&self) -> u64 {
+        self.server.guild_id
+    }
+}

@@ -1,0 +1,498 @@
+//! Envelopes read from a bot-com channel: received, verified, and applied kind by kind.
+//!
+//! **Reading envelopes without the Message Content intent.** Discord empties the content of
+//! messages an app did not author unless it holds the privileged intent, and messages posted
+//! through a webhook are not the app's own. So when an envelope arrives with empty content,
+//! kakusan reads it back through its master webhook (`GET /webhooks/{id}/{token}/messages/{id}`),
+//! which answers with the content to whoever holds the webhook's token. With `KAKUSAN_MIRROR`
+//! set the content is already there and no call is made.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use kakusan_delivery::{StoredReplayGuard, webhook_parts};
+use kakusan_protocol::{
+    Body, Card, Registration, SealedSecret, ServerName, SyncAssembler, TimesWithdraw,
+    VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy, WebhookUrl,
+};
+use kakusan_storage::destinations::{self, Announced};
+use kakusan_storage::peers::{self, Peer, PeerCard};
+use kakusan_storage::servers::{self, Server};
+use kakusan_storage::{PublicKey, SecretString, StorageError, seen};
+use twilight_model::channel::Message;
+use twilight_model::channel::message::AllowedMentions;
+use twilight_model::id::Id;
+
+use super::outbound::Outbound;
+use super::pings::Pings;
+use crate::component;
+use crate::context::{Context, Local};
+use crate::error::{HandlerError, Outcome};
+
+/// Why an envelope that passed the protocol's checks is still refused by the flows.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("{0} sent {1} but is not a mutual peer; only mutual peers may share times")]
+    NotMutual(String, &'static str),
+    #[error(
+        "a hello claims to be {0} (guild {1}) but is signed with another key than the registered one"
+    )]
+    KeyMismatch(String, u64),
+    #[error("{0}'s hello carries a card for another name or guild")]
+    CardMismatch(String),
+    #[error("{0} sent a webhook that cannot be used: {1}")]
+    BadWebhook(String, String),
+    #[error("{0} sent a sync that cannot be assembled: {1}")]
+    BadSync(String, String),
+    #[error("the name {0} is already used by another peer of this server")]
+    NameTaken(String),
+}
+
+impl Refusal {
+    fn label(&self) -> &'static str {
+        match self {
+            Refusal::NotMutual(..) => "not_mutual",
+            Refusal::KeyMismatch(..) => "key_mismatch",
+            Refusal::CardMismatch(..) => "bad_card",
+            Refusal::BadWebhook(..) => "bad_webhook",
+            Refusal::BadSync(..) => "bad_sync",
+            Refusal::NameTaken(..) => "name_taken",
+        }
+    }
+}
+
+/// What stops a verified envelope: a refusal of the flows (reported in the bot-com channel,
+/// nothing changed), or a failure of ours.
+#[derive(Debug, thiserror::Error)]
+enum InboundError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Failed(#[from] HandlerError),
+}
+
+impl From<StorageError> for InboundError {
+    fn from(error: StorageError) -> Self {
+        InboundError::Failed(error.into())
+    }
+}
+
+impl From<kakusan_storage::SqlError> for InboundError {
+    fn from(error: kakusan_storage::SqlError) -> Self {
+        InboundError::Failed(error.into())
+    }
+}
+
+impl From<anyhow::Error> for InboundError {
+    fn from(error: anyhow::Error) -> Self {
+        InboundError::Failed(error.into())
+    }
+}
+
+/// The receiving side of the federation, with the state it keeps between envelopes.
+pub(crate) struct Inbound {
+    pub(super) ctx: Arc<Context>,
+    outbound: Outbound,
+    pings: Arc<Pings>,
+    /// Partial `times.sync`s per local server. In memory by design: a restart in the middle
+    /// of a sync only means the peer's next sync (on its next hello) replaces it.
+    syncs: Mutex<HashMap<u64, SyncAssembler>>,
+    /// Envelopes whose id was recorded as seen but whose effect could not be stored (the
+    /// database went away in between), by message id: their id is forgotten before they are
+    /// checked again, or the retry would look like a replay.
+    unfinished: Mutex<HashMap<u64, (u64, String)>>,
+}
+
+impl Inbound {
+    pub(crate) fn new(ctx: Arc<Context>, outbound: Outbound, pings: Arc<Pings>) -> Self {
+        Self {
+            ctx,
+            outbound,
+            pings,
+            syncs: Mutex::default(),
+            unfinished: Mutex::default(),
+        }
+    }
+
+    /// Forgets what a sync from `peer` to our server in `guild` had assembled so far (the peer
+    /// was removed or said goodbye).
+    pub(crate) fn forget_sync(&self, guild: u64, peer: &ServerName) {
+        if let Some(assembler) = self.sync_map().get_mut(&guild) {
+            assembler.forget(peer);
+        }
+    }
+
+    fn sync_map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, SyncAssembler>> {
+        self.syncs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn unfinished_map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, String)>> {
+        self.unfinished
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A message from our master webhook in a bot-com channel: verify it, apply it, and mark
+    /// the channel read up to it.
+    pub(crate) async fn envelope_message(&self, server: Server, message: &Message) -> Outcome<()> {
+        let guild = server.guild_id;
+        self.receive_envelope(server, message).await?;
+        // Not fatal: at worst the next catch-up reads the message again and the replay check
+        // refuses it.
+        if let Err(error) =
+            servers::advance_envelope_cursor(&self.ctx.pool, guild, message.id.get()).await
+        {
+            tracing::warn!(%error, "could not mark the bot-com channel read");
+        }
+        Ok(())
+    }
+
+    async fn receive_envelope(&self, server: Server, message: &Message) -> Outcome<()> {
+        let content = if message.content.is_empty() {
+            self.read_through_master_webhook(&server, message).await?
+        } else {
+            message.content.clone()
+        };
+        let local = Local::load(server)?;
+        let earlier = self.unfinished_map().remove(&message.id.get());
+        if let Some((guild, id)) = earlier
+            && let Err(error) = seen::forget_seen_envelope(&self.ctx.pool, guild, &id).await
+        {
+            self.unfinished_map().insert(message.id.get(), (guild, id));
+            return Err(error.into());
+        }
+        let known = peers::list_peers(&self.ctx.pool, local.guild_id()).await?;
+        let keys: HashMap<ServerName, VerifyKey> = known
+            .iter()
+            .filter_map(|peer| {
+                let name = ServerName::parse(&peer.name).ok()?;
+                Some((name, VerifyKey::from_bytes(peer.verify_key.0).ok()?))
+            })
+            .collect();
+        let guard = StoredReplayGuard::new(self.ctx.pool.clone(), local.guild_id());
+        let verifier = Verifier::new(&local.name, local.keys.sealing(), &keys, &guard);
+        let verified = match verifier.verify(&content, Utc::now()).await {
+            Ok(verified) => verified,
+            Err(VerifyError::Rejected(rejection)) => {
+                self.reject(&local, rejection.as_str(), &rejection.to_string())
+                    .await;
+                return Ok(());
+            }
+            Err(error @ VerifyError::ReplayGuard(_)) => {
+                return Err(anyhow::Error::new(error)
+                    .context("checking the envelope against replays")
+                    .into());
+            }
+        };
+        let kind = verified.envelope().kind().as_str();
+        metrics::counter!("kakusan_envelopes_received_total", "kind" => kind).increment(1);
+        tracing::info!(src = %verified.envelope().src(), kind, "envelope accepted");
+        let id = verified.envelope().id().to_string();
+        match self.apply(&local, verified).await {
+            Ok(()) => Ok(()),
+            Err(InboundError::Refused(refusal)) => {
+                self.reject(&local, refusal.label(), &refusal.to_string())
+                    .await;
+                Ok(())
+            }
+            Err(InboundError::Failed(error)) => {
+                if error.is_unavailable() {
+                    self.unfinished_map()
+                        .insert(message.id.get(), (local.guild_id(), id));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn read_through_master_webhook(
+        &self,
+        server: &Server,
+        message: &Message,
+    ) -> Outcome<String> {
+        let webhook = Id::new_checked(server.master_webhook_id).context("master webhook id")?;
+        let full = self
+            .ctx
+            .http
+            .webhook_message(webhook, server.master_webhook_token.expose(), message.id)
+            .await
+            .context("reading an envelope through the master webhook")?
+            .model()
+            .await
+            .context("reading an envelope through the master webhook")?;
+        Ok(full.content)
+    }
+
+    /// Counts, logs and reports a refused envelope; it changed nothing.
+    async fn reject(&self, local: &Local, label: &'static str, reason: &str) {
+        metrics::counter!("kakusan_envelopes_rejected_total", "reason" => label).increment(1);
+        tracing::warn!(server = %local.name, reason = label, "envelope rejected: {reason}");
+        self.ctx
+            .botcom_line(&local.server, &format!("Envelope check: {reason}."))
+            .await;
+    }
+
+    /// What a verified envelope does.
+    async fn apply(&self, local: &Local, verified: VerifiedEnvelope) -> Result<(), InboundError> {
+        let reply_ttl = verified.reply_ttl();
+        let (envelope, sender) = verified.into_parts();
+        let src = envelope.src().clone();
+        if let kakusan_protocol::Sender::Unregistered(card) = sender {
+            // Only a hello gets here without a known key: the verifier checked its card.
+            return self.hello(local, *card).await;
+        }
+        let Some(peer) =
+            peers::peer_by_name(&self.ctx.pool, local.guild_id(), src.as_str()).await?
+        else {
+            // Removed between the verification and now.
+            return Ok(());
+        };
+        peers::touch_peer(&self.ctx.pool, peer.id).await?;
+        match envelope.into_body() {
+            Body::PeerHello(hello) => {
+                let card = match hello.open(local.keys.sealing(), &WebhookPolicy::discord()) {
+                    Ok(card) if card.name() == &src => card,
+                    _ => return Err(Refusal::CardMismatch(src.to_string()).into()),
+                };
+                self.hello(local, card).await
+            }
+            Body::PeerBye => {
+                peers::record_bye(&self.ctx.pool, peer.id).await?;
+                self.forget_sync(local.guild_id(), &src);
+                self.ctx
+                    .botcom_line(
+                        &local.server,
+                        &format!("{src} said goodbye; what it had shared is forgotten."),
+                    )
+                    .await;
+                Ok(())
+            }
+            Body::TimesAnnounce(registration) => {
+                if !peer.mutual {
+                    return Err(Refusal::NotMutual(src.to_string(), "times.announce").into());
+                }
+                let Some(hook) = self.open_hook(local, &src, &registration.hook) else {
+                    return Err(
+                        Refusal::BadWebhook(src.to_string(), "it does not open".into()).into(),
+                    );
+                };
+                let opened = Opened::new(&registration, &hook);
+                destinations::announce(&self.ctx.pool, peer.id, &opened.announced(), None).await?;
+                Ok(())
+            }
+            Body::TimesWithdraw(TimesWithdraw { member }) => {
+                destinations::withdraw(&self.ctx.pool, peer.id, member.get()).await?;
+                Ok(())
+            }
+            Body::TimesSync(chunk) => {
+                if !peer.mutual {
+                    return Err(Refusal::NotMutual(src.to_string(), "times.sync").into());
+                }
+                let sync_id = chunk.sync_id().to_string();
+                let complete = self
+                    .sync_map()
+                    .entry(local.guild_id())
+                    .or_default()
+                    .accept(&src, chunk);
+                match complete {
+                    Err(error) => Err(Refusal::BadSync(src.to_string(), error.to_string()).into()),
+                    Ok(None) => Ok(()),
+                    Ok(Some(registrations)) => {
+                        self.store_sync(local, &peer, &src, &sync_id, &registrations)
+                            .await
+                    }
+                }
+            }
+            Body::Ping(ping) => {
+                if let Some(ttl) = reply_ttl {
+                    let pong = Body::Pong(ping.answer(Utc::now()));
+                    let mut connection = self.ctx.pool.acquire().await?;
+                    self.outbound
+                        .send_envelope(&mut connection, local, &peer, pong, Some(ttl))
+                        .await?;
+                }
+                Ok(())
+            }
+            Body::Pong(pong) => {
+                self.pings.arrived(local.guild_id(), pong.nonce);
+                Ok(())
+            }
+            Body::Log(line) => {
+                self.ctx
+                    .botcom_line(&local.server, &format!("[{src}] {}", line.as_str()))
+                    .await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Opens a sealed webhook URL; `None` when it does not open or is not a webhook we accept.
+    fn open_hook(
+        &self,
+        local: &Local,
+        src: &ServerName,
+        sealed: &SealedSecret,
+    ) -> Option<WebhookUrl> {
+        match sealed.open_webhook(local.keys.sealing(), &WebhookPolicy::discord()) {
+            Ok(url) => Some(url),
+            Err(error) => {
+                tracing::warn!(%src, %error, "a sealed webhook did not open");
+                None
+            }
+        }
+    }
+
+    async fn store_sync(
+        &self,
+        local: &Local,
+        peer: &Peer,
+        src: &ServerName,
+        sync_id: &str,
+        registrations: &[Registration],
+    ) -> Result<(), InboundError> {
+        let mut opened = Vec::with_capacity(registrations.len());
+        for registration in registrations {
+            let Some(hook) = self.open_hook(local, src, &registration.hook) else {
+                return Err(Refusal::BadWebhook(
+                    src.to_string(),
+                    format!(
+                        "the sync's webhook for member {} does not open",
+                        registration.member
+                    ),
+                )
+                .into());
+            };
+            opened.push(Opened::new(registration, &hook));
+        }
+        // All or nothing: a sync replaces what the peer said before.
+        let mut transaction = self.ctx.pool.begin().await?;
+        for times in &opened {
+            destinations::announce(
+                &mut *transaction,
+                peer.id,
+                &times.announced(),
+                Some(sync_id),
+            )
+            .await?;
+        }
+        let gone = destinations::finish_sync(&mut *transaction, peer.id, sync_id).await?;
+        transaction.commit().await?;
+        tracing::info!(%src, times = opened.len(), gone, "sync stored");
+        Ok(())
+    }
+
+    /// A verified hello (from a registered peer or a newcomer): record it, then sync if the
+    /// pair is mutual, or ask our admins to accept it.
+    async fn hello(&self, local: &Local, card: Card) -> Result<(), InboundError> {
+        let name = card.name().to_string();
+        let guild = card.guild_id().get();
+        if let Some(known) = peers::peer_by_guild(&self.ctx.pool, local.guild_id(), guild).await?
+            && known.registered_at.is_some()
+            && known.verify_key.0 != card.verify_key().to_bytes()
+        {
+            return Err(Refusal::KeyMismatch(name, guild).into());
+        }
+        if let Some(other) = peers::peer_by_name(&self.ctx.pool, local.guild_id(), &name).await?
+            && other.guild_id != guild
+        {
+            return Err(Refusal::NameTaken(name).into());
+        }
+        let mut transaction = self.ctx.pool.begin().await?;
+        let peer =
+            peers::record_hello(&mut *transaction, local.guild_id(), &peer_card(&card)).await?;
+        if peer.mutual {
+            self.outbound
+                .enqueue_sync(&mut transaction, local, &peer)
+                .await?;
+        }
+        transaction.commit().await?;
+        if peer.mutual {
+            self.ctx
+                .botcom_line(
+                    &local.server,
+                    &format!("{name} is a mutual peer; our times were sent to it."),
+                )
+                .await;
+        } else {
+            self.approval_request(local, &peer, &card).await;
+        }
+        Ok(())
+    }
+
+    /// The approval request for a hello from a server our admins have not registered. The
+    /// card itself is not shown: it carries the sender's master webhook URL.
+    async fn approval_request(&self, local: &Local, peer: &Peer, card: &Card) {
+        let Some(channel) = Id::new_checked(local.server.botcom_channel_id) else {
+            return;
+        };
+        let text = format!(
+            "**{}** (guild {}, key {}) registered this server and asks to be accepted. \
+             Someone with Manage Server can press Accept, or run /regserver with its card.",
+            card.name(),
+            card.guild_id(),
+            fingerprint(&card.verify_key()),
+        );
+        let rows = component::rows(vec![component::accept_button(peer.id)]);
+        let none = AllowedMentions::default();
+        if let Err(error) = self
+            .ctx
+            .http
+            .create_message(channel)
+            .content(&text)
+            .components(&rows)
+            .allowed_mentions(Some(&none))
+            .await
+        {
+            tracing::warn!(%error, "could not post the approval request");
+        }
+    }
+}
+
+/// The storage form of a card.
+pub(crate) fn peer_card(card: &Card) -> PeerCard<'_> {
+    PeerCard {
+        name: card.name().as_str(),
+        guild_id: card.guild_id().get(),
+        webhook_url: SecretString::new(card.webhook().expose()),
+        verify_key: PublicKey(card.verify_key().to_bytes()),
+        sealing_key: PublicKey(card.sealing_key().to_bytes()),
+    }
+}
+
+/// A peer's announced times, with the webhook opened from it, ready to store.
+struct Opened<'a> {
+    registration: &'a Registration,
+    webhook_id: u64,
+    token: SecretString,
+}
+
+impl<'a> Opened<'a> {
+    fn new(registration: &'a Registration, hook: &WebhookUrl) -> Self {
+        // A parsed webhook URL always has its parts.
+        let token = webhook_parts(hook.expose()).map_or("", |(_, token)| token);
+        Self {
+            registration,
+            webhook_id: hook.id().get(),
+            token: SecretString::new(token),
+        }
+    }
+
+    fn announced(&self) -> Announced<'_> {
+        Announced {
+            member_id: self.registration.member.get(),
+            member_name: self.registration.name.as_str(),
+            channel_id: self.registration.channel.get(),
+            webhook_id: self.webhook_id,
+            webhook_token: &self.token,
+        }
+    }
+}
+
+/// A short, stable rendering of a verify key for people to compare.
+pub(crate) fn fingerprint(key: &VerifyKey) -> String {
+    key.to_base64().chars().take(12).collect()
+}

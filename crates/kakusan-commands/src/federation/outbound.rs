@@ -1,0 +1,187 @@
+//! Envelopes kakusan sends: built, signed and queued in the caller's transaction (hello,
+//! sync, announce, withdraw, pong), or posted at once where the round trip is the point.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use kakusan_delivery::{EnvelopePayload, enqueue_envelope, webhook_parts, webhook_username};
+use kakusan_protocol::rand_core::OsRng;
+use kakusan_protocol::{
+    Body, Card, DisplayName, Envelope, Hello, Registration, SealedSecret, SealingKey, ServerName,
+    Snowflake, Ttl, WebhookUrl, split_sync,
+};
+use kakusan_storage::peers::Peer;
+use kakusan_storage::{PgConnection, SecretString, times};
+use twilight_model::channel::message::AllowedMentions;
+use twilight_model::id::Id;
+
+use crate::context::{Context, Local};
+use crate::error::Outcome;
+
+/// How long a peer's master webhook may take to take an envelope posted at once.
+const POST_NOW_WAIT: Duration = Duration::from_secs(10);
+
+/// The sending side of the federation. It holds no state: what it sends is in the outbox.
+#[derive(Clone)]
+pub(crate) struct Outbound {
+    ctx: Arc<Context>,
+}
+
+impl Outbound {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// Queues `body` for `peer`, signed by `local`, in the caller's transaction.
+    pub(crate) async fn send_envelope(
+        &self,
+        connection: &mut PgConnection,
+        local: &Local,
+        peer: &Peer,
+        body: Body,
+        ttl: Option<Ttl>,
+    ) -> Outcome<()> {
+        let text = signed(local, peer, body, ttl)?;
+        let payload = EnvelopePayload {
+            content: text,
+            username: webhook_username("kakusan", &local.server.name),
+        };
+        let (webhook_id, _) =
+            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
+        enqueue_envelope(connection, local.guild_id(), peer.id, webhook_id, &payload).await?;
+        Ok(())
+    }
+
+    /// Queues our card, sealed to the peer, as a `peer.hello`.
+    pub(crate) async fn send_hello(
+        &self,
+        connection: &mut PgConnection,
+        local: &Local,
+        peer: &Peer,
+    ) -> Outcome<()> {
+        let card = card(local)?;
+        let sealing = SealingKey::from_bytes(peer.sealing_key.0)
+            .context("the stored sealing key of a peer")?;
+        let hello = Hello::seal(&card, &sealing, &mut OsRng).context("sealing our card")?;
+        self.send_envelope(connection, local, peer, Body::PeerHello(hello), None)
+            .await
+    }
+
+    /// Queues every times of our server, sealed to the peer, as a chunked `times.sync`.
+    pub(crate) async fn enqueue_sync(
+        &self,
+        connection: &mut PgConnection,
+        local: &Local,
+        peer: &Peer,
+    ) -> Outcome<()> {
+        let sealing = SealingKey::from_bytes(peer.sealing_key.0)
+            .context("the stored sealing key of a peer")?;
+        let mut registrations = Vec::new();
+        for times in times::list_times(&mut *connection, local.guild_id()).await? {
+            if times.broken_reason.is_none() {
+                registrations.push(registration(&times, &sealing)?);
+            }
+        }
+        let dst = ServerName::parse(&peer.name).context("the stored peer name")?;
+        let chunks = split_sync(
+            &local.name,
+            &dst,
+            &registrations,
+            Utc::now(),
+            local.keys.signing(),
+            &mut OsRng,
+        )
+        .context("splitting a sync")?;
+        let (webhook_id, _) =
+            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
+        let username = webhook_username("kakusan", &local.server.name);
+        for chunk in chunks {
+            let payload = EnvelopePayload {
+                content: chunk.into_string(),
+                username: username.clone(),
+            };
+            enqueue_envelope(connection, local.guild_id(), peer.id, webhook_id, &payload).await?;
+        }
+        Ok(())
+    }
+
+    /// Posts an envelope to a peer at once, outside the outbox: for pings, whose round trip is
+    /// the point, and for the goodbye, whose peer row is about to go.
+    pub(crate) async fn post_now(
+        &self,
+        local: &Local,
+        peer: &Peer,
+        body: Body,
+    ) -> anyhow::Result<()> {
+        let text = signed(local, peer, body, None)?;
+        let (id, token) =
+            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
+        let id = Id::new_checked(id).context("a stored peer webhook URL")?;
+        let none = AllowedMentions::default();
+        let username = webhook_username("kakusan", local.name.as_str());
+        tokio::time::timeout(
+            POST_NOW_WAIT,
+            self.ctx
+                .http
+                .execute_webhook(id, token)
+                .content(&text)
+                .username(&username)
+                .allowed_mentions(Some(&none))
+                .into_future(),
+        )
+        .await
+        .context("the peer's webhook did not answer in 10 s")??;
+        Ok(())
+    }
+}
+
+/// `body` for `peer` as signed wire text.
+fn signed(local: &Local, peer: &Peer, body: Body, ttl: Option<Ttl>) -> anyhow::Result<String> {
+    let dst = ServerName::parse(&peer.name).context("the stored peer name")?;
+    let mut envelope = Envelope::new(local.name.clone(), dst, body, Utc::now(), &mut OsRng);
+    if let Some(ttl) = ttl {
+        envelope = envelope.with_ttl(ttl);
+    }
+    Ok(envelope
+        .sign(local.keys.signing())
+        .context("signing an envelope")?
+        .into_string())
+}
+
+/// One times as a registration for a peer: its webhook sealed to that peer.
+pub(crate) fn registration(
+    times: &times::Times,
+    sealing: &SealingKey,
+) -> anyhow::Result<Registration> {
+    let url = webhook_url(times.webhook_id, &times.webhook_token)?;
+    Ok(Registration {
+        member: Snowflake::new(times.member_id)?,
+        name: DisplayName::parse(&times.member_name).or_else(|_| DisplayName::parse("member"))?,
+        channel: Snowflake::new(times.channel_id)?,
+        hook: SealedSecret::seal_webhook(sealing, &url, &mut OsRng)?,
+    })
+}
+
+/// The URL of one of our webhooks as peers get it: in Discord's own form, whatever
+/// `KAKUSAN_DISCORD_API` this deployment reaches Discord through (a proxy's private address
+/// would mean nothing to a peer).
+fn webhook_url(id: u64, token: &SecretString) -> anyhow::Result<WebhookUrl> {
+    WebhookUrl::discord(Snowflake::new(id)?, token.expose())
+        .context("a stored webhook is not a Discord webhook")
+}
+
+/// Our server's card.
+pub(crate) fn card(local: &Local) -> anyhow::Result<Card> {
+    Ok(Card::new(
+        local.name.clone(),
+        Snowflake::new(local.guild_id())?,
+        webhook_url(
+            local.server.master_webhook_id,
+            &local.server.master_webhook_token,
+        )?,
+        local.keys.verify_key(),
+        local.keys.sealing_key(),
+    ))
+}
