@@ -1,18 +1,19 @@
 //! The control API on [`SimHandle`] (which [`crate::DiscordSim`] derefs to): build the world, act as a member, inject faults and read
 //! back what the simulator saw. Tests use it directly; the binary exposes it over HTTP.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::SimHandle;
 use crate::error::SimError;
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
 use crate::permissions;
 use crate::ratelimit::RateLimitConfig;
 use crate::rest::{MessageInput, ParsedUpload};
+use crate::shared::Shared;
 use crate::world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
     ClientStats, Command, FaultRule, Guild, Handshake, Interaction, InteractionResponse, Member,
@@ -188,6 +189,15 @@ impl CommandInvocation {
     }
 }
 
+/// A cheap, clonable handle on a running simulator's world: the control API.
+///
+/// [`crate::DiscordSim`] derefs to it, so tests call `sim.create_guild(...)`; clone it with
+/// [`crate::DiscordSim::handle`] to drive the simulator from another task.
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
 fn option_type(value: &CommandOptionValue) -> u8 {
     match value {
         CommandOptionValue::SubCommand(_) => 1,
@@ -222,7 +232,7 @@ impl SimHandle {
     ) -> Result<T, SimError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let notified = self.shared.changed.notified();
+            let notified = self.shared.changed();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(value) = check(&self.shared.lock()) {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::config::SimConfig;
 use crate::error::ApiError;
 use crate::permissions;
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
@@ -469,7 +470,7 @@ fn id_time(id: u64) -> String {
 }
 
 impl World {
-    pub(crate) fn new(config: &crate::SimConfig) -> Self {
+    pub(crate) fn new(config: &SimConfig) -> Self {
         Self {
             ids: SnowflakeGen::default(),
             started: Instant::now(),
@@ -983,7 +984,7 @@ mod tests {
     /// A small world with fixed ids: a guild with a text channel, a thread, a DM, a bot and a
     /// member, and one webhook message.
     fn sample() -> World {
-        let mut world = World::new(&crate::SimConfig::default());
+        let mut world = World::new(&SimConfig::default());
         world.base_url = "http://127.0.0.1:1".into();
         for (id, name, bot) in [(10, "alice", false), (11, "kakusan", true)] {
             world.users.insert(

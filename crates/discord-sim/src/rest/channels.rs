@@ -13,13 +13,13 @@ use axum::{
 use serde_json::Value;
 
 use super::{ApiResult, Caller, MessageInput, no_content, ok, snowflake};
-use crate::Shared;
 use crate::error::{ApiError, FormErrors};
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
 use crate::permissions::{
     ATTACH_FILES, MANAGE_MESSAGES, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL,
 };
+use crate::shared::Shared;
 use crate::world::{App, Message, World};
 
 /// `READ_MESSAGE_HISTORY`, needed to fetch messages.

@@ -13,10 +13,10 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{ApiResult, MessageInput, no_content, ok, query_flag, snowflake};
-use crate::Shared;
 use crate::error::{ApiError, FormErrors};
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
+use crate::shared::Shared;
 use crate::world::{FLAG_EPHEMERAL, FLAG_LOADING, Interaction, InteractionResponse, World};
 
 /// The `interaction_metadata` a response message carries.

@@ -21,10 +21,10 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::Shared;
 use crate::control::FaultAction;
 use crate::error::ApiError;
 use crate::ratelimit::{BucketState, bucket_hash};
+use crate::shared::Shared;
 use crate::world::{ClientId, RecordedCall};
 
 pub(crate) use body::{MessageInput, Upload as ParsedUpload};
