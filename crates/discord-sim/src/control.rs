@@ -16,8 +16,9 @@ use crate::rest::{MessageInput, ParsedUpload};
 use crate::shared::Shared;
 use crate::world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
-    ClientStats, Command, FaultRule, Guild, Handshake, Interaction, InteractionResponse, Member,
-    Message, Overwrite, RecordedCall, Role, User, Webhook, World, now_rfc3339,
+    ClientStats, Command, FaultAction, FaultRule, Guild, Handshake, Interaction,
+    InteractionResponse, Member, Message, Overwrite, RecordedCall, Role, User, Webhook, World,
+    now_rfc3339,
 };
 
 /// What a new application's creator needs: ids and the bot token.
@@ -29,30 +30,6 @@ pub struct AppCredentials {
     pub bot_user_id: u64,
     /// The bot token (without `Bot `).
     pub token: String,
-}
-
-/// What a scripted fault does to a matching request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum FaultAction {
-    /// Answer with this status and Discord error code instead of running the route.
-    Error {
-        /// HTTP status.
-        status: u16,
-        /// Discord JSON error code.
-        code: u32,
-        /// Error message.
-        message: String,
-    },
-    /// Wait this long before running the route.
-    Latency(Duration),
-    /// Answer 429 with this `retry_after` and `X-RateLimit-Scope` (`user`, `global`, `shared`).
-    RateLimit {
-        /// How long the client must wait.
-        retry_after: Duration,
-        /// The scope header value.
-        scope: String,
-    },
 }
 
 /// A fault on requests whose method and path match.

@@ -54,8 +54,8 @@ use world::World;
 
 pub use config::SimConfig;
 pub use control::{
-    AppCredentials, CommandInvocation, CommandOptionValue, Fault, FaultAction, InteractionRef,
-    MessageDraft, SimHandle, Upload,
+    AppCredentials, CommandInvocation, CommandOptionValue, Fault, InteractionRef, MessageDraft,
+    SimHandle, Upload,
 };
 pub use error::SimError;
 pub use gateway::{
@@ -70,8 +70,8 @@ pub use permissions::{
 pub use ratelimit::{Limit, RateLimitConfig, RouteLimit};
 pub use world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
-    ClientStats, Command, Guild, Handshake, Interaction, InteractionResponse, Member, Message,
-    Overwrite, RecordedCall, Role, User, Webhook,
+    ClientStats, Command, FaultAction, Guild, Handshake, Interaction, InteractionResponse, Member,
+    Message, Overwrite, RecordedCall, Role, User, Webhook,
 };
 
 /// A running simulator. Dropping it stops the server.

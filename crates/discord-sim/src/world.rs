@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, TimeZone, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -415,12 +415,36 @@ pub(crate) struct Session {
     pub(crate) connection: u64,
 }
 
+/// What a scripted fault does to a matching request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FaultAction {
+    /// Answer with this status and Discord error code instead of running the route.
+    Error {
+        /// HTTP status.
+        status: u16,
+        /// Discord JSON error code.
+        code: u32,
+        /// Error message.
+        message: String,
+    },
+    /// Wait this long before running the route.
+    Latency(Duration),
+    /// Answer 429 with this `retry_after` and `X-RateLimit-Scope` (`user`, `global`, `shared`).
+    RateLimit {
+        /// How long the client must wait.
+        retry_after: Duration,
+        /// The scope header value.
+        scope: String,
+    },
+}
+
 /// A scripted fault on matching routes.
 #[derive(Debug, Clone)]
 pub(crate) struct FaultRule {
     pub(crate) method: Option<String>,
     pub(crate) path: String,
-    pub(crate) action: crate::control::FaultAction,
+    pub(crate) action: FaultAction,
     pub(crate) remaining: Option<u32>,
 }
 

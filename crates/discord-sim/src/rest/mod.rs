@@ -21,11 +21,10 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::control::FaultAction;
 use crate::error::ApiError;
 use crate::ratelimit::{BucketState, bucket_hash};
 use crate::shared::Shared;
-use crate::world::{ClientId, RecordedCall};
+use crate::world::{ClientId, FaultAction, RecordedCall};
 
 pub(crate) use body::{MessageInput, Upload as ParsedUpload};
 
