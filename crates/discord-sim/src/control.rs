@@ -12,13 +12,12 @@ use crate::gateway;
 use crate::messages::{self, Author, Extra};
 use crate::permissions;
 use crate::ratelimit::RateLimitConfig;
-use crate::rest::{MessageInput, ParsedUpload};
 use crate::shared::Shared;
 use crate::world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
     ClientStats, Command, FaultAction, FaultRule, Guild, Handshake, Interaction,
-    InteractionResponse, Member, Message, Overwrite, RecordedCall, Role, User, Webhook, World,
-    now_rfc3339,
+    InteractionResponse, Member, Message, MessageInput, Overwrite, RecordedCall, Role,
+    Upload as ParsedUpload, User, Webhook, World, now_rfc3339, store_file,
 };
 
 /// What a new application's creator needs: ids and the bot token.
@@ -638,7 +637,7 @@ impl SimHandle {
             if !world.channels.contains_key(&channel_id) {
                 return Err(SimError::Unknown("channel"));
             }
-            Ok(crate::rest::body::store_file(
+            Ok(store_file(
                 world,
                 channel_id,
                 &upload.filename,
@@ -1282,7 +1281,7 @@ fn options_json(
                 }
             }
             CommandOptionValue::Attachment(upload) => {
-                let attachment = crate::rest::body::store_file(
+                let attachment = store_file(
                     world,
                     channel_id,
                     &upload.filename,

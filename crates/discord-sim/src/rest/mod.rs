@@ -1,7 +1,7 @@
 //! The REST API under `/api/v10`: routing, authorisation, fault injection, rate limits and the
 //! record of every call.
 
-pub(crate) mod body;
+mod body;
 mod channels;
 pub(crate) mod interactions;
 mod meta;
@@ -25,8 +25,6 @@ use crate::error::ApiError;
 use crate::ratelimit::{BucketState, bucket_hash};
 use crate::shared::Shared;
 use crate::world::{ClientId, FaultAction, RecordedCall};
-
-pub(crate) use body::{MessageInput, Upload as ParsedUpload};
 
 /// The largest body the router buffers; larger uploads are refused with 40005 before parsing.
 const BODY_CEILING: usize = 64 * 1024 * 1024;

@@ -14,13 +14,13 @@ use axum::{
 };
 use serde_json::Value;
 
-use super::{ApiResult, Caller, MessageInput, json_body, no_content, ok, query_flag, snowflake};
+use super::{ApiResult, Caller, json_body, no_content, ok, query_flag, snowflake};
 use crate::error::{ApiError, FormErrors};
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
 use crate::permissions::MANAGE_WEBHOOKS;
 use crate::shared::Shared;
-use crate::world::{FLAG_EPHEMERAL, FLAG_LOADING, Interaction, Webhook, World};
+use crate::world::{FLAG_EPHEMERAL, FLAG_LOADING, Interaction, MessageInput, Webhook, World};
 
 /// Discord allows this many webhooks per channel; the next one fails with 30007.
 const MAX_WEBHOOKS_PER_CHANNEL: usize = 15;

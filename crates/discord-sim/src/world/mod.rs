@@ -3,6 +3,12 @@
 //!
 //! Everything lives in one [`World`] behind a mutex. Handlers hold the lock only for short,
 //! non-async sections, so a single lock keeps the model consistent without deadlock risk.
+//!
+//! The world is the bottom layer of the crate: the REST API, the gateway, message handling and
+//! the control API all build on it, and it imports none of them, so the data they hand each
+//! other (a [`MessageInput`], a [`FaultAction`]) is defined here.
+
+mod input;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -17,6 +23,8 @@ use crate::error::ApiError;
 use crate::permissions;
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
 use crate::snowflake::{SnowflakeGen, timestamp_ms};
+
+pub(crate) use input::{MessageInput, Upload, store_file};
 
 /// Channel type of a guild text channel.
 pub const CHANNEL_GUILD_TEXT: u8 = 0;
