@@ -338,7 +338,7 @@ pub(crate) async fn list_guild_webhooks(
     let world = shared.lock();
     let bot = world.apps[&app_id].bot_user_id;
     let guild = world.guild_for_member(snowflake(&guild_id)?, bot)?;
-    if crate::permissions::base(guild, bot) & MANAGE_WEBHOOKS == 0 {
+    if guild.base_permissions(bot) & MANAGE_WEBHOOKS == 0 {
         return Err(ApiError::missing_permissions());
     }
     let list: Vec<Value> = world

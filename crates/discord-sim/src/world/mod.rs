@@ -8,6 +8,7 @@
 //! the control API all build on it, and it imports none of them, so the data they hand each
 //! other (a [`MessageInput`], a [`FaultAction`]) is defined here.
 
+mod access;
 mod input;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -20,7 +21,6 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::SimConfig;
 use crate::error::ApiError;
-use crate::permissions;
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
 use crate::snowflake::{SnowflakeGen, timestamp_ms};
 
@@ -551,39 +551,6 @@ impl World {
 
     pub(crate) fn channel(&self, id: u64) -> Result<&Channel, ApiError> {
         self.channels.get(&id).ok_or_else(ApiError::unknown_channel)
-    }
-
-    /// A user's permissions in a channel; 0 when they are not in its guild.
-    pub(crate) fn channel_permissions(&self, channel_id: u64, user_id: u64) -> u64 {
-        let Some(channel) = self.channels.get(&channel_id) else {
-            return 0;
-        };
-        match channel.guild_id.and_then(|g| self.guilds.get(&g)) {
-            Some(guild) => {
-                let parent = channel.parent_id.and_then(|p| self.channels.get(&p));
-                permissions::in_channel(guild, channel, parent, user_id)
-            }
-            None if channel.recipients.contains(&user_id) => permissions::ALL,
-            None => 0,
-        }
-    }
-
-    /// Requires the bot to see the channel (50001 otherwise) and to hold `needed` (50013).
-    pub(crate) fn require_channel_permissions(
-        &self,
-        channel_id: u64,
-        user_id: u64,
-        needed: u64,
-    ) -> Result<u64, ApiError> {
-        self.channel(channel_id)?;
-        let perms = self.channel_permissions(channel_id, user_id);
-        if perms & permissions::VIEW_CHANNEL == 0 {
-            return Err(ApiError::missing_access());
-        }
-        if perms & needed != needed {
-            return Err(ApiError::missing_permissions());
-        }
-        Ok(perms)
     }
 
     /// The guild, if the user is a member of it: 10004 for an unknown guild and 50001 when the
