@@ -15,11 +15,11 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::control::{CommandInvocation, Fault, FaultAction, MessageDraft};
+use crate::control::{CommandInvocation, Fault, MessageDraft, SimHandle};
 use crate::error::SimError;
 use crate::ratelimit::{Limit, RateLimitConfig};
-use crate::world::{ClientId, Overwrite};
-use crate::{Shared, SimHandle};
+use crate::shared::Shared;
+use crate::world::{ClientId, FaultAction, Overwrite};
 
 type Answer = Result<Json<Value>, ControlError>;
 

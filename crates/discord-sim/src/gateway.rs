@@ -17,7 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::Shared;
+use crate::shared::Shared;
 use crate::world::{App, FLAG_EPHEMERAL, Handshake, Message, Outbound, Session, World};
 
 /// `GUILDS`: guild, channel and role events.

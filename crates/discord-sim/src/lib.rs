@@ -30,6 +30,7 @@
 //! # }
 //! ```
 
+mod config;
 mod control;
 mod control_http;
 mod error;
@@ -38,20 +39,23 @@ mod messages;
 mod permissions;
 mod ratelimit;
 mod rest;
+mod shared;
 mod snowflake;
 mod validate;
 mod world;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use shared::Shared;
+use world::World;
+
+pub use config::SimConfig;
 pub use control::{
-    AppCredentials, CommandInvocation, CommandOptionValue, Fault, FaultAction, InteractionRef,
-    MessageDraft, Upload,
+    AppCredentials, CommandInvocation, CommandOptionValue, Fault, InteractionRef, MessageDraft,
+    SimHandle, Upload,
 };
 pub use error::SimError;
 pub use gateway::{
@@ -66,70 +70,9 @@ pub use permissions::{
 pub use ratelimit::{Limit, RateLimitConfig, RouteLimit};
 pub use world::{
     App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
-    ClientStats, Command, Guild, Handshake, Interaction, InteractionResponse, Member, Message,
-    Overwrite, RecordedCall, Role, User, Webhook,
+    ClientStats, Command, FaultAction, Guild, Handshake, Interaction, InteractionResponse, Member,
+    Message, Overwrite, RecordedCall, Role, User, Webhook,
 };
-
-/// Settings for a simulator instance; `Default` matches Discord's own numbers.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// The address to bind; `127.0.0.1:0` picks a free port.
-    pub bind: SocketAddr,
-    /// Rate limits (webhook, global and per-route buckets).
-    pub rate_limits: RateLimitConfig,
-    /// How long after creation an interaction accepts its initial response (Discord: 3 s).
-    pub interaction_deadline: Duration,
-    /// How long an interaction token works for follow-ups and `@original` (Discord: 15 min).
-    pub interaction_token_lifetime: Duration,
-    /// The largest request body accepted, in bytes (Discord: 10 MiB without boosts).
-    pub upload_limit: u64,
-    /// The heartbeat interval announced in HELLO (Discord: 41.25 s).
-    pub heartbeat_interval: Duration,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            rate_limits: RateLimitConfig::default(),
-            interaction_deadline: Duration::from_secs(3),
-            interaction_token_lifetime: Duration::from_secs(15 * 60),
-            upload_limit: 10 * 1024 * 1024,
-            heartbeat_interval: Duration::from_millis(41_250),
-        }
-    }
-}
-
-/// State shared by the HTTP handlers, the gateway connections and the handle.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    world: Mutex<World>,
-    /// Woken whenever the world changes, so waiters poll without sleeping.
-    changed: Notify,
-}
-
-use world::World;
-
-impl Shared {
-    /// Locks the world; a poisoned lock is taken over, since a panicking handler leaves the
-    /// model usable for the remaining assertions of a test.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn notify(&self) {
-        self.changed.notify_waiters();
-    }
-}
-
-/// A cheap, clonable handle on a running simulator's world: the control API.
-///
-/// [`DiscordSim`] derefs to it, so tests call `sim.create_guild(...)`; clone it with
-/// [`DiscordSim::handle`] to drive the simulator from another task.
-#[derive(Debug, Clone)]
-pub struct SimHandle {
-    shared: Arc<Shared>,
-}
 
 /// A running simulator. Dropping it stops the server.
 #[derive(Debug)]
@@ -180,10 +123,7 @@ impl DiscordSim {
         let addr = listener.local_addr().map_err(SimError::Bind)?;
         let mut world = World::new(&config);
         world.base_url = format!("http://{addr}");
-        let shared = Arc::new(Shared {
-            world: Mutex::new(world),
-            changed: Notify::new(),
-        });
+        let shared = Arc::new(Shared::new(world));
         let shutdown = CancellationToken::new();
         let server = serve(listener, &shared, &shutdown);
         Ok(Self {

@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, FormErrors};
-use crate::rest::MessageInput;
-use crate::world::{Message, World, now_rfc3339};
+use crate::world::{Message, MessageInput, World, now_rfc3339};
 
 /// Who a new message is from.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
-//! Permission bits and Discord's permission computation (base permissions, then overwrites).
-
-use crate::world::{Channel, Guild};
+//! Permission bits, as Discord numbers them. Computing a member's permissions from roles and
+//! overwrites needs the world's guilds and channels, so it lives with them (`world/access.rs`)
+//! and this module stays a leaf that everything may import.
 
 /// `CREATE_INSTANT_INVITE` and friends; only the bits the simulator checks are named.
 pub const ADMINISTRATOR: u64 = 1 << 3;
@@ -54,77 +54,3 @@ pub const DEFAULT_EVERYONE: u64 = 1
 pub const OVERWRITE_ROLE: u8 = 0;
 /// Overwrite kind for a member.
 pub const OVERWRITE_MEMBER: u8 = 1;
-
-/// Guild-level permissions of a user: owner and administrators get everything.
-pub(crate) fn base(guild: &Guild, user_id: u64) -> u64 {
-    if guild.owner_id == user_id {
-        return ALL;
-    }
-    let Some(member) = guild.members.get(&user_id) else {
-        return 0;
-    };
-    let mut perms = guild
-        .roles
-        .iter()
-        .find(|r| r.id == guild.id)
-        .map_or(0, |r| r.permissions);
-    for role in &guild.roles {
-        if member.roles.contains(&role.id) {
-            perms |= role.permissions;
-        }
-    }
-    if perms & ADMINISTRATOR != 0 {
-        ALL
-    } else {
-        perms
-    }
-}
-
-/// Channel permissions: base permissions with `@everyone`, role and member overwrites applied in
-/// Discord's order. Threads take their parent's overwrites.
-pub(crate) fn in_channel(
-    guild: &Guild,
-    channel: &Channel,
-    parent: Option<&Channel>,
-    user_id: u64,
-) -> u64 {
-    let mut perms = base(guild, user_id);
-    if perms == ALL && (guild.owner_id == user_id || perms & ADMINISTRATOR != 0) {
-        return ALL;
-    }
-    let overwrites = match parent {
-        Some(p) if channel.is_thread() => &p.overwrites,
-        _ => &channel.overwrites,
-    };
-    let member_roles = guild
-        .members
-        .get(&user_id)
-        .map(|m| m.roles.clone())
-        .unwrap_or_default();
-    if let Some(o) = overwrites
-        .iter()
-        .find(|o| o.kind == OVERWRITE_ROLE && o.id == guild.id)
-    {
-        perms = (perms & !o.deny) | o.allow;
-    }
-    let (mut allow, mut deny) = (0, 0);
-    for o in overwrites
-        .iter()
-        .filter(|o| o.kind == OVERWRITE_ROLE && member_roles.contains(&o.id))
-    {
-        allow |= o.allow;
-        deny |= o.deny;
-    }
-    perms = (perms & !deny) | allow;
-    if let Some(o) = overwrites
-        .iter()
-        .find(|o| o.kind == OVERWRITE_MEMBER && o.id == user_id)
-    {
-        perms = (perms & !o.deny) | o.allow;
-    }
-    if perms & VIEW_CHANNEL == 0 {
-        // Discord removes every other permission from a channel the user cannot see.
-        return 0;
-    }
-    perms
-}

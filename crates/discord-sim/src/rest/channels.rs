@@ -12,15 +12,15 @@ use axum::{
 };
 use serde_json::Value;
 
-use super::{ApiResult, Caller, MessageInput, no_content, ok, snowflake};
-use crate::Shared;
+use super::{ApiResult, Caller, no_content, ok, snowflake};
 use crate::error::{ApiError, FormErrors};
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
 use crate::permissions::{
     ATTACH_FILES, MANAGE_MESSAGES, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL,
 };
-use crate::world::{App, Message, World};
+use crate::shared::Shared;
+use crate::world::{App, Message, MessageInput, World};
 
 /// `READ_MESSAGE_HISTORY`, needed to fetch messages.
 const READ_MESSAGE_HISTORY: u64 = 1 << 16;

@@ -12,12 +12,14 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{ApiResult, MessageInput, no_content, ok, query_flag, snowflake};
-use crate::Shared;
+use super::{ApiResult, no_content, ok, query_flag, snowflake};
 use crate::error::{ApiError, FormErrors};
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
-use crate::world::{FLAG_EPHEMERAL, FLAG_LOADING, Interaction, InteractionResponse, World};
+use crate::shared::Shared;
+use crate::world::{
+    FLAG_EPHEMERAL, FLAG_LOADING, Interaction, InteractionResponse, MessageInput, World,
+};
 
 /// The `interaction_metadata` a response message carries.
 pub(crate) fn metadata(world: &World, interaction: &Interaction) -> Value {

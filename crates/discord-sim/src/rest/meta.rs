@@ -13,8 +13,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{ApiResult, Caller, json_body, ok, query_flag, snowflake};
-use crate::Shared;
 use crate::error::ApiError;
+use crate::shared::Shared;
 use crate::validate;
 use crate::world::Command;
 

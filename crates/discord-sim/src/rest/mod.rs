@@ -1,7 +1,7 @@
 //! The REST API under `/api/v10`: routing, authorisation, fault injection, rate limits and the
 //! record of every call.
 
-pub(crate) mod body;
+mod body;
 mod channels;
 pub(crate) mod interactions;
 mod meta;
@@ -21,13 +21,10 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::Shared;
-use crate::control::FaultAction;
 use crate::error::ApiError;
 use crate::ratelimit::{BucketState, bucket_hash};
-use crate::world::{ClientId, RecordedCall};
-
-pub(crate) use body::{MessageInput, Upload as ParsedUpload};
+use crate::shared::Shared;
+use crate::world::{ClientId, FaultAction, RecordedCall};
 
 /// The largest body the router buffers; larger uploads are refused with 40005 before parsing.
 const BODY_CEILING: usize = 64 * 1024 * 1024;

@@ -14,13 +14,13 @@ use axum::{
 };
 use serde_json::Value;
 
-use super::{ApiResult, Caller, MessageInput, json_body, no_content, ok, query_flag, snowflake};
-use crate::Shared;
+use super::{ApiResult, Caller, json_body, no_content, ok, query_flag, snowflake};
 use crate::error::{ApiError, FormErrors};
 use crate::gateway;
 use crate::messages::{self, Author, Extra};
 use crate::permissions::MANAGE_WEBHOOKS;
-use crate::world::{FLAG_EPHEMERAL, FLAG_LOADING, Interaction, Webhook, World};
+use crate::shared::Shared;
+use crate::world::{FLAG_EPHEMERAL, FLAG_LOADING, Interaction, MessageInput, Webhook, World};
 
 /// Discord allows this many webhooks per channel; the next one fails with 30007.
 const MAX_WEBHOOKS_PER_CHANNEL: usize = 15;
@@ -338,7 +338,7 @@ pub(crate) async fn list_guild_webhooks(
     let world = shared.lock();
     let bot = world.apps[&app_id].bot_user_id;
     let guild = world.guild_for_member(snowflake(&guild_id)?, bot)?;
-    if crate::permissions::base(guild, bot) & MANAGE_WEBHOOKS == 0 {
+    if guild.base_permissions(bot) & MANAGE_WEBHOOKS == 0 {
         return Err(ApiError::missing_permissions());
     }
     let list: Vec<Value> = world

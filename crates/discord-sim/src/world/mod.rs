@@ -3,19 +3,28 @@
 //!
 //! Everything lives in one [`World`] behind a mutex. Handlers hold the lock only for short,
 //! non-async sections, so a single lock keeps the model consistent without deadlock risk.
+//!
+//! The world is the bottom layer of the crate: the REST API, the gateway, message handling and
+//! the control API all build on it, and it imports none of them, so the data they hand each
+//! other (a [`MessageInput`], a [`FaultAction`]) is defined here.
+
+mod access;
+mod input;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, TimeZone, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::config::SimConfig;
 use crate::error::ApiError;
-use crate::permissions;
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
 use crate::snowflake::{SnowflakeGen, timestamp_ms};
+
+pub(crate) use input::{MessageInput, Upload, store_file};
 
 /// Channel type of a guild text channel.
 pub const CHANNEL_GUILD_TEXT: u8 = 0;
@@ -414,12 +423,36 @@ pub(crate) struct Session {
     pub(crate) connection: u64,
 }
 
+/// What a scripted fault does to a matching request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FaultAction {
+    /// Answer with this status and Discord error code instead of running the route.
+    Error {
+        /// HTTP status.
+        status: u16,
+        /// Discord JSON error code.
+        code: u32,
+        /// Error message.
+        message: String,
+    },
+    /// Wait this long before running the route.
+    Latency(Duration),
+    /// Answer 429 with this `retry_after` and `X-RateLimit-Scope` (`user`, `global`, `shared`).
+    RateLimit {
+        /// How long the client must wait.
+        retry_after: Duration,
+        /// The scope header value.
+        scope: String,
+    },
+}
+
 /// A scripted fault on matching routes.
 #[derive(Debug, Clone)]
 pub(crate) struct FaultRule {
     pub(crate) method: Option<String>,
     pub(crate) path: String,
-    pub(crate) action: crate::control::FaultAction,
+    pub(crate) action: FaultAction,
     pub(crate) remaining: Option<u32>,
 }
 
@@ -469,7 +502,7 @@ fn id_time(id: u64) -> String {
 }
 
 impl World {
-    pub(crate) fn new(config: &crate::SimConfig) -> Self {
+    pub(crate) fn new(config: &SimConfig) -> Self {
         Self {
             ids: SnowflakeGen::default(),
             started: Instant::now(),
@@ -518,39 +551,6 @@ impl World {
 
     pub(crate) fn channel(&self, id: u64) -> Result<&Channel, ApiError> {
         self.channels.get(&id).ok_or_else(ApiError::unknown_channel)
-    }
-
-    /// A user's permissions in a channel; 0 when they are not in its guild.
-    pub(crate) fn channel_permissions(&self, channel_id: u64, user_id: u64) -> u64 {
-        let Some(channel) = self.channels.get(&channel_id) else {
-            return 0;
-        };
-        match channel.guild_id.and_then(|g| self.guilds.get(&g)) {
-            Some(guild) => {
-                let parent = channel.parent_id.and_then(|p| self.channels.get(&p));
-                permissions::in_channel(guild, channel, parent, user_id)
-            }
-            None if channel.recipients.contains(&user_id) => permissions::ALL,
-            None => 0,
-        }
-    }
-
-    /// Requires the bot to see the channel (50001 otherwise) and to hold `needed` (50013).
-    pub(crate) fn require_channel_permissions(
-        &self,
-        channel_id: u64,
-        user_id: u64,
-        needed: u64,
-    ) -> Result<u64, ApiError> {
-        self.channel(channel_id)?;
-        let perms = self.channel_permissions(channel_id, user_id);
-        if perms & permissions::VIEW_CHANNEL == 0 {
-            return Err(ApiError::missing_access());
-        }
-        if perms & needed != needed {
-            return Err(ApiError::missing_permissions());
-        }
-        Ok(perms)
     }
 
     /// The guild, if the user is a member of it: 10004 for an unknown guild and 50001 when the
@@ -983,7 +983,7 @@ mod tests {
     /// A small world with fixed ids: a guild with a text channel, a thread, a DM, a bot and a
     /// member, and one webhook message.
     fn sample() -> World {
-        let mut world = World::new(&crate::SimConfig::default());
+        let mut world = World::new(&SimConfig::default());
         world.base_url = "http://127.0.0.1:1".into();
         for (id, name, bot) in [(10, "alice", false), (11, "kakusan", true)] {
             world.users.insert(
