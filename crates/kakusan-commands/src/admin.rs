@@ -98,7 +98,7 @@ impl Admin {
                 )),
                 other => other.into(),
             })?;
-            let local = Local::load(server)?;
+            let local = Local::load(server);
             // A new name or webhook must reach the peers that registered us.
             let mut told = 0;
             for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
@@ -213,11 +213,9 @@ impl Admin {
         // Forgotten here first: if the database fails, nothing happened. The goodbye then goes
         // out directly, not through the outbox, because no peer row is left to address a
         // queued job to; if it cannot be sent, the admin is told.
-        peers::remove_peer(&self.ctx.pool, ctx.guild(), &peer.name).await?;
+        peers::remove_peer(&self.ctx.pool, ctx.guild(), peer.name.as_str()).await?;
         let told = self.outbound.post_now(&local, &peer, Body::PeerBye).await;
-        if let Ok(name) = ServerName::parse(&peer.name) {
-            self.inbound.forget_sync(ctx.guild(), &name);
-        }
+        self.inbound.forget_sync(ctx.guild(), &peer.name);
         Ok(Reply::text(match told {
             Ok(()) => format!(
                 "Removed **{}** and everything learned from it; it was told goodbye.",

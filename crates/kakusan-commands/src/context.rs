@@ -44,7 +44,7 @@ impl Context {
     /// This guild's server, or the refusal telling the member it is not set up.
     pub(crate) async fn local(&self, guild: u64) -> Outcome<Local> {
         match servers::server(&self.pool, guild).await? {
-            Some(server) => Ok(Local::load(server)?),
+            Some(server) => Ok(Local::load(server)),
             None => Err(HandlerError::refused(
                 "This server is not set up for kakusan yet: someone with Manage Server must run /setup first.",
             )),
@@ -119,13 +119,13 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    pub(crate) fn load(server: Server) -> anyhow::Result<Self> {
-        let name = ServerName::parse(&server.name).context("the stored server name")?;
+    pub(crate) fn load(server: Server) -> Self {
+        let name = server.name.clone();
         let keys = ServerKeys::new(
             SigningSecret::from_seed(*server.signing_key.expose()),
             SealingSecret::from_bytes(*server.sealing_key.expose()),
         );
-        Ok(Self { server, name, keys })
+        Self { server, name, keys }
     }
 
     pub(crate) fn guild_id(&self) -> u64 {

@@ -90,7 +90,7 @@ impl Mirror {
         let nick = message.member.as_ref().and_then(|m| m.nick.as_deref());
         let payload = SendPayload {
             content,
-            username: webhook_username(&display_name(nick, &message.author), &server.name),
+            username: webhook_username(&display_name(nick, &message.author), server.name.as_str()),
             avatar_url: avatar_url(&message.author),
             attachments: message
                 .attachments

@@ -8,8 +8,8 @@
 
 use crate::encoding::{b64_decode, b64_encode};
 use crate::keys::{KeyError, SealingKey, VerifyKey};
-use crate::name::{NameError, ServerName, Snowflake, SnowflakeError};
-use crate::webhook::{WebhookPolicy, WebhookUrl, WebhookUrlError};
+use crate::{NameError, ServerName, Snowflake, SnowflakeError};
+use crate::{WebhookPolicy, WebhookUrl, WebhookUrlError};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
 

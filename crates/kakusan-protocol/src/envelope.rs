@@ -4,12 +4,13 @@
 //! signature is the Ed25519 signature over exactly the payload's bytes, as 86 characters of
 //! unpadded base64url. Verifying therefore never re-serialises anything; see `docs/protocol.md`.
 
+use crate::WebhookPolicy;
 use crate::card::Card;
 use crate::encoding::{b64_decode_array, b64_encode, hex_decode_array, hex_encode, to_ascii_json};
 use crate::keys::{SealingKey, SealingSecret, SigningSecret};
-use crate::name::{DisplayName, ServerName, Snowflake};
+use crate::name::DisplayName;
 use crate::seal::{SealError, SealedSecret};
-use crate::webhook::WebhookPolicy;
+use crate::{ServerName, Snowflake};
 use chrono::{DateTime, TimeZone as _, Utc};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -52,7 +52,6 @@ mod name;
 mod seal;
 mod sync;
 mod verify;
-mod webhook;
 
 pub use card::{CARD_PREFIX, Card, CardError};
 pub use envelope::{
@@ -60,15 +59,17 @@ pub use envelope::{
     Hello, Kind, LogLine, LogLineError, MAX_WIRE_BYTES, Nonce, PROTOCOL_VERSION, Ping, Pong,
     Registration, SyncChunk, TimesWithdraw, Ttl, sign_raw_payload,
 };
+pub use kakusan_types::{
+    NameError, ServerName, Snowflake, SnowflakeError, WebhookPolicy, WebhookUrl, WebhookUrlError,
+};
 pub use keys::{KeyError, SealingKey, SealingSecret, ServerKeys, SigningSecret, VerifyKey};
-pub use name::{DisplayName, DisplayNameError, NameError, ServerName, Snowflake, SnowflakeError};
+pub use name::{DisplayName, DisplayNameError};
 pub use seal::{SealError, SealedSecret};
 pub use sync::{MAX_SYNC_CHUNKS, SyncAssembler, SyncError, reassemble_sync, split_sync};
 pub use verify::{
     MAX_CLOCK_SKEW, MemoryReplayGuard, PeerKeys, Rejection, ReplayError, ReplayGuard, Sender,
     VerifiedEnvelope, Verifier, VerifyError,
 };
-pub use webhook::{WebhookPolicy, WebhookUrl, WebhookUrlError};
 
 /// The random number generator traits this crate expects, re-exported so that callers use the
 /// same `rand_core` version as `ed25519-dalek` and `crypto_box`.

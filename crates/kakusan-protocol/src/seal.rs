@@ -6,7 +6,7 @@
 
 use crate::encoding::{b64_decode, b64_encode};
 use crate::keys::{SealingKey, SealingSecret};
-use crate::webhook::{WebhookPolicy, WebhookUrl, WebhookUrlError};
+use crate::{WebhookPolicy, WebhookUrl, WebhookUrlError};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;

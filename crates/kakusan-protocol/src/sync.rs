@@ -7,7 +7,7 @@ use crate::envelope::{
     SIGNATURE_CHARS, SyncChunk,
 };
 use crate::keys::SigningSecret;
-use crate::name::{ServerName, Snowflake};
+use crate::{ServerName, Snowflake};
 use chrono::{DateTime, Utc};
 use rand_core::CryptoRngCore;
 use std::collections::{BTreeMap, HashMap};

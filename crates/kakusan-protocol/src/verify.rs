@@ -11,14 +11,14 @@
 //! 7. replay (through [`ReplayGuard`]),
 //! 8. `ttl > 0`.
 
+use crate::ServerName;
+use crate::WebhookPolicy;
 use crate::card::Card;
 use crate::envelope::{
     Body, Envelope, EnvelopeId, Hello, Kind, MAX_WIRE_BYTES, PROTOCOL_VERSION, PayloadIn, Ttl,
     split_wire,
 };
 use crate::keys::{SealingSecret, VerifyKey};
-use crate::name::ServerName;
-use crate::webhook::WebhookPolicy;
 use chrono::{DateTime, TimeDelta, TimeZone as _, Utc};
 use std::collections::HashMap;
 use std::fmt;

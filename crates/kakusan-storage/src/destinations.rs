@@ -27,6 +27,7 @@ pub struct Destination {
     #[sqlx(try_from = "i64")]
     pub webhook_id: u64,
     /// Its token.
+    #[sqlx(try_from = "String")]
     pub webhook_token: SecretString,
     /// Why deliveries to it stopped, when they did.
     pub broken_reason: Option<String>,
@@ -83,7 +84,7 @@ pub async fn announce(
     .bind(times.member_name)
     .bind(sf(times.channel_id)?)
     .bind(sf(times.webhook_id)?)
-    .bind(times.webhook_token)
+    .bind(times.webhook_token.expose())
     .bind(sync_id)
     .fetch_one(executor)
     .await;

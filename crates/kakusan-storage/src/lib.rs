@@ -22,7 +22,8 @@ pub mod times;
 pub mod usage;
 
 pub use error::{StorageError, means_unavailable};
-pub use secret::{PrivateKey, PublicKey, SecretString};
+pub use kakusan_types::{SecretString, ServerName, WebhookUrl};
+pub use secret::{PrivateKey, PublicKey};
 pub use sqlx::{Error as SqlError, PgConnection, PgPool, Postgres, Transaction};
 
 use std::time::Duration;
@@ -79,7 +80,7 @@ pub(crate) mod fixtures {
     use sqlx::PgPool;
 
     use crate::servers::{self, NewServer};
-    use crate::{PrivateKey, PublicKey, SecretString, peers};
+    use crate::{PrivateKey, PublicKey, SecretString, WebhookUrl, peers};
 
     /// A server named `name` in guild `guild_id`.
     pub(crate) async fn server(pool: &PgPool, guild_id: u64, name: &str) -> servers::Server {
@@ -104,9 +105,10 @@ pub(crate) mod fixtures {
         peers::PeerCard {
             name,
             guild_id,
-            webhook_url: SecretString::new(format!(
+            webhook_url: WebhookUrl::try_from(format!(
                 "https://discord.com/api/webhooks/{guild_id}/secret"
-            )),
+            ))
+            .unwrap(),
             verify_key: PublicKey([3; 32]),
             sealing_key: PublicKey([4; 32]),
         }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use crate::ids::{OptionalId, sf};
-use crate::{PublicKey, SecretString, StorageError};
+use crate::{PublicKey, ServerName, StorageError, WebhookUrl};
 
 /// A peer as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -15,12 +15,14 @@ pub struct Peer {
     #[sqlx(try_from = "i64")]
     pub server_guild_id: u64,
     /// The peer's federation name.
-    pub name: String,
+    #[sqlx(try_from = "String")]
+    pub name: ServerName,
     /// The peer's guild.
     #[sqlx(try_from = "i64")]
     pub guild_id: u64,
     /// The peer's master webhook URL, through which we post envelopes to it.
-    pub webhook_url: SecretString,
+    #[sqlx(try_from = "String")]
+    pub webhook_url: WebhookUrl,
     /// The peer's Ed25519 verify key.
     #[sqlx(try_from = "Vec<u8>")]
     pub verify_key: PublicKey,
@@ -54,7 +56,7 @@ pub struct PeerCard<'a> {
     /// Guild id.
     pub guild_id: u64,
     /// Master webhook URL.
-    pub webhook_url: SecretString,
+    pub webhook_url: WebhookUrl,
     /// Ed25519 verify key.
     pub verify_key: PublicKey,
     /// X25519 sealing key.
@@ -89,7 +91,7 @@ pub async fn register_peer(
     .bind(sf(server_guild_id)?)
     .bind(card.name)
     .bind(sf(card.guild_id)?)
-    .bind(&card.webhook_url)
+    .bind(card.webhook_url.expose())
     .bind(&card.verify_key.0[..])
     .bind(&card.sealing_key.0[..])
     .bind(sf(registered_by)?)
@@ -127,7 +129,7 @@ pub async fn record_hello(
     .bind(sf(server_guild_id)?)
     .bind(card.name)
     .bind(sf(card.guild_id)?)
-    .bind(&card.webhook_url)
+    .bind(card.webhook_url.expose())
     .bind(&card.verify_key.0[..])
     .bind(&card.sealing_key.0[..])
     .fetch_one(executor)
@@ -301,7 +303,7 @@ mod tests {
 
     use super::*;
     use crate::destinations::{self, Announced};
-    use crate::fixtures;
+    use crate::{SecretString, fixtures};
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn registered_then_hello_is_mutual(pool: PgPool) {
@@ -402,7 +404,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|p| p.name)
+            .map(|p| p.name.to_string())
             .collect();
         assert_eq!(names, ["beta", "bravo", "charlie"]);
         assert_eq!(

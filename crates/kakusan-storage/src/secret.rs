@@ -1,33 +1,9 @@
-//! Secret values (webhook tokens, webhook URLs, private keys) that never print.
+//! Key material as stored: private keys that never print, and public keys. (Secret strings
+//! are `kakusan-types`' [`SecretString`](crate::SecretString).)
 
 use std::fmt;
 
 use crate::StorageError;
-
-/// A secret string: a webhook token or a webhook URL that embeds one.
-///
-/// Its `Debug` shows only that it is redacted, so a logged row never leaks it.
-#[derive(Clone, PartialEq, Eq, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        SecretString(secret.into())
-    }
-
-    /// The secret itself, for the one place that must use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString([redacted])")
-    }
-}
 
 /// A 32-byte private key (an Ed25519 seed or an X25519 secret).
 #[derive(Clone, PartialEq, Eq)]
@@ -78,6 +54,7 @@ impl TryFrom<Vec<u8>> for PublicKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SecretString;
 
     #[test]
     fn secrets_never_print() {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use crate::ids::{OptionalId, sf};
-use crate::{PrivateKey, SecretString, StorageError};
+use crate::{PrivateKey, SecretString, ServerName, StorageError};
 
 /// A server as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -13,7 +13,8 @@ pub struct Server {
     #[sqlx(try_from = "i64")]
     pub guild_id: u64,
     /// The federation name, `[a-z0-9-]{2,32}`.
-    pub name: String,
+    #[sqlx(try_from = "String")]
+    pub name: ServerName,
     /// The private bot-to-bot channel.
     #[sqlx(try_from = "i64")]
     pub botcom_channel_id: u64,
@@ -21,6 +22,7 @@ pub struct Server {
     #[sqlx(try_from = "i64")]
     pub master_webhook_id: u64,
     /// The master webhook's token.
+    #[sqlx(try_from = "String")]
     pub master_webhook_token: SecretString,
     /// The Ed25519 signing seed.
     #[sqlx(try_from = "Vec<u8>")]
@@ -84,7 +86,7 @@ pub async fn upsert_server(
     .bind(server.name)
     .bind(sf(server.botcom_channel_id)?)
     .bind(sf(server.master_webhook_id)?)
-    .bind(server.master_webhook_token)
+    .bind(server.master_webhook_token.expose())
     .bind(&server.signing_key.expose()[..])
     .bind(&server.sealing_key.expose()[..])
     .fetch_one(executor)

@@ -26,6 +26,7 @@ pub struct Times {
     #[sqlx(try_from = "i64")]
     pub webhook_id: u64,
     /// Its token.
+    #[sqlx(try_from = "String")]
     pub webhook_token: SecretString,
     /// Whether the member's plain messages here are relayed without `/here`.
     pub mirror: bool,
@@ -78,7 +79,7 @@ pub async fn register_times(
     .bind(times.member_name)
     .bind(sf(times.channel_id)?)
     .bind(sf(times.webhook_id)?)
-    .bind(times.webhook_token)
+    .bind(times.webhook_token.expose())
     .bind(times.mirror)
     .fetch_one(executor)
     .await?)

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use kakusan_delivery::{StoredReplayGuard, webhook_parts};
+use kakusan_delivery::StoredReplayGuard;
 use kakusan_protocol::{
     Body, Card, Registration, SealedSecret, ServerName, SyncAssembler, TimesWithdraw,
     VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy, WebhookUrl,
@@ -157,7 +157,7 @@ impl Inbound {
         } else {
             message.content.clone()
         };
-        let local = Local::load(server)?;
+        let local = Local::load(server);
         let earlier = self.unfinished_map().remove(&message.id.get());
         if let Some((guild, id)) = earlier
             && let Err(error) = seen::forget_seen_envelope(&self.ctx.pool, guild, &id).await
@@ -169,8 +169,10 @@ impl Inbound {
         let keys: HashMap<ServerName, VerifyKey> = known
             .iter()
             .filter_map(|peer| {
-                let name = ServerName::parse(&peer.name).ok()?;
-                Some((name, VerifyKey::from_bytes(peer.verify_key.0).ok()?))
+                Some((
+                    peer.name.clone(),
+                    VerifyKey::from_bytes(peer.verify_key.0).ok()?,
+                ))
             })
             .collect();
         let guard = StoredReplayGuard::new(self.ctx.pool.clone(), local.guild_id());
@@ -457,7 +459,7 @@ pub(crate) fn peer_card(card: &Card) -> PeerCard<'_> {
     PeerCard {
         name: card.name().as_str(),
         guild_id: card.guild_id().get(),
-        webhook_url: SecretString::new(card.webhook().expose()),
+        webhook_url: card.webhook().clone(),
         verify_key: PublicKey(card.verify_key().to_bytes()),
         sealing_key: PublicKey(card.sealing_key().to_bytes()),
     }
@@ -472,12 +474,10 @@ struct Opened<'a> {
 
 impl<'a> Opened<'a> {
     fn new(registration: &'a Registration, hook: &WebhookUrl) -> Self {
-        // A parsed webhook URL always has its parts.
-        let token = webhook_parts(hook.expose()).map_or("", |(_, token)| token);
         Self {
             registration,
             webhook_id: hook.id().get(),
-            token: SecretString::new(token),
+            token: SecretString::new(hook.token()),
         }
     }
 

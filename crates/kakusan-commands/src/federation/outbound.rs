@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use kakusan_delivery::{EnvelopePayload, enqueue_envelope, webhook_parts, webhook_username};
+use kakusan_delivery::{EnvelopePayload, enqueue_envelope, webhook_username};
 use kakusan_protocol::rand_core::OsRng;
 use kakusan_protocol::{
-    Body, Card, DisplayName, Envelope, Hello, Registration, SealedSecret, SealingKey, ServerName,
-    Snowflake, Ttl, WebhookUrl, split_sync,
+    Body, Card, DisplayName, Envelope, Hello, Registration, SealedSecret, SealingKey, Snowflake,
+    Ttl, WebhookUrl, split_sync,
 };
 use kakusan_storage::peers::Peer;
 use kakusan_storage::{PgConnection, SecretString, times};
@@ -46,10 +46,9 @@ impl Outbound {
         let text = signed(local, peer, body, ttl)?;
         let payload = EnvelopePayload {
             content: text,
-            username: webhook_username("kakusan", &local.server.name),
+            username: webhook_username("kakusan", local.name.as_str()),
         };
-        let (webhook_id, _) =
-            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
+        let webhook_id = peer.webhook_url.id().get();
         enqueue_envelope(connection, local.guild_id(), peer.id, webhook_id, &payload).await?;
         Ok(())
     }
@@ -84,7 +83,7 @@ impl Outbound {
                 registrations.push(registration(&times, &sealing)?);
             }
         }
-        let dst = ServerName::parse(&peer.name).context("the stored peer name")?;
+        let dst = peer.name.clone();
         let chunks = split_sync(
             &local.name,
             &dst,
@@ -94,9 +93,8 @@ impl Outbound {
             &mut OsRng,
         )
         .context("splitting a sync")?;
-        let (webhook_id, _) =
-            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
-        let username = webhook_username("kakusan", &local.server.name);
+        let webhook_id = peer.webhook_url.id().get();
+        let username = webhook_username("kakusan", local.name.as_str());
         for chunk in chunks {
             let payload = EnvelopePayload {
                 content: chunk.into_string(),
@@ -116,9 +114,10 @@ impl Outbound {
         body: Body,
     ) -> anyhow::Result<()> {
         let text = signed(local, peer, body, None)?;
-        let (id, token) =
-            webhook_parts(peer.webhook_url.expose()).context("a stored peer webhook URL")?;
-        let id = Id::new_checked(id).context("a stored peer webhook URL")?;
+        let (id, token) = (
+            Id::new(peer.webhook_url.id().get()),
+            peer.webhook_url.token(),
+        );
         let none = AllowedMentions::default();
         let username = webhook_username("kakusan", local.name.as_str());
         tokio::time::timeout(
@@ -139,7 +138,7 @@ impl Outbound {
 
 /// `body` for `peer` as signed wire text.
 fn signed(local: &Local, peer: &Peer, body: Body, ttl: Option<Ttl>) -> anyhow::Result<String> {
-    let dst = ServerName::parse(&peer.name).context("the stored peer name")?;
+    let dst = peer.name.clone();
     let mut envelope = Envelope::new(local.name.clone(), dst, body, Utc::now(), &mut OsRng);
     if let Some(ttl) = ttl {
         envelope = envelope.with_ttl(ttl);

@@ -13,7 +13,7 @@ use kakusan_storage::destinations::{self, Announced};
 use kakusan_storage::outbox::{self, Coalesced};
 use kakusan_storage::peers::{self, PeerCard};
 use kakusan_storage::servers::{self, NewServer};
-use kakusan_storage::{PrivateKey, PublicKey, SecretString, copies};
+use kakusan_storage::{PrivateKey, PublicKey, SecretString, WebhookUrl, copies};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
@@ -104,7 +104,10 @@ impl World {
             let card = PeerCard {
                 name: &name,
                 guild_id: 1000 + index as u64,
-                webhook_url: SecretString::new("https://discord.com/api/webhooks/1/x"),
+                webhook_url: WebhookUrl::try_from(
+                    "https://discord.com/api/webhooks/1/x".to_owned(),
+                )
+                .unwrap(),
                 verify_key: PublicKey([3; 32]),
                 sealing_key: PublicKey([4; 32]),
             };

@@ -1,6 +1,7 @@
 //! Discord webhook URLs as a secret type, and the policy of which API bases are accepted.
 
 use crate::name::Snowflake;
+use crate::secret::SecretString;
 use std::fmt;
 use zeroize::Zeroize;
 
@@ -80,7 +81,8 @@ impl Default for WebhookPolicy {
     }
 }
 
-/// A webhook URL: `{base}/api[/v{N}]/webhooks/{id}/{token}`.
+/// A webhook URL: `{base}/api[/v{N}]/webhooks/{id}/{token}`. What a call needs of it is the
+/// id and the token: each deployment calls a webhook through its own API base.
 ///
 /// Whoever holds it can post as the webhook, so it is a secret: `Debug` shows the id only, and
 /// the text is wiped from memory when dropped. The original spelling is kept so that a card
@@ -147,11 +149,34 @@ impl WebhookUrl {
         self.id
     }
 
-    /// The full URL including the token. Only pass it to an HTTP client or to sealing.
+    /// The webhook's token, for the call that executes it. Handle it as the secret it is.
+    pub fn token(&self) -> &str {
+        // A parsed URL always ends with `/{id}/{token}`, and the token has no '/'.
+        self.text.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// The full URL including the token. Only pass it to an HTTP client, to sealing or to
+    /// storage.
     pub fn expose(&self) -> &str {
         &self.text
     }
+
+    /// The URL as a secret string, for storing it.
+    pub fn to_secret(&self) -> SecretString {
+        SecretString::new(self.text.as_str())
+    }
 }
+
+/// Parses a stored URL under Discord's policy (the only one peers' URLs are accepted under).
+impl TryFrom<String> for WebhookUrl {
+    type Error = WebhookUrlError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        WebhookUrl::parse(&text, &WebhookPolicy::discord())
+    }
+}
+
+impl WebhookUrl {}
 
 /// Removes an optional `v{digits}/` API version segment.
 fn strip_version(rest: &str) -> &str {
@@ -198,6 +223,7 @@ mod tests {
             let text = format!("{base}/webhooks/123456789012345678/{TOKEN}");
             let url = WebhookUrl::parse(&text, &policy).unwrap();
             assert_eq!(url.id().get(), 123_456_789_012_345_678);
+            assert_eq!(url.token(), TOKEN);
             assert_eq!(url.expose(), text);
         }
     }
