@@ -14,6 +14,7 @@ use kakusan_storage::PgPool;
 use kakusan_storage::gateway_sessions::{self, GatewaySession};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use twilight_gateway::{Event, EventTypeFlags, Intents, ShardId};
 use twilight_http::Client;
 use twilight_model::id::Id;
@@ -43,6 +44,7 @@ pub(crate) async fn start(
     pool: PgPool,
     http: Arc<Client>,
     status: GatewayStatus,
+    tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     let guild = config.commands_guild;
@@ -80,15 +82,12 @@ pub(crate) async fn start(
         resume,
     };
     let handler = Arc::new(Handler(app));
-    let housekeeping = tokio::spawn(prune_seen_envelopes(
+    tasks.spawn(prune_seen_envelopes(
         pool_for_housekeeping,
         shutdown.clone(),
     ));
     Ok(tokio::spawn(async move {
-        let result = kakusan_gateway::run(&http, gateway, handler, status, shutdown.clone()).await;
-        // The gateway only returns on shutdown or for good; either way the housekeeping stops.
-        shutdown.cancel();
-        let _ = housekeeping.await;
+        let result = kakusan_gateway::run(&http, gateway, handler, status, shutdown).await;
         let sessions = result?;
         save_sessions(&pool_for_sessions, application, &sessions).await;
         Ok(())

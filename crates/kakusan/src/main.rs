@@ -1,4 +1,5 @@
-//! The `kakusan` binary: configuration -> telemetry -> build -> run until shutdown.
+//! The `kakusan` binary: configuration -> telemetry -> HTTP endpoint -> database -> delivery ->
+//! gateway, then run until shutdown.
 
 mod bot;
 mod check;
@@ -10,11 +11,14 @@ mod telemetry;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kakusan_delivery::{Delivery, DeliveryConfig};
+use kakusan_storage::PgPool;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DatabaseConfig, DiscordConfig, LogConfig, ProcessEnv};
 
@@ -101,6 +105,27 @@ async fn migrate() -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_vars(&ProcessEnv)?;
     telemetry::init(&config.log);
+    log_start(&config);
+    // Every background task runs on `tasks` and stops when `shutdown` is cancelled.
+    let shutdown = shutdown_on_signal();
+    let tasks = TaskTracker::new();
+    let endpoint = start_endpoint(&config, &tasks, &shutdown).await?;
+    let Some(pool) = database::connect_and_migrate(&config.database, &shutdown).await? else {
+        tracing::info!("stopped before the database answered");
+        stop(tasks, &shutdown).await;
+        return Ok(());
+    };
+    endpoint.database_connected(&pool, &tasks, &shutdown);
+    let http = Arc::new(discord_client(&config.discord));
+    start_delivery(&pool, &http, &tasks, &shutdown);
+    let outcome = run_gateway(&config.discord, &pool, http, &endpoint, &tasks, &shutdown).await;
+    stop(tasks, &shutdown).await;
+    pool.close().await;
+    outcome
+}
+
+/// The settings kakusan starts with, in one log line (no secret among them).
+fn log_start(config: &Config) {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         database = %config.database.display_target(),
@@ -111,54 +136,116 @@ async fn run() -> anyhow::Result<()> {
         http_addr = %config.http_addr,
         "kakusan starting"
     );
-    let metrics_handle = metrics::install()?;
-    // Bound before the database is awaited, so that a taken port stops start-up at once and
-    // /healthz answers while kakusan waits for the database.
+}
+
+/// The HTTP endpoint as started, and what it reports on.
+struct Endpoint {
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+    readiness: http::Readiness,
+    gateway_status: kakusan_gateway::GatewayStatus,
+}
+
+/// How long the endpoint may finish its requests after shutdown; a scraper that keeps its
+/// connection open must not hold the exit up.
+const ENDPOINT_GRACE: Duration = Duration::from_secs(1);
+
+/// Installs the metrics recorder and serves `/metrics`, `/healthz` and `/readyz`. Bound
+/// before the database is awaited, so that a taken port stops start-up at once and `/healthz`
+/// answers while kakusan waits for the database.
+async fn start_endpoint(
+    config: &Config,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Endpoint> {
+    let metrics = metrics::install()?;
     let listener = http::bind(config.http_addr).await?;
-    let shutdown = shutdown_on_signal();
     let gateway_status = kakusan_gateway::GatewayStatus::default();
     let shards = gateway_status.clone();
     let readiness = http::Readiness::new(Arc::new(move || shards.all_connected()));
-    let endpoint = tokio::spawn(http::serve(
+    let serve = http::serve(
         listener,
-        metrics_handle.clone(),
+        metrics.clone(),
         readiness.clone(),
         shutdown.clone(),
-    ));
-    let Some(pool) = database::connect_and_migrate(&config.database, &shutdown).await? else {
-        tracing::info!("stopped before the database answered");
-        stop_endpoint(endpoint).await;
-        return Ok(());
-    };
-    readiness.database_connected(pool.clone());
-    let queue_gauges = tokio::spawn(metrics::watch_queue(
-        pool.clone(),
-        metrics_handle,
-        shutdown.clone(),
-    ));
-    let http = Arc::new(discord_client(&config.discord));
-    let delivery = Delivery::new(pool.clone(), Arc::clone(&http), DeliveryConfig::default());
-    let delivery = tokio::spawn(delivery.run(shutdown.clone()));
-    let outcome = match bot::start(
-        &config.discord,
+    );
+    let stopped = shutdown.clone();
+    tasks.spawn(async move {
+        let grace = async {
+            stopped.cancelled().await;
+            tokio::time::sleep(ENDPOINT_GRACE).await;
+        };
+        tokio::select! {
+            result = serve => if let Err(error) = result {
+                tracing::warn!(error = %format!("{error:#}"), "the HTTP endpoint failed");
+            },
+            () = grace => {}
+        }
+    });
+    Ok(Endpoint {
+        metrics,
+        readiness,
+        gateway_status,
+    })
+}
+
+impl Endpoint {
+    /// The database is there: `/readyz` asks it, and the queue gauges follow it.
+    fn database_connected(&self, pool: &PgPool, tasks: &TaskTracker, shutdown: &CancellationToken) {
+        self.readiness.database_connected(pool.clone());
+        tasks.spawn(metrics::watch_queue(
+            pool.clone(),
+            self.metrics.clone(),
+            shutdown.clone(),
+        ));
+    }
+}
+
+/// Starts the delivery engine; it drains (bounded) once `shutdown` is cancelled.
+fn start_delivery(
+    pool: &PgPool,
+    http: &Arc<twilight_http::Client>,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    let delivery = Delivery::new(pool.clone(), Arc::clone(http), DeliveryConfig::default());
+    tasks.spawn(delivery.run(shutdown.clone()));
+}
+
+/// Registers the commands, opens the shards and serves until shutdown (or until the gateway
+/// stops by itself).
+async fn run_gateway(
+    discord: &DiscordConfig,
+    pool: &PgPool,
+    http: Arc<twilight_http::Client>,
+    endpoint: &Endpoint,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let gateway = bot::start(
+        discord,
         pool.clone(),
         http,
-        gateway_status,
+        endpoint.gateway_status.clone(),
+        tasks,
         shutdown.clone(),
     )
-    .await
-    {
-        Ok(gateway) => serve_until_shutdown(gateway, &shutdown).await,
-        Err(error) => Err(error),
-    };
+    .await?;
+    serve_until_shutdown(gateway, shutdown).await
+}
+
+/// How long the background tasks get after shutdown (delivery drains for up to 8 s itself).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Cancels `shutdown` and waits (bounded) for every background task to stop.
+async fn stop(tasks: TaskTracker, shutdown: &CancellationToken) {
     shutdown.cancel();
-    if let Err(error) = delivery.await {
-        tracing::error!(%error, "the delivery engine failed");
+    tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks still running at exit");
     }
-    let _ = queue_gauges.await;
-    stop_endpoint(endpoint).await;
-    pool.close().await;
-    outcome
 }
 
 /// Runs until SIGTERM or SIGINT, or until the gateway stops by itself (which only happens for
@@ -203,18 +290,6 @@ async fn register_commands(guild: Option<u64>) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Waits briefly for the HTTP endpoint to finish its requests after shutdown; a scraper that
-/// keeps its connection open must not hold the exit up.
-async fn stop_endpoint(endpoint: tokio::task::JoinHandle<anyhow::Result<()>>) {
-    match tokio::time::timeout(std::time::Duration::from_secs(1), endpoint).await {
-        Ok(Ok(Ok(()))) | Err(_) => {}
-        Ok(Ok(Err(error))) => {
-            tracing::warn!(error = %format!("{error:#}"), "the HTTP endpoint failed")
-        }
-        Ok(Err(error)) => tracing::warn!(%error, "the HTTP endpoint failed"),
-    }
 }
 
 /// The REST client, pointed at `KAKUSAN_DISCORD_API` when that is not Discord itself.
