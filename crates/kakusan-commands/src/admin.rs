@@ -9,15 +9,16 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use kakusan_delivery::{discord_code, is_unknown_webhook};
 use kakusan_protocol::rand_core::{OsRng, RngCore as _};
-use kakusan_protocol::{Body, Card, Ping, ServerName, WebhookPolicy};
+use kakusan_protocol::{Body, Card, Ping, ServerName, VerifyKey, WebhookPolicy};
 use kakusan_storage::peers::{self, Peer};
+use kakusan_storage::requests;
 use kakusan_storage::servers::{self, NewServer};
 use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations};
 use twilight_model::id::Id;
 
 use crate::context::{Context, Local, WEBHOOK_NAME};
 use crate::error::{HandlerError, Outcome};
-use crate::federation::{Inbound, Outbound, Pings, card, peer_card};
+use crate::federation::{Inbound, Outbound, Pings, card, fingerprint, peer_card};
 use crate::interaction::{Ctx, Reply};
 use crate::model::SetupCommand;
 
@@ -179,6 +180,21 @@ impl Admin {
             }
             Err(error) => return Err(error.into()),
         };
+        // Its server may have said hello already, with this very card: then the pair is
+        // mutual now. Its other requests go: the admin has registered the guild.
+        let card_for_storage = peer_card(&card);
+        let peer = if requests::take_matching_request(
+            &mut transaction,
+            ctx.guild(),
+            card_for_storage.guild_id,
+            &card_for_storage.verify_key,
+        )
+        .await?
+        {
+            peers::record_hello(&mut *transaction, ctx.guild(), &card_for_storage).await?
+        } else {
+            peer
+        };
         self.outbound
             .send_hello(&mut transaction, &local, &peer)
             .await?;
@@ -233,17 +249,18 @@ impl Admin {
 
     pub(crate) async fn serverlist(&self, ctx: &Ctx) -> Outcome<Reply> {
         let list = peers::list_peers(&self.ctx.pool, ctx.guild()).await?;
-        if list.is_empty() {
+        let pending = requests::pending_requests(&self.ctx.pool, ctx.guild()).await?;
+        if list.is_empty() && pending.is_empty() {
             return Ok(Reply::text(
                 "This server has no peers yet. An admin registers one with /regserver and its card.",
             ));
         }
         let mut lines = vec![format!("Peers ({}):", list.len())];
         for peer in &list {
-            let state = match (peer.mutual, peer.registered_at.is_some()) {
-                (true, _) => "mutual",
-                (false, true) => "waiting for them to register this server",
-                (false, false) => "asked to be accepted (Accept button in the bot-com channel)",
+            let state = if peer.mutual {
+                "mutual"
+            } else {
+                "waiting for them to register this server"
             };
             let seen = peer
                 .last_seen_at
@@ -255,11 +272,21 @@ impl Admin {
             };
             lines.push(format!("• **{}**: {state}; {seen}; {ping}", peer.name));
         }
+        // Requests are no peers yet: each shows the key that binds it to its card.
+        for request in &pending {
+            let key = VerifyKey::from_bytes(request.verify_key.0)
+                .map_or_else(|_| "unreadable".to_owned(), |key| fingerprint(&key));
+            lines.push(format!(
+                "• **{}** (guild {}, key {key}): asks to be accepted (Accept button in the bot-com channel)",
+                request.name, request.guild_id
+            ));
+        }
         Ok(Reply::text(lines.join("\n")))
     }
 
-    /// The Accept button under an approval request.
-    pub(crate) async fn accept_peer(&self, ctx: &Ctx, peer_id: i64) -> Outcome<Reply> {
+    /// The Accept button under an approval request: registers exactly the card the request
+    /// showed, or nothing.
+    pub(crate) async fn accept_peer(&self, ctx: &Ctx, request_id: i64) -> Outcome<Reply> {
         if !ctx.can_manage_guild() {
             return Ok(Reply::text(
                 "Only someone with the Manage Server permission can accept a peer.",
@@ -267,12 +294,21 @@ impl Admin {
         }
         let local = self.ctx.local(ctx.guild()).await?;
         let mut transaction = self.ctx.pool.begin().await?;
-        let Some(peer) =
-            peers::accept_peer(&mut *transaction, ctx.guild(), peer_id, ctx.user()).await?
-        else {
-            return Ok(Reply::text(
-                "That request was already accepted, or the server is no longer known.",
-            ));
+        let accepted =
+            requests::accept_request(&mut transaction, ctx.guild(), request_id, ctx.user()).await;
+        let peer = match accepted {
+            Ok(Some(peer)) => peer,
+            Ok(None) => {
+                return Ok(Reply::text(
+                    "That request is no longer pending: it was accepted, or its guild was registered another way.",
+                ));
+            }
+            Err(StorageError::DuplicatePeer) => {
+                return Ok(Reply::text(
+                    "Another peer of this server already has that name; it was not accepted.",
+                ));
+            }
+            Err(error) => return Err(error.into()),
         };
         self.outbound
             .send_hello(&mut transaction, &local, &peer)

@@ -20,10 +20,11 @@ const CANCEL_RELAY: &str = "cancel-relay";
 /// What a pressed button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ComponentAction {
-    /// Accept a peer that introduced itself with `peer.hello`.
+    /// Accept the approval request of a server that introduced itself with `peer.hello`:
+    /// exactly the card the request showed.
     AcceptPeer {
-        /// The peer's id in storage.
-        peer_id: i64,
+        /// The request's id in storage.
+        request_id: i64,
     },
     /// Cancel a pending (scheduled or retrying) relay.
     CancelRelay {
@@ -36,7 +37,7 @@ impl ComponentAction {
     /// The button's `custom_id` for this action.
     pub fn custom_id(&self) -> String {
         match self {
-            Self::AcceptPeer { peer_id } => format!("{ACCEPT_PEER}:{peer_id}"),
+            Self::AcceptPeer { request_id } => format!("{ACCEPT_PEER}:{request_id}"),
             Self::CancelRelay { relay_id } => format!("{CANCEL_RELAY}:{}", relay_id.hyphenated()),
         }
     }
@@ -46,7 +47,7 @@ impl ComponentAction {
         let (action, argument) = custom_id.split_once(':')?;
         let parsed = match action {
             ACCEPT_PEER => Self::AcceptPeer {
-                peer_id: argument.parse().ok()?,
+                request_id: argument.parse().ok()?,
             },
             CANCEL_RELAY => Self::CancelRelay {
                 relay_id: Uuid::try_parse(argument).ok()?,
@@ -74,9 +75,9 @@ fn button(action: ComponentAction, label: &str, style: ButtonStyle) -> Component
 }
 
 /// The "Accept" button for a peer's introduction.
-pub fn accept_button(peer_id: i64) -> Component {
+pub fn accept_button(request_id: i64) -> Component {
     button(
-        ComponentAction::AcceptPeer { peer_id },
+        ComponentAction::AcceptPeer { request_id },
         "Accept",
         ButtonStyle::Primary,
     )
@@ -121,7 +122,7 @@ mod tests {
     #[test]
     fn custom_ids_are_pinned() {
         assert_eq!(
-            ComponentAction::AcceptPeer { peer_id: 123 }.custom_id(),
+            ComponentAction::AcceptPeer { request_id: 123 }.custom_id(),
             "accept-peer:123"
         );
         assert_eq!(
@@ -136,9 +137,13 @@ mod tests {
     #[test]
     fn custom_ids_round_trip_and_fit_discord() {
         for action in [
-            ComponentAction::AcceptPeer { peer_id: 0 },
-            ComponentAction::AcceptPeer { peer_id: i64::MAX },
-            ComponentAction::AcceptPeer { peer_id: i64::MIN },
+            ComponentAction::AcceptPeer { request_id: 0 },
+            ComponentAction::AcceptPeer {
+                request_id: i64::MAX,
+            },
+            ComponentAction::AcceptPeer {
+                request_id: i64::MIN,
+            },
             ComponentAction::CancelRelay {
                 relay_id: relay_id(),
             },

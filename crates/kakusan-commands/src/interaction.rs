@@ -341,7 +341,9 @@ impl Interactions {
                 .await;
         };
         let result = match action {
-            ComponentAction::AcceptPeer { peer_id } => self.admin.accept_peer(&ctx, peer_id).await,
+            ComponentAction::AcceptPeer { request_id } => {
+                self.admin.accept_peer(&ctx, request_id).await
+            }
             ComponentAction::CancelRelay { relay_id } => {
                 self.relays.cancel_relay(&ctx, relay_id).await
             }

@@ -16,6 +16,7 @@ pub mod destinations;
 pub mod gateway_sessions;
 pub mod outbox;
 pub mod peers;
+pub mod requests;
 pub mod seen;
 pub mod servers;
 pub mod times;

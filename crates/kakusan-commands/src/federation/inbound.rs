@@ -19,6 +19,7 @@ use kakusan_protocol::{
 };
 use kakusan_storage::destinations::{self, Announced};
 use kakusan_storage::peers::{self, Peer, PeerCard};
+use kakusan_storage::requests;
 use kakusan_storage::servers::{self, Server};
 use kakusan_storage::{PublicKey, SecretString, StorageError, seen};
 use twilight_model::channel::Message;
@@ -166,8 +167,12 @@ impl Inbound {
             return Err(error.into());
         }
         let known = peers::list_peers(&self.ctx.pool, local.guild_id()).await?;
+        // Only registered peers are senders: a server that has only said hello can send
+        // nothing but hellos (which carry their own key), so anything else from it is
+        // `unknown_src`.
         let keys: HashMap<ServerName, VerifyKey> = known
             .iter()
+            .filter(|peer| peer.registered_at.is_some())
             .filter_map(|peer| {
                 Some((
                     peer.name.clone(),
@@ -392,18 +397,31 @@ impl Inbound {
     async fn hello(&self, local: &Local, card: Card) -> Result<(), InboundError> {
         let name = card.name().to_string();
         let guild = card.guild_id().get();
-        if let Some(known) = peers::peer_by_guild(&self.ctx.pool, local.guild_id(), guild).await?
-            && known.registered_at.is_some()
-            && known.verify_key.0 != card.verify_key().to_bytes()
-        {
-            return Err(Refusal::KeyMismatch(name, guild).into());
-        }
-        if let Some(other) = peers::peer_by_name(&self.ctx.pool, local.guild_id(), &name).await?
+        // Checked in the transaction that stores the hello, so no other hello slips between
+        // the check and the change.
+        let mut transaction = self.ctx.pool.begin().await?;
+        if let Some(other) = peers::peer_by_name(&mut *transaction, local.guild_id(), &name).await?
             && other.guild_id != guild
         {
             return Err(Refusal::NameTaken(name).into());
         }
-        let mut transaction = self.ctx.pool.begin().await?;
+        let Some(known) = peers::peer_by_guild(&mut *transaction, local.guild_id(), guild).await?
+        else {
+            // Not registered by our admins: the only effect is an approval request, bound to
+            // this very card. The same card again makes no second request; another card for
+            // the same guild makes its own and leaves the pending one as it was.
+            let (request, created) =
+                requests::record_request(&mut *transaction, local.guild_id(), &peer_card(&card))
+                    .await?;
+            transaction.commit().await?;
+            if created {
+                self.approval_request(local, request.id, &card).await;
+            }
+            return Ok(());
+        };
+        if known.verify_key.0 != card.verify_key().to_bytes() {
+            return Err(Refusal::KeyMismatch(name, guild).into());
+        }
         let peer =
             peers::record_hello(&mut *transaction, local.guild_id(), &peer_card(&card)).await?;
         if peer.mutual {
@@ -419,15 +437,13 @@ impl Inbound {
                     &format!("{name} is a mutual peer; our times were sent to it."),
                 )
                 .await;
-        } else {
-            self.approval_request(local, &peer, &card).await;
         }
         Ok(())
     }
 
     /// The approval request for a hello from a server our admins have not registered. The
     /// card itself is not shown: it carries the sender's master webhook URL.
-    async fn approval_request(&self, local: &Local, peer: &Peer, card: &Card) {
+    async fn approval_request(&self, local: &Local, request_id: i64, card: &Card) {
         let Some(channel) = Id::new_checked(local.server.botcom_channel_id) else {
             return;
         };
@@ -438,7 +454,7 @@ impl Inbound {
             card.guild_id(),
             fingerprint(&card.verify_key()),
         );
-        let rows = component::rows(vec![component::accept_button(peer.id)]);
+        let rows = component::rows(vec![component::accept_button(request_id)]);
         let none = AllowedMentions::default();
         if let Err(error) = self
             .ctx

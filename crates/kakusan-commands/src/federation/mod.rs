@@ -8,6 +8,6 @@ mod inbound;
 mod outbound;
 mod pings;
 
-pub(crate) use inbound::{Inbound, peer_card};
+pub(crate) use inbound::{Inbound, fingerprint, peer_card};
 pub(crate) use outbound::{Outbound, card, registration};
 pub(crate) use pings::Pings;

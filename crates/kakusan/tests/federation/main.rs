@@ -6,6 +6,7 @@
 mod common;
 mod harness;
 mod here;
+mod hostile;
 mod outage;
 mod regtimes;
 mod resume;

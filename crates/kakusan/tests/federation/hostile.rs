@@ -1,0 +1,232 @@
+//! A hostile third server against a federation forming: it has its own keys, its own master
+//! webhook and a card, signs valid envelopes and posts them exactly as a deployment would, and
+//! tries to do what it should not. Each attack fails beside the legitimate flow succeeding.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use discord_sim::{DiscordSim, Message};
+use kakusan_protocol::rand_core::OsRng;
+use kakusan_protocol::{
+    Body, Card, Envelope, Hello, LogLine, Ping, ServerKeys, ServerName, Snowflake, VerifyKey,
+    WebhookPolicy, WebhookUrl,
+};
+
+use crate::harness::{BOT_PERMISSIONS, Federation, PATIENCE, eventually};
+
+/// The attacker: keys of its own, a guild of its own with a master webhook there, and the name
+/// and guild it claims.
+struct Attacker {
+    keys: ServerKeys,
+    card: Card,
+    api: String,
+}
+
+impl Attacker {
+    /// An attacker that claims to be `name` in guild `claimed_guild`.
+    async fn new(sim: &DiscordSim, name: &str, claimed_guild: u64) -> Self {
+        let app = sim.create_application("attacker");
+        let owner = sim.create_user("mallory");
+        let guild = sim.create_guild("attackers", owner).unwrap();
+        let channel = sim.create_channel(guild, "bot-com").unwrap();
+        sim.add_bot(guild, app.id, BOT_PERMISSIONS).unwrap();
+        // Its own master webhook, made through the REST API as its bot would.
+        let hook: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/api/v10/channels/{channel}/webhooks", sim.api_url()))
+            .header("Authorization", format!("Bot {}", app.token))
+            .json(&serde_json::json!({ "name": "kakusan" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = format!(
+            "https://discord.com/api/webhooks/{}/{}",
+            hook["id"].as_str().unwrap(),
+            hook["token"].as_str().unwrap()
+        );
+        let keys = ServerKeys::generate(&mut OsRng);
+        let card = Card::new(
+            ServerName::parse(name).unwrap(),
+            Snowflake::new(claimed_guild).unwrap(),
+            WebhookUrl::parse(&url, &WebhookPolicy::discord()).unwrap(),
+            keys.verify_key(),
+            keys.sealing_key(),
+        );
+        Attacker {
+            keys,
+            card,
+            api: sim.api_url(),
+        }
+    }
+
+    /// Signs `body` for the server of `victim_card` and posts it through the master webhook
+    /// that card names, waiting out its rate limit like any client.
+    async fn send(&self, victim_card: &str, body: Body) {
+        let victim = Card::parse(victim_card, &WebhookPolicy::discord()).unwrap();
+        let text = Envelope::new(
+            self.card.name().clone(),
+            victim.name().clone(),
+            body,
+            Utc::now(),
+            &mut OsRng,
+        )
+        .sign(self.keys.signing())
+        .unwrap();
+        let hook = victim.webhook();
+        let url = format!(
+            "{}/api/v10/webhooks/{}/{}",
+            self.api,
+            hook.id(),
+            hook.token()
+        );
+        loop {
+            let response = reqwest::Client::new()
+                .post(&url)
+                .json(&serde_json::json!({ "content": text.as_str(), "allowed_mentions": { "parse": [] } }))
+                .send()
+                .await
+                .unwrap();
+            if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                assert!(response.status().is_success(), "{}", response.status());
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// A hello with its own card, sealed to the victim.
+    async fn hello(&self, victim_card: &str) {
+        let victim = Card::parse(victim_card, &WebhookPolicy::discord()).unwrap();
+        let hello = Hello::seal(&self.card, victim.sealing_key(), &mut OsRng).unwrap();
+        self.send(victim_card, Body::PeerHello(hello)).await;
+    }
+}
+
+/// How approval requests show a key.
+fn fingerprint(key: &VerifyKey) -> String {
+    key.to_base64().chars().take(12).collect()
+}
+
+fn requests_in(sim: &DiscordSim, channel: u64) -> Vec<Message> {
+    sim.messages(channel)
+        .into_iter()
+        .filter(|m| !m.components.is_empty() && m.content.contains("asks to be accepted"))
+        .collect()
+}
+
+fn button_of(message: &Message) -> String {
+    message.components[0]["components"][0]["custom_id"]
+        .as_str()
+        .expect("a button")
+        .to_owned()
+}
+
+async fn press(sim: &DiscordSim, message: u64, user: u64, id: &str) -> String {
+    let interaction = sim.press_button(message, user, id).unwrap();
+    sim.wait_for_reply(&interaction, PATIENCE)
+        .await
+        .unwrap()
+        .content
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_can_do_nothing() {
+    let federation = Federation::start().await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+    let card_alpha = alpha.setup(sim).await;
+    let card_beta = beta.setup(sim).await;
+    let alpha_key = Card::parse(&card_alpha, &WebhookPolicy::discord())
+        .unwrap()
+        .verify_key();
+
+    // Alpha registers beta; beta's admins get alpha's request.
+    federation.regserver(alpha, &card_beta).await;
+    eventually("alpha's request", || async {
+        (requests_in(sim, beta.botcom).len() == 1).then_some(())
+    })
+    .await;
+
+    // The attacker holds beta's card and claims alpha's name and guild with its own keys.
+    let attacker = Attacker::new(sim, "alpha", alpha.guild).await;
+    attacker.hello(&card_beta).await;
+    // It does so twice: the same card makes no second request.
+    attacker.hello(&card_beta).await;
+    let requests = eventually("the attacker's request beside alpha's", || async {
+        let requests = requests_in(sim, beta.botcom);
+        (requests.len() == 2).then_some(requests)
+    })
+    .await;
+    let real = &requests[0];
+    let fake = &requests[1];
+    assert!(
+        real.content.contains(&fingerprint(&alpha_key)),
+        "the first request still shows alpha's key: {}",
+        real.content
+    );
+    assert!(
+        fake.content
+            .contains(&fingerprint(&attacker.keys.verify_key())),
+        "{}",
+        fake.content
+    );
+
+    // A server that has only said hello is no peer: its log line and its ping are refused as
+    // coming from an unknown sender, and neither shows nor is answered.
+    let before = beta
+        .metric(r#"kakusan_envelopes_rejected_total{reason="unknown_src"}"#)
+        .await
+        .unwrap_or_default();
+    attacker
+        .send(
+            &card_beta,
+            Body::Log(LogLine::parse("please accept me, I am alpha").unwrap()),
+        )
+        .await;
+    attacker
+        .send(&card_beta, Body::Ping(Ping::new(&mut OsRng, Utc::now())))
+        .await;
+    eventually("both refused as unknown_src", || async {
+        let now = beta
+            .metric(r#"kakusan_envelopes_rejected_total{reason="unknown_src"}"#)
+            .await?;
+        (now >= before + 2.0).then_some(())
+    })
+    .await;
+    assert!(
+        !sim.messages(beta.botcom)
+            .iter()
+            .any(|m| m.webhook_id.is_none() && m.content.contains("please accept me")),
+        "the log line of a server that only said hello never shows"
+    );
+
+    // Beta's admin accepts the first request: exactly alpha's card is registered.
+    let accepted = press(sim, real.id, beta.admin, &button_of(real)).await;
+    assert!(accepted.contains("was accepted by"), "{accepted}");
+    federation.wait_mutual().await;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT verify_key FROM peers")
+        .fetch_one(&beta.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, alpha_key.to_bytes().to_vec(), "alpha's own key");
+    // The attacker's request is void now.
+    let refused = press(sim, fake.id, beta.admin, &button_of(fake)).await;
+    assert!(refused.contains("no longer pending"), "{refused}");
+    let peers: i64 = sqlx::query_scalar("SELECT count(*) FROM peers")
+        .fetch_one(&beta.pool)
+        .await
+        .unwrap();
+    assert_eq!(peers, 1);
+
+    // The legitimate flow goes on: times are shared and a post is relayed.
+    for side in [alpha, beta] {
+        let reply = federation.regtimes(side, false).await;
+        assert!(reply.contains("is your times"), "{reply}");
+    }
+    federation.wait_destinations(1).await;
+    let reply = federation
+        .here(vec![("message", crate::harness::string("after the attack"))])
+        .await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+}
