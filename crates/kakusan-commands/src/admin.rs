@@ -162,6 +162,7 @@ impl Admin {
             return Ok(Reply::text("That is this server's own card."));
         }
         let mut transaction = self.ctx.pool.begin().await?;
+        requests::lock_guild(&mut transaction, ctx.guild(), card.guild_id().get()).await?;
         let peer = match peers::register_peer(
             &mut *transaction,
             ctx.guild(),

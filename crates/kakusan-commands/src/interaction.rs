@@ -68,6 +68,33 @@ impl Ctx {
             .intersects(Permissions::MANAGE_GUILD | Permissions::ADMINISTRATOR)
     }
 
+    /// Refuses, with one sentence, a member who may not post in this channel: kakusan must not
+    /// post for them where they could not themselves (View Channel and Send Messages, and
+    /// Attach Files for a file). Discord resolves the member's permissions in the channel,
+    /// overwrites included, and sends them with the interaction.
+    pub(crate) fn require_posting(&self, with_file: bool) -> Outcome<()> {
+        let mut needed = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES;
+        if with_file {
+            needed |= Permissions::ATTACH_FILES;
+        }
+        if self.permissions.contains(Permissions::ADMINISTRATOR)
+            || self.permissions.contains(needed)
+        {
+            return Ok(());
+        }
+        Err(HandlerError::refused(
+            if with_file
+                && self
+                    .permissions
+                    .contains(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES)
+            {
+                "You may not attach files in this channel, so kakusan will not post your file here."
+            } else {
+                "You may not send messages in this channel, so kakusan will not post for you here."
+            },
+        ))
+    }
+
     pub(crate) fn guild(&self) -> u64 {
         self.guild_id.get()
     }
@@ -205,7 +232,10 @@ impl Interactions {
         }
         if let KakusanCommand::Here(here) = command {
             // What `/here` can refuse is refused at once, before anything is stored.
-            match self.relays.check_here(&here) {
+            let checked = ctx
+                .require_posting(here.attachment.is_some())
+                .and_then(|()| self.relays.check_here(&here));
+            match checked {
                 Ok(checked) => self.here(&ctx, checked, line).await?,
                 Err(refused) => {
                     self.respond(&ctx, &settle(Err(refused), "/here"), true)

@@ -26,6 +26,7 @@ impl TimesCommands {
 
     /// `/regtimes`; `mirror` is `None` when the member left the option out.
     pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: Option<bool>) -> Outcome<Reply> {
+        ctx.require_posting(false)?;
         let local = self.ctx.local(ctx.guild()).await?;
         if mirror == Some(true) && !self.ctx.config.message_content {
             return Ok(Reply::text(

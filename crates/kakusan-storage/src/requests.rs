@@ -37,6 +37,23 @@ pub struct PeerRequest {
     pub last_hello_at: DateTime<Utc>,
 }
 
+/// Serialises, until the end of the caller's transaction, everything that decides between a
+/// request and a peer for guild `guild_id` at our server: a hello arriving while an admin
+/// registers the same guild must see the registration or be seen by it, or the pair would be
+/// left with a registered peer and a request that nobody answers.
+pub async fn lock_guild(
+    connection: &mut sqlx::PgConnection,
+    server_guild_id: u64,
+    guild_id: u64,
+) -> Result<(), StorageError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))")
+        .bind(sf(server_guild_id)?)
+        .bind(sf(guild_id)?)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 /// Records a hello's card as a request. Returns the request and whether it is new: the same
 /// card again only notes the time (no second approval request), a different card for the same
 /// guild is a request of its own and leaves the pending one as it was.

@@ -400,6 +400,7 @@ impl Inbound {
         // Checked in the transaction that stores the hello, so no other hello slips between
         // the check and the change.
         let mut transaction = self.ctx.pool.begin().await?;
+        requests::lock_guild(&mut transaction, local.guild_id(), guild).await?;
         if let Some(other) = peers::peer_by_name(&mut *transaction, local.guild_id(), &name).await?
             && other.guild_id != guild
         {

@@ -151,3 +151,73 @@ async fn here_outside_the_members_times_is_posted_by_the_bot_after_it_is_stored(
             .any(|m| m.content == "from general")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_make_kakusan_post_where_they_may_not() {
+    let federation = Federation::peered(false).await;
+    let (sim, alpha, hanako) = (&federation.sim, &federation.alpha, federation.hanako);
+    let deny = |channel: u64, bits: u64| {
+        sim.set_overwrite(
+            channel,
+            discord_sim::Overwrite {
+                id: hanako,
+                kind: 1,
+                allow: 0,
+                deny: bits,
+            },
+        )
+        .unwrap();
+    };
+    let read_only = sim.create_channel(alpha.guild, "announcements").unwrap();
+    deny(read_only, discord_sim::SEND_MESSAGES);
+    let no_files = sim.create_channel(alpha.guild, "no-files").unwrap();
+    deny(no_files, discord_sim::ATTACH_FILES);
+    let here_in = |channel: u64, file: bool| {
+        let mut options = vec![("message", string("where I may not"))];
+        if file {
+            options.push((
+                "attachment",
+                discord_sim::CommandOptionValue::Attachment(discord_sim::Upload {
+                    filename: "a.txt".into(),
+                    content_type: Some("text/plain".into()),
+                    data: b"a".to_vec(),
+                }),
+            ));
+        }
+        alpha.invoke(sim, channel, hanako, "here", options)
+    };
+
+    let reply = here_in(read_only, false).await.content;
+    assert!(
+        reply.starts_with("You may not send messages in this channel"),
+        "{reply}"
+    );
+    let reply = alpha
+        .invoke(sim, read_only, hanako, "regtimes", vec![])
+        .await
+        .content;
+    assert!(
+        reply.starts_with("You may not send messages in this channel"),
+        "{reply}"
+    );
+    let reply = here_in(no_files, true).await.content;
+    assert!(reply.starts_with("You may not attach files"), "{reply}");
+    let jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox_jobs WHERE member_id IS NOT NULL")
+            .fetch_one(&alpha.pool)
+            .await
+            .unwrap();
+    assert_eq!(jobs, 0, "nothing was queued for the refused /here");
+
+    // Without a file she may post there, and in her times everything works.
+    let reply = here_in(no_files, false).await.content;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    let reply = here_in(alpha.times, true).await.content;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert!(
+        !sim.messages(read_only)
+            .iter()
+            .any(|m| m.content.contains("where I may not")),
+        "nothing shows where she may not post"
+    );
+}

@@ -32,7 +32,10 @@ impl Attacker {
         sim.add_bot(guild, app.id, BOT_PERMISSIONS).unwrap();
         // Its own master webhook, made through the REST API as its bot would.
         let hook: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/api/v10/channels/{channel}/webhooks", sim.api_url()))
+            .post(format!(
+                "{}/api/v10/channels/{channel}/webhooks",
+                sim.api_url()
+            ))
             .header("Authorization", format!("Bot {}", app.token))
             .json(&serde_json::json!({ "name": "kakusan" }))
             .send()
@@ -226,7 +229,10 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
     }
     federation.wait_destinations(1).await;
     let reply = federation
-        .here(vec![("message", crate::harness::string("after the attack"))])
+        .here(vec![(
+            "message",
+            crate::harness::string("after the attack"),
+        )])
         .await;
     assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
 }
