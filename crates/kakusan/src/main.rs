@@ -91,7 +91,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 async fn migrate() -> anyhow::Result<()> {
     let log = LogConfig::from_vars(&ProcessEnv)?;
     let database = DatabaseConfig::from_vars(&ProcessEnv)?;
-    telemetry::init(&log);
+    // `migrate` never talks to Discord, so it has no bot token to keep out of the log.
+    telemetry::init(&log, None);
     let shutdown = shutdown_on_signal();
     if database::connect_and_migrate(&database, &shutdown)
         .await?
@@ -104,7 +105,7 @@ async fn migrate() -> anyhow::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_vars(&ProcessEnv)?;
-    telemetry::init(&config.log);
+    telemetry::init(&config.log, Some(&config.discord.token));
     log_start(&config);
     // Every background task runs on `tasks` and stops when `shutdown` is cancelled.
     let shutdown = shutdown_on_signal();
@@ -279,7 +280,7 @@ async fn serve_until_shutdown(
 async fn register_commands(guild: Option<u64>) -> anyhow::Result<()> {
     let log = LogConfig::from_vars(&ProcessEnv)?;
     let discord = DiscordConfig::from_vars(&ProcessEnv)?;
-    telemetry::init(&log);
+    telemetry::init(&log, Some(&discord.token));
     let guild = guild.or(discord.commands_guild);
     let http = discord_client(&discord);
     let count = bot::register(&http, guild).await?.1;

@@ -1,6 +1,7 @@
 //! Operating the `kakusan` binary (issue 7): the HTTP endpoint and its metrics, a database
-//! outage while running, SIGTERM in the middle of a fan-out, and `kakusan check`. Each test
-//! runs the compiled binary against `discord-sim`, with a database of its own.
+//! outage while running, SIGTERM in the middle of a fan-out, `kakusan check`, and no token in
+//! the log. Each test runs the compiled binary against `discord-sim`, with a database of its
+//! own.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -13,6 +14,7 @@ mod harness;
 mod check;
 mod crash;
 mod endpoint;
+mod logs;
 mod outage;
 mod shutdown;
 
