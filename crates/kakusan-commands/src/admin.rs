@@ -1,8 +1,9 @@
 //! The server commands: `/setup`, `/card`, `/regserver`, `/unregserver`, `/serverlist`, the
 //! Accept button, `/ping` and `/pingall`.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -22,6 +23,9 @@ use crate::federation::{Inbound, Outbound, Pings, card, fingerprint, peer_card};
 use crate::interaction::{Ctx, Reply};
 use crate::model::SetupCommand;
 
+/// How often a member may run `/ping` or `/pingall`.
+const PING_COOLDOWN: Duration = Duration::from_secs(30);
+
 /// How long `/ping` waits for the pong.
 const PONG_WAIT: Duration = Duration::from_secs(10);
 
@@ -31,6 +35,9 @@ pub(crate) struct Admin {
     outbound: Outbound,
     inbound: Arc<Inbound>,
     pings: Arc<Pings>,
+    /// When each member (per guild) last ran `/ping` or `/pingall` in this process: a member
+    /// cannot make kakusan post to every peer's webhook as fast as they can type.
+    last_ping: Mutex<HashMap<(u64, u64), Instant>>,
 }
 
 impl Admin {
@@ -45,7 +52,33 @@ impl Admin {
             outbound,
             inbound,
             pings,
+            last_ping: Mutex::default(),
         }
+    }
+
+    /// Refuses a `/ping` or `/pingall` within [`PING_COOLDOWN`] of the member's last one.
+    fn ping_cooldown(&self, ctx: &Ctx, command: &str) -> Outcome<()> {
+        let now = Instant::now();
+        let mut last = self
+            .last_ping
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        last.retain(|_, at| now.duration_since(*at) < PING_COOLDOWN);
+        let key = (ctx.guild(), ctx.user());
+        if let Some(at) = last.get(&key) {
+            let wait = PING_COOLDOWN
+                .saturating_sub(now.duration_since(*at))
+                .as_secs()
+                + 1;
+            metrics::counter!("kakusan_ping_cooldowns_total").increment(1);
+            tracing::info!(command, "a ping within the cooldown was refused");
+            return Err(HandlerError::refused(format!(
+                "You can ping once every {} seconds; try /{command} again in {wait} s.",
+                PING_COOLDOWN.as_secs()
+            )));
+        }
+        last.insert(key, now);
+        Ok(())
     }
 
     pub(crate) async fn setup(&self, ctx: &Ctx, setup: SetupCommand) -> Outcome<Reply> {
@@ -338,6 +371,7 @@ impl Admin {
     }
 
     pub(crate) async fn ping(&self, ctx: &Ctx, name: &str) -> Outcome<Reply> {
+        self.ping_cooldown(ctx, "ping")?;
         let local = self.ctx.local(ctx.guild()).await?;
         let Some(peer) = peers::peer_by_name(&self.ctx.pool, ctx.guild(), name.trim()).await?
         else {
@@ -350,6 +384,7 @@ impl Admin {
     }
 
     pub(crate) async fn pingall(&self, ctx: &Ctx) -> Outcome<Reply> {
+        self.ping_cooldown(ctx, "pingall")?;
         let local = self.ctx.local(ctx.guild()).await?;
         let list = peers::list_peers(&self.ctx.pool, ctx.guild()).await?;
         if list.is_empty() {

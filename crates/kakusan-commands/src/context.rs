@@ -37,6 +37,9 @@ pub(crate) struct Context {
 /// How many messages one page of a channel's history holds (Discord's maximum).
 const HISTORY_PAGE: u16 = 100;
 
+/// How many messages of one channel a catch-up reads at most.
+pub(crate) const CATCH_UP_LIMIT: usize = 1000;
+
 /// The name kakusan gives the webhooks it creates.
 pub(crate) const WEBHOOK_NAME: &str = "kakusan";
 
@@ -80,7 +83,10 @@ impl Context {
         }
     }
 
-    /// Every message of `channel` after message `after`, oldest first, read page by page.
+    /// The messages of `channel` after message `after`, oldest first, read page by page: at
+    /// most [`CATCH_UP_LIMIT`] of them (the catch-up after a restart must not read a flooded
+    /// channel for ever; the next catch-up goes on from where this one stopped). Stopping
+    /// early is logged.
     pub(crate) async fn history_after(
         &self,
         channel: Id<ChannelMarker>,
@@ -105,6 +111,14 @@ impl Context {
             }
             history.append(&mut page);
             if last_page {
+                return Ok(history);
+            }
+            if history.len() >= CATCH_UP_LIMIT {
+                tracing::warn!(
+                    %channel,
+                    read = history.len(),
+                    "stopped reading the channel's history at the catch-up limit; the rest is read at the next start"
+                );
                 return Ok(history);
             }
         }

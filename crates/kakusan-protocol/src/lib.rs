@@ -65,7 +65,9 @@ pub use kakusan_types::{
 pub use keys::{KeyError, SealingKey, SealingSecret, ServerKeys, SigningSecret, VerifyKey};
 pub use name::{DisplayName, DisplayNameError};
 pub use seal::{SealError, SealedSecret};
-pub use sync::{MAX_SYNC_CHUNKS, SyncAssembler, SyncError, reassemble_sync, split_sync};
+pub use sync::{
+    MAX_SYNC_CHUNKS, SyncAssembler, SyncError, reassemble_sync, split_sync, split_sync_with_ttl,
+};
 pub use verify::{
     MAX_CLOCK_SKEW, MemoryReplayGuard, PeerKeys, Rejection, ReplayError, ReplayGuard, Sender,
     VerifiedEnvelope, Verifier, VerifyError,

@@ -4,7 +4,7 @@
 use crate::encoding::to_ascii_json;
 use crate::envelope::{
     Body, EncodeError, Envelope, EnvelopeText, MAX_WIRE_BYTES, Nonce, Registration,
-    SIGNATURE_CHARS, SyncChunk,
+    SIGNATURE_CHARS, SyncChunk, Ttl,
 };
 use crate::keys::SigningSecret;
 use crate::{ServerName, Snowflake};
@@ -59,12 +59,27 @@ pub fn split_sync(
     key: &SigningSecret,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<EnvelopeText>, SyncError> {
+    split_sync_with_ttl(src, dst, registrations, now, Ttl::default(), key, rng)
+}
+
+/// [`split_sync`] with every chunk carrying `ttl`: a sync sent in answer to a hello carries
+/// the hello's `ttl - 1` (SPEC §3).
+pub fn split_sync_with_ttl(
+    src: &ServerName,
+    dst: &ServerName,
+    registrations: &[Registration],
+    now: DateTime<Utc>,
+    ttl: Ttl,
+    key: &SigningSecret,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<EnvelopeText>, SyncError> {
     let sync = Nonce::generate(rng);
     // Measure the envelope without registrations, with the widest index and count the format
     // allows, so that real chunks can only be shorter than the estimate.
     let widest =
         SyncChunk::new(sync, u32::MAX - 1, u32::MAX, Vec::new()).expect("index is below count");
-    let empty = Envelope::new(src.clone(), dst.clone(), Body::TimesSync(widest), now, rng);
+    let empty =
+        Envelope::new(src.clone(), dst.clone(), Body::TimesSync(widest), now, rng).with_ttl(ttl);
     let overhead = empty.payload().map_err(EncodeError::from)?.len() + 1 + SIGNATURE_CHARS;
     let budget = MAX_WIRE_BYTES.saturating_sub(overhead);
 
@@ -99,7 +114,8 @@ pub fn split_sync(
         .map(|(regs, index)| {
             let chunk = SyncChunk::new(sync, index, count, regs).expect("index is below count");
             let envelope =
-                Envelope::new(src.clone(), dst.clone(), Body::TimesSync(chunk), now, rng);
+                Envelope::new(src.clone(), dst.clone(), Body::TimesSync(chunk), now, rng)
+                    .with_ttl(ttl);
             Ok(envelope.sign(key)?)
         })
         .collect()

@@ -46,6 +46,13 @@ pub struct Peer {
     pub last_ping_rtt_ms: Option<i32>,
     /// When the row was created.
     pub created_at: DateTime<Utc>,
+    /// When a `times.sync` last went to the peer in answer to its hello.
+    pub last_sync_sent_at: Option<DateTime<Utc>>,
+    /// Why the peer's master webhook refuses us (401, 403, 404), while it does: nothing but a
+    /// `/ping` is sent to it meanwhile.
+    pub unreachable_reason: Option<String>,
+    /// Since when.
+    pub unreachable_at: Option<DateTime<Utc>>,
 }
 
 /// The fields of a peer's card.
@@ -269,6 +276,46 @@ pub async fn record_bye(executor: impl PgExecutor<'_>, peer_id: i64) -> Result<b
     .fetch_one(executor)
     .await?;
     Ok(touched > 0)
+}
+
+/// Claims the answer to a hello: true (and noted) when no sync went to the peer in answer to
+/// a hello within `window`, false when one did (the hello is then not answered again).
+pub async fn claim_hello_sync(
+    executor: impl PgExecutor<'_>,
+    peer_id: i64,
+    window: std::time::Duration,
+) -> Result<bool, StorageError> {
+    let claimed = sqlx::query(
+        "UPDATE peers SET last_sync_sent_at = now()
+         WHERE id = $1
+           AND (last_sync_sent_at IS NULL
+                OR last_sync_sent_at < now() - make_interval(secs => $2))",
+    )
+    .bind(peer_id)
+    .bind(window.as_secs_f64())
+    .execute(executor)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Marks the peer unreachable with `reason` (its master webhook refused us), or reachable
+/// again with `None` (a ping got through).
+pub async fn set_unreachable(
+    executor: impl PgExecutor<'_>,
+    peer_id: i64,
+    reason: Option<&str>,
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "UPDATE peers SET unreachable_reason = $2,
+                          unreachable_at = CASE WHEN $2::text IS NULL THEN NULL
+                                                ELSE coalesce(unreachable_at, now()) END
+         WHERE id = $1",
+    )
+    .bind(peer_id)
+    .bind(reason)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 /// Notes that a verified envelope from the peer arrived now.

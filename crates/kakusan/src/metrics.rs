@@ -30,6 +30,11 @@ pub(crate) const COMMAND_USES: &str = "kakusan_command_uses_total";
 pub(crate) const ENVELOPES_RECEIVED: &str = "kakusan_envelopes_received_total";
 /// Rejected envelopes by reason (`kakusan-commands`).
 pub(crate) const ENVELOPES_REJECTED: &str = "kakusan_envelopes_rejected_total";
+/// Hellos not answered with a sync because one went to that peer within 10 minutes
+/// (`kakusan-commands`).
+pub(crate) const HELLO_SYNCS_SKIPPED: &str = "kakusan_hello_syncs_skipped_total";
+/// `/ping` and `/pingall` refused because the member used one within 30 s (`kakusan-commands`).
+pub(crate) const PING_COOLDOWNS: &str = "kakusan_ping_cooldowns_total";
 /// Heartbeat round trip per shard (`kakusan-gateway`).
 pub(crate) const GATEWAY_LATENCY: &str = "kakusan_gateway_latency_seconds";
 /// Reconnects per shard (`kakusan-gateway`).
@@ -106,6 +111,15 @@ fn describe() {
         ENVELOPES_REJECTED,
         "Envelopes rejected by verification, by reason"
     );
+    describe_counter!(
+        HELLO_SYNCS_SKIPPED,
+        "Hellos from mutual peers not answered with a times.sync, because one went to that peer \
+         in answer to a hello within the last 10 minutes"
+    );
+    describe_counter!(
+        PING_COOLDOWNS,
+        "/ping and /pingall refused because the member ran one within the last 30 seconds"
+    );
     describe_gauge!(
         GATEWAY_LATENCY,
         Unit::Seconds,
@@ -136,6 +150,8 @@ fn register_zeroes() {
     for reason in Rejection::LABELS {
         counter!(ENVELOPES_REJECTED, "reason" => reason).absolute(0);
     }
+    counter!(HELLO_SYNCS_SKIPPED).absolute(0);
+    counter!(PING_COOLDOWNS).absolute(0);
     gauge!(GATEWAY_SHARDS_CONNECTED).set(0.0);
 }
 

@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use kakusan_delivery::StoredReplayGuard;
 use kakusan_protocol::{
-    Body, Card, Registration, SealedSecret, ServerName, SyncAssembler, TimesWithdraw,
+    Body, Card, Registration, SealedSecret, ServerName, SyncAssembler, TimesWithdraw, Ttl,
     VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy, WebhookUrl,
 };
 use kakusan_storage::destinations::{self, Announced};
@@ -63,6 +63,9 @@ impl Refusal {
         }
     }
 }
+
+/// How often a peer's hellos are answered with a sync at most.
+const HELLO_SYNC_WINDOW: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// What stops a verified envelope: a refusal of the flows (reported in the bot-com channel,
 /// nothing changed), or a failure of ours.
@@ -250,7 +253,7 @@ impl Inbound {
         let src = envelope.src().clone();
         if let kakusan_protocol::Sender::Unregistered(card) = sender {
             // Only a hello gets here without a known key: the verifier checked its card.
-            return self.hello(local, *card).await;
+            return self.hello(local, *card, reply_ttl).await;
         }
         let Some(peer) =
             peers::peer_by_name(&self.ctx.pool, local.guild_id(), src.as_str()).await?
@@ -265,7 +268,7 @@ impl Inbound {
                     Ok(card) if card.name() == &src => card,
                     _ => return Err(Refusal::CardMismatch(src.to_string()).into()),
                 };
-                self.hello(local, card).await
+                self.hello(local, card, reply_ttl).await
             }
             Body::PeerBye => {
                 peers::record_bye(&self.ctx.pool, peer.id).await?;
@@ -394,7 +397,14 @@ impl Inbound {
 
     /// A verified hello (from a registered peer or a newcomer): record it, then sync if the
     /// pair is mutual, or ask our admins to accept it.
-    async fn hello(&self, local: &Local, card: Card) -> Result<(), InboundError> {
+    /// `reply_ttl`: the TTL of what answers the hello (its `ttl - 1`), `None` when the hello
+    /// may not be answered any more.
+    async fn hello(
+        &self,
+        local: &Local,
+        card: Card,
+        reply_ttl: Option<Ttl>,
+    ) -> Result<(), InboundError> {
         let name = card.name().to_string();
         let guild = card.guild_id().get();
         // Checked in the transaction that stores the hello, so no other hello slips between
@@ -425,13 +435,30 @@ impl Inbound {
         }
         let peer =
             peers::record_hello(&mut *transaction, local.guild_id(), &peer_card(&card)).await?;
-        if peer.mutual {
+        // A hello is answered with our times at most once per peer per window: a peer must
+        // not be able to make us send a whole sync, chunk after chunk, as often as it likes.
+        let answer_ttl = match reply_ttl {
+            Some(ttl)
+                if peer.mutual
+                    && peers::claim_hello_sync(&mut *transaction, peer.id, HELLO_SYNC_WINDOW)
+                        .await? =>
+            {
+                Some(ttl)
+            }
+            _ => None,
+        };
+        let answered = answer_ttl.is_some();
+        if let Some(ttl) = answer_ttl {
             self.outbound
-                .enqueue_sync(&mut transaction, local, &peer)
+                .enqueue_sync_with_ttl(&mut transaction, local, &peer, ttl)
                 .await?;
         }
         transaction.commit().await?;
-        if peer.mutual {
+        if peer.mutual && !answered {
+            metrics::counter!("kakusan_hello_syncs_skipped_total").increment(1);
+            tracing::info!(peer = %name, "a hello within 10 minutes of the last answered one; no sync sent");
+        }
+        if answered {
             self.ctx
                 .botcom_line(
                     &local.server,

@@ -10,7 +10,7 @@ use kakusan_delivery::{EnvelopePayload, enqueue_envelope, webhook_username};
 use kakusan_protocol::rand_core::OsRng;
 use kakusan_protocol::{
     Body, Card, DisplayName, Envelope, Hello, Registration, SealedSecret, SealingKey, Snowflake,
-    Ttl, WebhookUrl, split_sync,
+    Ttl, WebhookUrl, split_sync_with_ttl,
 };
 use kakusan_storage::peers::Peer;
 use kakusan_storage::{PgConnection, SecretString, times};
@@ -75,6 +75,18 @@ impl Outbound {
         local: &Local,
         peer: &Peer,
     ) -> Outcome<()> {
+        self.enqueue_sync_with_ttl(connection, local, peer, Ttl::default())
+            .await
+    }
+
+    /// [`Outbound::enqueue_sync`] with the chunks' TTL: an answer carries its cause's `ttl - 1`.
+    pub(crate) async fn enqueue_sync_with_ttl(
+        &self,
+        connection: &mut PgConnection,
+        local: &Local,
+        peer: &Peer,
+        ttl: Ttl,
+    ) -> Outcome<()> {
         let sealing = SealingKey::from_bytes(peer.sealing_key.0)
             .context("the stored sealing key of a peer")?;
         let mut registrations = Vec::new();
@@ -84,11 +96,12 @@ impl Outbound {
             }
         }
         let dst = peer.name.clone();
-        let chunks = split_sync(
+        let chunks = split_sync_with_ttl(
             &local.name,
             &dst,
             &registrations,
             Utc::now(),
+            ttl,
             local.keys.signing(),
             &mut OsRng,
         )

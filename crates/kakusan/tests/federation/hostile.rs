@@ -236,3 +236,103 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
         .await;
     assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
 }
+
+/// A deployment's keys, read from its database: what an attacker who compromised it holds.
+async fn stolen_keys(side: &crate::harness::Deployment) -> ServerKeys {
+    let (signing, sealing): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT signing_key, sealing_key FROM servers")
+            .fetch_one(&side.pool)
+            .await
+            .unwrap();
+    ServerKeys::new(
+        kakusan_protocol::SigningSecret::from_seed(signing.try_into().unwrap()),
+        kakusan_protocol::SealingSecret::from_bytes(sealing.try_into().unwrap()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
+    let federation = Federation::peered(false).await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+    let card_alpha: String = crate::harness::card_in(
+        &alpha
+            .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
+            .await
+            .content,
+    );
+    let card_beta: String = crate::harness::card_in(
+        &beta
+            .invoke(sim, beta.botcom, beta.admin, "card", vec![])
+            .await
+            .content,
+    );
+    // Alpha is compromised: the attacker signs with its keys and repeats its hello.
+    let attacker = Attacker {
+        keys: stolen_keys(alpha).await,
+        card: Card::parse(&card_alpha, &WebhookPolicy::discord()).unwrap(),
+        api: sim.api_url(),
+    };
+    // Every sync beta ever sent alpha is a message in alpha's bot-com channel.
+    let syncs_at_alpha = || {
+        sim.messages(alpha.botcom)
+            .iter()
+            .filter(|m| m.content.contains(r#""kind":"times.sync""#))
+            .count()
+    };
+    let syncs_before = syncs_at_alpha();
+    assert!(syncs_before >= 1, "the peering sent a sync");
+    let skipped = r#"kakusan_hello_syncs_skipped_total"#;
+    let before = beta.metric(skipped).await.unwrap_or_default();
+    for _ in 0..3 {
+        attacker.hello(&card_beta).await;
+    }
+    eventually(
+        "the repeated hellos to be counted and not answered",
+        || async {
+            let now = beta.metric(skipped).await?;
+            (now >= before + 3.0).then_some(())
+        },
+    )
+    .await;
+    let synced_since: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM peers WHERE last_sync_sent_at IS NOT NULL")
+            .fetch_one(&beta.pool)
+            .await
+            .unwrap();
+    assert_eq!(synced_since, 1, "the first hello was answered");
+
+    // A member's /ping goes through once, and again only after the cooldown.
+    let ping = |side: &'static str| {
+        let deployment = if side == "alpha" { alpha } else { beta };
+        deployment.invoke(
+            sim,
+            deployment.times,
+            federation.hanako,
+            "ping",
+            vec![(
+                "server",
+                crate::harness::string(if side == "alpha" { "beta" } else { "alpha" }),
+            )],
+        )
+    };
+    let first = ping("alpha").await.content;
+    assert!(first.starts_with("**beta**: pong in"), "{first}");
+    let second = ping("alpha").await.content;
+    assert!(
+        second.starts_with("You can ping once every 30 seconds"),
+        "{second}"
+    );
+    // The legitimate flow beside it: beta's side pings fine, and a relay still goes out.
+    let other = ping("beta").await.content;
+    assert!(other.starts_with("**alpha**: pong in"), "{other}");
+    let reply = federation
+        .here(vec![("message", crate::harness::string("still relayed"))])
+        .await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    // By now a sync queued in answer to the hellos would long have arrived.
+    assert_eq!(
+        syncs_at_alpha(),
+        syncs_before,
+        "no sync answered the repeated hellos"
+    );
+}
