@@ -265,7 +265,7 @@ impl Admin {
         // queued job to; if it cannot be sent, the admin is told.
         peers::remove_peer(&self.ctx.pool, ctx.guild(), peer.name.as_str()).await?;
         let told = self.outbound.post_now(&local, &peer, Body::PeerBye).await;
-        self.inbound.forget_sync(ctx.guild(), &peer.name);
+        self.inbound.forget_sync(peer.id);
         Ok(Reply::text(match told {
             Ok(()) => format!(
                 "Removed **{}** and everything learned from it; it was told goodbye.",

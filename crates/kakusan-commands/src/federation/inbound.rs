@@ -100,9 +100,10 @@ pub(crate) struct Inbound {
     pub(super) ctx: Arc<Context>,
     outbound: Outbound,
     pings: Arc<Pings>,
-    /// Partial `times.sync`s per local server. In memory by design: a restart in the middle
-    /// of a sync only means the peer's next sync (on its next hello) replaces it.
-    syncs: Mutex<HashMap<u64, SyncAssembler>>,
+    /// Partial `times.sync`s, by the peer's row id (not its name, which a hello may change
+    /// between chunks). In memory by design: a restart in the middle of a sync only means the
+    /// peer's next sync (on its next hello) replaces it.
+    syncs: Mutex<HashMap<i64, SyncAssembler>>,
     /// Envelopes whose id was recorded as seen but whose effect could not be stored (the
     /// database went away in between), by message id: their id is forgotten before they are
     /// checked again, or the retry would look like a replay.
@@ -120,15 +121,13 @@ impl Inbound {
         }
     }
 
-    /// Forgets what a sync from `peer` to our server in `guild` had assembled so far (the peer
+    /// Forgets what a sync from the peer with row id `peer_id` had assembled so far (the peer
     /// was removed or said goodbye).
-    pub(crate) fn forget_sync(&self, guild: u64, peer: &ServerName) {
-        if let Some(assembler) = self.sync_map().get_mut(&guild) {
-            assembler.forget(peer);
-        }
+    pub(crate) fn forget_sync(&self, peer_id: i64) {
+        self.sync_map().remove(&peer_id);
     }
 
-    fn sync_map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, SyncAssembler>> {
+    fn sync_map(&self) -> std::sync::MutexGuard<'_, HashMap<i64, SyncAssembler>> {
         self.syncs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -272,7 +271,7 @@ impl Inbound {
             }
             Body::PeerBye => {
                 peers::record_bye(&self.ctx.pool, peer.id).await?;
-                self.forget_sync(local.guild_id(), &src);
+                self.forget_sync(peer.id);
                 self.ctx
                     .botcom_line(
                         &local.server,
@@ -305,7 +304,7 @@ impl Inbound {
                 let sync_id = chunk.sync_id().to_string();
                 let complete = self
                     .sync_map()
-                    .entry(local.guild_id())
+                    .entry(peer.id)
                     .or_default()
                     .accept(&src, chunk);
                 match complete {
