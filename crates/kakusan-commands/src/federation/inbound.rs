@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use kakusan_delivery::StoredReplayGuard;
+use kakusan_delivery::{StoredReplayGuard, is_unknown_webhook};
 use kakusan_protocol::{
     Body, Card, Registration, SealedSecret, ServerName, SyncAssembler, TimesWithdraw, Ttl,
     VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy, WebhookUrl,
@@ -45,6 +45,8 @@ enum Refusal {
     CardMismatch(String),
     #[error("{0} sent a webhook that cannot be used: {1}")]
     BadWebhook(String, String),
+    #[error("{0} announced a webhook that is not in its own guild; it is not used")]
+    ForeignWebhook(String),
     #[error("{0} sent a sync that cannot be assembled: {1}")]
     BadSync(String, String),
     #[error("the name {0} is already used by another peer of this server")]
@@ -58,6 +60,7 @@ impl Refusal {
             Refusal::KeyMismatch(..) => "key_mismatch",
             Refusal::CardMismatch(..) => "bad_card",
             Refusal::BadWebhook(..) => "bad_webhook",
+            Refusal::ForeignWebhook(..) => "foreign_webhook",
             Refusal::BadSync(..) => "bad_sync",
             Refusal::NameTaken(..) => "name_taken",
         }
@@ -289,6 +292,7 @@ impl Inbound {
                         Refusal::BadWebhook(src.to_string(), "it does not open".into()).into(),
                     );
                 };
+                self.check_webhook(&peer, &hook).await?;
                 let opened = Opened::new(&registration, &hook);
                 destinations::announce(&self.ctx.pool, peer.id, &opened.announced(), None).await?;
                 Ok(())
@@ -339,6 +343,39 @@ impl Inbound {
         }
     }
 
+    /// Asks Discord whether an announced webhook exists and belongs to the announcing peer's
+    /// guild, before anything is relayed through it: a peer must not point our members' posts
+    /// into our own bot-com channel, or into a third server's times.
+    async fn check_webhook(&self, peer: &Peer, hook: &WebhookUrl) -> Result<(), InboundError> {
+        let result = self
+            .ctx
+            .http
+            .webhook(Id::new(hook.id().get()))
+            .token(hook.token())
+            .await;
+        let webhook = match result {
+            Ok(response) => response
+                .model()
+                .await
+                .context("reading an announced webhook")?,
+            Err(error) if is_unknown_webhook(&error) => {
+                return Err(
+                    Refusal::BadWebhook(peer.name.to_string(), "it does not exist".into()).into(),
+                );
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context("checking an announced webhook with Discord")
+                    .into());
+            }
+        };
+        if webhook.guild_id.map(|guild| guild.get()) == Some(peer.guild_id) {
+            Ok(())
+        } else {
+            Err(Refusal::ForeignWebhook(peer.name.to_string()).into())
+        }
+    }
+
     /// Opens a sealed webhook URL; `None` when it does not open or is not a webhook we accept.
     fn open_hook(
         &self,
@@ -375,6 +412,7 @@ impl Inbound {
                 )
                 .into());
             };
+            self.check_webhook(peer, &hook).await?;
             opened.push(Opened::new(registration, &hook));
         }
         // All or nothing: a sync replaces what the peer said before.

@@ -336,3 +336,81 @@ async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
         "no sync answered the repeated hellos"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_webhook_outside_the_peers_guild_is_never_used() {
+    let federation = Federation::peered(false).await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+    let card_alpha = crate::harness::card_in(
+        &alpha
+            .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
+            .await
+            .content,
+    );
+    let card_beta = crate::harness::card_in(
+        &beta
+            .invoke(sim, beta.botcom, beta.admin, "card", vec![])
+            .await
+            .content,
+    );
+    let beta_card = Card::parse(&card_beta, &WebhookPolicy::discord()).unwrap();
+    // Compromised alpha announces Hanako's times with beta's own master webhook as its hook:
+    // her posts at beta would land in beta's bot-com channel.
+    let attacker = Attacker {
+        keys: stolen_keys(alpha).await,
+        card: Card::parse(&card_alpha, &WebhookPolicy::discord()).unwrap(),
+        api: sim.api_url(),
+    };
+    let destination_hook = || async {
+        sqlx::query_scalar::<_, i64>("SELECT webhook_id FROM destinations")
+            .fetch_one(&beta.pool)
+            .await
+            .unwrap()
+    };
+    let legitimate = destination_hook().await;
+    let registration = kakusan_protocol::Registration {
+        member: Snowflake::new(federation.hanako).unwrap(),
+        name: kakusan_protocol::DisplayName::parse("hanako").unwrap(),
+        channel: Snowflake::new(beta.botcom).unwrap(),
+        hook: kakusan_protocol::SealedSecret::seal_webhook(
+            beta_card.sealing_key(),
+            beta_card.webhook(),
+            &mut OsRng,
+        )
+        .unwrap(),
+    };
+    let refused = r#"kakusan_envelopes_rejected_total{reason="foreign_webhook"}"#;
+    attacker
+        .send(&card_beta, Body::TimesAnnounce(registration))
+        .await;
+    eventually("the foreign webhook to be refused", || async {
+        (beta.metric(refused).await? >= 1.0).then_some(())
+    })
+    .await;
+    sim.wait_for_message(beta.botcom, PATIENCE, |m| {
+        m.webhook_id.is_none() && m.content.contains("not in its own guild")
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        destination_hook().await,
+        legitimate,
+        "the destination is unchanged"
+    );
+
+    // The legitimate flow beside it: Hanako's post at beta reaches her times at alpha.
+    let reply = beta
+        .invoke(
+            sim,
+            beta.times,
+            federation.hanako,
+            "here",
+            vec![("message", crate::harness::string("from beta"))],
+        )
+        .await
+        .content;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    sim.wait_for_message(alpha.times, PATIENCE, |m| m.content == "from beta")
+        .await
+        .unwrap();
+}
