@@ -16,6 +16,8 @@ const MAX_ROWS: usize = 5;
 
 const ACCEPT_PEER: &str = "accept-peer";
 const CANCEL_RELAY: &str = "cancel-relay";
+const STOP_DESTINATION: &str = "stop-destination";
+const START_DESTINATION: &str = "start-destination";
 
 /// What a pressed button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +33,16 @@ pub enum ComponentAction {
         /// The relay's id in storage.
         relay_id: Uuid,
     },
+    /// Stop one of the member's destinations (`/sharelist`): it gets nothing meanwhile.
+    StopDestination {
+        /// The destination's id in storage.
+        destination_id: i64,
+    },
+    /// Start a stopped destination again.
+    StartDestination {
+        /// The destination's id in storage.
+        destination_id: i64,
+    },
 }
 
 impl ComponentAction {
@@ -39,6 +51,12 @@ impl ComponentAction {
         match self {
             Self::AcceptPeer { request_id } => format!("{ACCEPT_PEER}:{request_id}"),
             Self::CancelRelay { relay_id } => format!("{CANCEL_RELAY}:{}", relay_id.hyphenated()),
+            Self::StopDestination { destination_id } => {
+                format!("{STOP_DESTINATION}:{destination_id}")
+            }
+            Self::StartDestination { destination_id } => {
+                format!("{START_DESTINATION}:{destination_id}")
+            }
         }
     }
 
@@ -51,6 +69,12 @@ impl ComponentAction {
             },
             CANCEL_RELAY => Self::CancelRelay {
                 relay_id: Uuid::try_parse(argument).ok()?,
+            },
+            STOP_DESTINATION => Self::StopDestination {
+                destination_id: argument.parse().ok()?,
+            },
+            START_DESTINATION => Self::StartDestination {
+                destination_id: argument.parse().ok()?,
             },
             _ => return None,
         };
@@ -90,6 +114,23 @@ pub fn cancel_button(relay_id: Uuid) -> Component {
         "Cancel",
         ButtonStyle::Danger,
     )
+}
+
+/// The "Stop" (or, for a stopped one, "Start") button of a destination in `/sharelist`.
+pub fn destination_button(destination_id: i64, stopped: bool, peer: &str) -> Component {
+    if stopped {
+        button(
+            ComponentAction::StartDestination { destination_id },
+            &format!("Start {peer}"),
+            ButtonStyle::Success,
+        )
+    } else {
+        button(
+            ComponentAction::StopDestination { destination_id },
+            &format!("Stop {peer}"),
+            ButtonStyle::Secondary,
+        )
+    }
 }
 
 /// Packs buttons into action rows of at most five, as Discord requires.
@@ -150,6 +191,10 @@ mod tests {
             ComponentAction::CancelRelay {
                 relay_id: Uuid::max(),
             },
+            ComponentAction::StopDestination {
+                destination_id: i64::MAX,
+            },
+            ComponentAction::StartDestination { destination_id: 1 },
         ] {
             let id = action.custom_id();
             assert!((1..=100).contains(&id.len()), "{id}");

@@ -377,6 +377,16 @@ impl Interactions {
             ComponentAction::CancelRelay { relay_id } => {
                 self.relays.cancel_relay(&ctx, relay_id).await
             }
+            ComponentAction::StopDestination { destination_id } => {
+                self.times
+                    .set_destination_stopped(&ctx, destination_id, true)
+                    .await
+            }
+            ComponentAction::StartDestination { destination_id } => {
+                self.times
+                    .set_destination_stopped(&ctx, destination_id, false)
+                    .await
+            }
         };
         let reply = settle(result, "a button");
         if reply.replaces_message {

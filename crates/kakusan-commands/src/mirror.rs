@@ -55,7 +55,7 @@ impl Mirror {
         )
         .await?
         .into_iter()
-        .filter(|d| d.broken_reason.is_none())
+        .filter(|d| d.broken_reason.is_none() && d.stopped_at.is_none())
         .collect();
         Ok(Some((times, destinations)))
     }

@@ -86,8 +86,17 @@ impl Relays {
         let local = self.ctx.local(ctx.guild()).await?;
         let all =
             destinations::destinations_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
+        // Destinations the member stopped get nothing and are not counted.
+        let (stopped, all): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|d| d.stopped_at.is_some());
         let (working, broken): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|d| d.broken_reason.is_none());
+        if working.is_empty() && broken.is_empty() && !stopped.is_empty() {
+            return Err(HandlerError::refused(format!(
+                "You have stopped every one of your destinations ({}), so nothing was relayed; start one in /sharelist.",
+                names(&stopped)
+            )));
+        }
         if working.is_empty() {
             return Err(HandlerError::refused(if broken.is_empty() {
                 "You have no times channel in any peered server yet, so there is nowhere to relay to. Run /regtimes in your times channels (here and in the peered servers).".to_owned()

@@ -6,8 +6,9 @@ use anyhow::Context as _;
 use kakusan_delivery::discord_code;
 use kakusan_protocol::{Body, SealingKey, Snowflake, TimesWithdraw};
 use kakusan_storage::times::{self, NewTimes};
-use kakusan_storage::{SecretString, StorageError, destinations, peers};
+use kakusan_storage::{SecretString, StorageError, destinations, outbox, peers};
 
+use crate::component;
 use crate::context::{Context, WEBHOOK_NAME};
 use crate::error::{HandlerError, Outcome};
 use crate::federation::{Outbound, registration};
@@ -223,15 +224,71 @@ impl TimesCommands {
                     .to_owned(),
             );
         }
+        let mut buttons = Vec::new();
         for destination in &destinations {
+            let stopped = destination.stopped_at.is_some();
             lines.push(format!(
-                "**{}**: times of {}, {}",
+                "**{}**: times of {}, {}{}",
                 destination.peer_name,
                 destination.member_name,
-                state(destination.broken_reason.as_deref())
+                state(destination.broken_reason.as_deref()),
+                if stopped { ", stopped by you" } else { "" }
+            ));
+            buttons.push(component::destination_button(
+                destination.id,
+                stopped,
+                &destination.peer_name,
             ));
         }
-        Ok(Reply::text(lines.join("\n")))
+        Ok(Reply {
+            text: lines.join("\n"),
+            components: component::rows(buttons),
+            replaces_message: false,
+        })
+    }
+
+    /// The Stop and Start buttons of `/sharelist`: the member decides where their posts go. A
+    /// stopped destination gets nothing, also not the copies already waiting for it.
+    pub(crate) async fn set_destination_stopped(
+        &self,
+        ctx: &Ctx,
+        destination_id: i64,
+        stopped: bool,
+    ) -> Outcome<Reply> {
+        let mut transaction = self.ctx.pool.begin().await?;
+        let Some(destination) = destinations::set_stopped(
+            &mut *transaction,
+            ctx.guild(),
+            ctx.user(),
+            destination_id,
+            stopped,
+        )
+        .await?
+        else {
+            return Ok(Reply::text(
+                "That destination is not yours, or it is gone; see /sharelist.",
+            ));
+        };
+        if stopped {
+            outbox::fail_queued_for_destination(
+                &mut *transaction,
+                destination.id,
+                "you stopped this destination",
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(Reply::text(if stopped {
+            format!(
+                "Stopped: your posts no longer go to **{}** until you start it again (/sharelist).",
+                destination.peer_name
+            )
+        } else {
+            format!(
+                "Started: your posts go to **{}** again.",
+                destination.peer_name
+            )
+        }))
     }
 }
 

@@ -35,6 +35,10 @@ pub struct Destination {
     pub broken_at: Option<DateTime<Utc>>,
     /// When the peer last announced it.
     pub updated_at: DateTime<Utc>,
+    /// When the member was told that this destination receives their posts.
+    pub notified_at: Option<DateTime<Utc>>,
+    /// Since when the member has stopped this destination; it gets nothing meanwhile.
+    pub stopped_at: Option<DateTime<Utc>>,
 }
 
 /// One member's times as a peer announced it.
@@ -96,6 +100,48 @@ pub async fn announce(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Notes that the member was told about the destination; true the first time only, so the
+/// member hears of each destination once.
+pub async fn claim_notice(
+    executor: impl PgExecutor<'_>,
+    destination_id: i64,
+) -> Result<bool, StorageError> {
+    let claimed = sqlx::query(
+        "UPDATE destinations SET notified_at = now() WHERE id = $1 AND notified_at IS NULL",
+    )
+    .bind(destination_id)
+    .execute(executor)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Stops (or starts again) one of `member_id`'s destinations at our server in guild
+/// `server_guild_id`. Returns the destination, or `None` when it is not that member's.
+pub async fn set_stopped(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+    member_id: u64,
+    destination_id: i64,
+    stopped: bool,
+) -> Result<Option<Destination>, StorageError> {
+    Ok(sqlx::query_as::<_, Destination>(
+        "WITH changed AS (
+             UPDATE destinations d
+             SET stopped_at = CASE WHEN $4 THEN coalesce(d.stopped_at, now()) ELSE NULL END
+             FROM peers p
+             WHERE d.id = $3 AND d.member_id = $2 AND p.id = d.peer_id
+               AND p.server_guild_id = $1
+             RETURNING d.*, p.name AS peer_name)
+         SELECT * FROM changed",
+    )
+    .bind(sf(server_guild_id)?)
+    .bind(sf(member_id)?)
+    .bind(destination_id)
+    .bind(stopped)
+    .fetch_optional(executor)
+    .await?)
 }
 
 /// Stores a `times.withdraw`; returns whether the peer had announced that member.
@@ -280,5 +326,32 @@ mod tests {
             let found = destinations_of_member(&pool, 100, member).await.unwrap();
             assert_eq!(found.len(), expected, "member {member}");
         }
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_member_hears_once_and_may_stop_only_their_own(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let peer = fixtures::mutual_peer(&pool, 100, "beta", 200).await;
+        let token = SecretString::new("tok");
+        let id = announce(&pool, peer.id, &announced(&token, 7), None)
+            .await
+            .unwrap();
+        assert!(claim_notice(&pool, id).await.unwrap());
+        assert!(!claim_notice(&pool, id).await.unwrap(), "only once");
+        assert!(
+            set_stopped(&pool, 100, 8, id, true)
+                .await
+                .unwrap()
+                .is_none(),
+            "another member's destination"
+        );
+        let stopped = set_stopped(&pool, 100, 7, id, true).await.unwrap().unwrap();
+        assert!(stopped.stopped_at.is_some());
+        assert_eq!(stopped.peer_name, "beta");
+        let started = set_stopped(&pool, 100, 7, id, false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(started.stopped_at.is_none());
     }
 }

@@ -71,3 +71,87 @@ async fn regtimes_again_in_ones_times_turns_mirror_on_and_off_in_place() {
     );
     assert_eq!(webhook_of_times().await, webhook);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
+    let federation = Federation::peered(false).await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+    // Each side told Hanako, in her times there, that the other now receives her posts.
+    for (side, peer) in [(alpha, "beta"), (beta, "alpha")] {
+        let needle = format!("your posts here now also go to **{peer}**");
+        sim.wait_for_message(side.times, crate::harness::PATIENCE, |m| {
+            m.content.contains(&needle)
+        })
+        .await
+        .unwrap();
+    }
+    // Once: registering again at beta re-announces her times, and alpha says nothing new.
+    let notices = || {
+        sim.messages(alpha.times)
+            .iter()
+            .filter(|m| m.content.contains("now also go to"))
+            .count()
+    };
+    let reply = beta
+        .invoke(sim, beta.times, federation.hanako, "regtimes", vec![])
+        .await
+        .content;
+    assert!(reply.contains("nothing changed"), "{reply}");
+    let reply = federation.here(vec![("message", string("first"))]).await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(notices(), 1);
+
+    // She stops beta from /sharelist: nothing goes there until she starts it again.
+    let first_button = |message: &discord_sim::Message| {
+        message.components[0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let press = |message: u64, user: u64, id: String| async move {
+        let interaction = sim.press_button(message, user, &id).unwrap();
+        sim.wait_for_reply(&interaction, crate::harness::PATIENCE)
+            .await
+            .unwrap()
+            .content
+    };
+    let sharelist = alpha
+        .invoke(sim, alpha.times, federation.hanako, "sharelist", vec![])
+        .await;
+    let stop = first_button(&sharelist);
+    assert!(stop.starts_with("stop-destination:"), "{stop}");
+    // Someone else cannot stop it for her.
+    let other = sim.create_user("umi");
+    sim.add_member(alpha.guild, other, &[]).unwrap();
+    let refused = press(sharelist.id, other, stop.clone()).await;
+    assert!(
+        refused.starts_with("That destination is not yours"),
+        "{refused}"
+    );
+    let answer = press(sharelist.id, federation.hanako, stop).await;
+    assert!(answer.starts_with("Stopped"), "{answer}");
+    let reply = federation
+        .here(vec![("message", string("while stopped"))])
+        .await;
+    assert!(reply.starts_with("You have stopped every one"), "{reply}");
+    let sharelist = alpha
+        .invoke(sim, alpha.times, federation.hanako, "sharelist", vec![])
+        .await;
+    assert!(
+        sharelist.content.contains("stopped by you"),
+        "{}",
+        sharelist.content
+    );
+    let start = first_button(&sharelist);
+    assert!(start.starts_with("start-destination:"), "{start}");
+    let answer = press(sharelist.id, federation.hanako, start).await;
+    assert!(answer.starts_with("Started"), "{answer}");
+    let reply = federation.here(vec![("message", string("again"))]).await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    let copies: Vec<String> = federation
+        .copies_at_beta()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(copies, ["first", "again"]);
+}
