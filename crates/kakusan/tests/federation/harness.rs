@@ -2,22 +2,19 @@
 //! simulated Discord, and the member's and admin's gestures the tests make.
 
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use discord_sim::{
     AppCredentials, CommandInvocation, CommandOptionValue, DiscordSim, InteractionRef, Message,
     MessageDraft,
 };
 use kakusan_storage::PgPool;
-
-use crate::common::{Cluster, TestDatabase, get, kakusan, sample};
+use kakusan_testkit::endpoint::{get, sample};
+use kakusan_testkit::process::{Binary, sigterm, wait_for_exit};
+use kakusan_testkit::{Cluster, PATIENCE, TestDatabase, eventually};
 
 /// The permissions the README's invite URL grants the bot (536988672): View Channels, Send
 /// Messages, Embed Links, Attach Files, Read Message History, Manage Webhooks.
 pub(crate) const BOT_PERMISSIONS: u64 = 536_988_672;
-
-/// How long a test waits for something that should happen within a second or two.
-pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// One organisation: its guild, its bot application, its database and its kakusan process.
 pub(crate) struct Deployment {
@@ -27,6 +24,8 @@ pub(crate) struct Deployment {
     pub(crate) admin: u64,
     pub(crate) botcom: u64,
     pub(crate) times: u64,
+    /// The `kakusan` it runs, started again after a stop or a kill.
+    binary: Binary,
     /// Its database on the shared server (dropped with it), unless it has a cluster of its own.
     _database: Option<TestDatabase>,
     /// A PostgreSQL cluster of its own, for tests that take its database away.
@@ -46,6 +45,7 @@ impl Deployment {
     /// `message_content`: whether the app may have the Message Content intent, and kakusan
     /// asks for it (`KAKUSAN_MIRROR`).
     async fn create(
+        binary: Binary,
         sim: &DiscordSim,
         name: &'static str,
         hanako: u64,
@@ -87,6 +87,7 @@ impl Deployment {
             admin,
             botcom,
             times,
+            binary,
             _database: database,
             cluster,
             database_url,
@@ -104,7 +105,9 @@ impl Deployment {
     pub(crate) async fn start(&mut self, sim: &DiscordSim) {
         let http_port = free_port();
         self.http_port = http_port;
-        let child = kakusan(&self.dir)
+        let child = self
+            .binary
+            .command(&self.dir)
             .arg("run")
             .env("DISCORD_TOKEN", &self.app.token)
             .env("DATABASE_URL", &self.database_url)
@@ -124,7 +127,7 @@ impl Deployment {
         sim.wait_for_sessions(self.app.id, 1, PATIENCE)
             .await
             .unwrap();
-        eventually("the commands to be registered", || async {
+        eventually(PATIENCE, "the commands to be registered", || async {
             (sim.commands(self.app.id, None).len() == 12).then_some(())
         })
         .await;
@@ -203,8 +206,8 @@ impl Deployment {
     /// SIGTERM, as an operator stops it, and a clean exit (status 0).
     pub(crate) fn stop(&mut self) {
         let mut child = self.child.take().expect("the deployment runs");
-        crate::common::sigterm(&child);
-        let status = crate::common::wait_for_exit(&mut child, PATIENCE);
+        sigterm(&child);
+        let status = wait_for_exit(&mut child, PATIENCE);
         assert!(status.success(), "{status:?}");
     }
 }
@@ -237,22 +240,32 @@ pub(crate) struct Federation {
 }
 
 impl Federation {
-    /// Both deployments running, nothing set up yet.
-    pub(crate) async fn start() -> Self {
-        Self::start_with(true, Addresses::Own).await
+    /// Both deployments running `kakusan`, nothing set up yet.
+    pub(crate) async fn start(kakusan: Binary) -> Self {
+        Self::start_with(kakusan, true, Addresses::Own).await
     }
 
     /// Both deployments running, their apps with or without the Message Content intent.
-    pub(crate) async fn start_with(message_content: bool, addresses: Addresses) -> Self {
-        Self::build(message_content, addresses, false).await
+    pub(crate) async fn start_with(
+        kakusan: Binary,
+        message_content: bool,
+        addresses: Addresses,
+    ) -> Self {
+        Self::build(kakusan, message_content, addresses, false).await
     }
 
     /// Both running; alpha's database on a cluster of its own when `alpha_cluster`.
-    async fn build(message_content: bool, addresses: Addresses, alpha_cluster: bool) -> Self {
+    async fn build(
+        kakusan: Binary,
+        message_content: bool,
+        addresses: Addresses,
+        alpha_cluster: bool,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sim = DiscordSim::start_default().await.unwrap();
         let hanako = sim.create_user("hanako");
         let mut alpha = Deployment::create(
+            kakusan,
             &sim,
             "alpha",
             hanako,
@@ -261,8 +274,16 @@ impl Federation {
             alpha_cluster,
         )
         .await;
-        let mut beta =
-            Deployment::create(&sim, "beta", hanako, message_content, addresses, false).await;
+        let mut beta = Deployment::create(
+            kakusan,
+            &sim,
+            "beta",
+            hanako,
+            message_content,
+            addresses,
+            false,
+        )
+        .await;
         alpha.start(&sim).await;
         beta.start(&sim).await;
         Federation {
@@ -275,18 +296,19 @@ impl Federation {
 
     /// Set up, mutual (by `/regserver` on both sides), with Hanako's times registered on both
     /// sides, `mirror` as given, and each side knowing the other's.
-    pub(crate) async fn peered(mirror: bool) -> Self {
-        Self::peered_with(mirror, true, Addresses::Own).await
+    pub(crate) async fn peered(kakusan: Binary, mirror: bool) -> Self {
+        Self::peered_with(kakusan, mirror, true, Addresses::Own).await
     }
 
     /// [`Federation::peered`], the apps with or without the Message Content intent, reaching
     /// Discord through their own addresses or the shared one.
     pub(crate) async fn peered_with(
+        kakusan: Binary,
         mirror: bool,
         message_content: bool,
         addresses: Addresses,
     ) -> Self {
-        Self::start_with(message_content, addresses)
+        Self::start_with(kakusan, message_content, addresses)
             .await
             .peer_up(mirror)
             .await
@@ -294,8 +316,8 @@ impl Federation {
 
     /// [`Federation::peered`] without mirror mode, alpha's database on a PostgreSQL cluster of
     /// its own that a test may stop (`alpha.cluster`).
-    pub(crate) async fn peered_alpha_on_own_cluster() -> Self {
-        Self::build(true, Addresses::Own, true)
+    pub(crate) async fn peered_alpha_on_own_cluster(kakusan: Binary) -> Self {
+        Self::build(kakusan, true, Addresses::Own, true)
             .await
             .peer_up(false)
             .await
@@ -352,7 +374,7 @@ impl Federation {
     /// Waits until each side counts the other as a mutual peer.
     pub(crate) async fn wait_mutual(&self) {
         for side in [&self.alpha, &self.beta] {
-            eventually("the peers to be mutual", || async {
+            eventually(PATIENCE, "the peers to be mutual", || async {
                 let mutual: i64 = sqlx::query_scalar("SELECT count(*) FROM peers WHERE mutual")
                     .fetch_one(&side.pool)
                     .await
@@ -366,7 +388,7 @@ impl Federation {
     /// Waits until each side knows `count` destinations (Hanako's times at the other).
     pub(crate) async fn wait_destinations(&self, count: i64) {
         for side in [&self.alpha, &self.beta] {
-            eventually("the destinations", || async {
+            eventually(PATIENCE, "the destinations", || async {
                 (destinations(side).await == count).then_some(())
             })
             .await;
@@ -424,22 +446,6 @@ pub(crate) fn card_in(reply: &str) -> String {
         .unwrap_or_else(|| panic!("no card in {reply:?}"))
         .trim()
         .to_owned()
-}
-
-/// Polls `probe` until it gives a value, for at most [`PATIENCE`].
-pub(crate) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn free_port() -> u16 {

@@ -7,8 +7,10 @@ use std::time::Duration;
 use discord_sim::DiscordSim;
 use kakusan_storage::{PgPool, outbox};
 
-use crate::common::{TestDatabase, sigterm, wait_for_exit};
-use crate::{Running, delivered, eventually, fan_out, harness, live_contents};
+use kakusan_testkit::process::{sigterm, wait_for_exit};
+use kakusan_testkit::{TestDatabase, eventually};
+
+use crate::{Running, delivered, fan_out, harness, live_contents};
 
 const DESTINATIONS: usize = 10;
 const MESSAGES: u64 = 20;

@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 use discord_sim::{DiscordSim, Fault, FaultAction};
 use kakusan_storage::{PgPool, outbox};
 
-use crate::common::sample;
-use crate::common::{Cluster, get};
-use crate::{Running, eventually, fan_out, harness};
+use kakusan_testkit::endpoint::{get, sample};
+use kakusan_testkit::{Cluster, eventually};
+
+use crate::{KAKUSAN, Running, fan_out, harness};
 
 const DESTINATIONS: usize = 3;
 const MESSAGES: u64 = 2;
@@ -136,7 +137,8 @@ async fn a_port_in_use_is_one_line_naming_the_setting() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let output = crate::common::kakusan(&dir)
+    let output = KAKUSAN
+        .command(&dir)
         .arg("run")
         .env("DISCORD_TOKEN", "token")
         .env(

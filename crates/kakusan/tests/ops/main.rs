@@ -2,8 +2,6 @@
 //! outage while running, SIGTERM in the middle of a fan-out, and `kakusan check`. Each test
 //! runs the compiled binary against `discord-sim`, with a database of its own.
 
-#[path = "../common/mod.rs"]
-mod common;
 // The delivery tests' world: our server, and destinations at peers with webhooks in the
 // simulator.
 #[allow(dead_code, unreachable_pub)]
@@ -19,13 +17,15 @@ mod shutdown;
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{http_addr, kakusan};
 use discord_sim::DiscordSim;
 use kakusan_delivery::{RelayJob, SendPayload, enqueue_send};
 use kakusan_storage::PgPool;
+use kakusan_testkit::process::{Binary, http_addr, stderr_lines};
+
+/// The binary under test; Cargo names its path only to this package's own tests.
+const KAKUSAN: Binary = Binary::new(env!("CARGO_BIN_EXE_kakusan"));
 
 /// A running `kakusan run`, killed if the test ends without stopping it.
 pub(crate) struct Running {
@@ -39,10 +39,11 @@ pub(crate) struct Running {
 
 impl Running {
     /// Starts `kakusan run` on `database_url` against `sim` with `token` and waits until its
-    /// HTTP endpoint listens (on a port of its choosing, see [`kakusan`]).
+    /// HTTP endpoint listens (on a port of its choosing, see [`Binary::command`]).
     pub(crate) fn start(database_url: &str, sim: &DiscordSim, token: &str) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = kakusan(&dir)
+        let mut child = KAKUSAN
+            .command(&dir)
             .arg("run")
             .env("DISCORD_TOKEN", token)
             .env("DATABASE_URL", database_url)
@@ -52,7 +53,7 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let lines = common::stderr_lines(&mut child);
+        let lines = stderr_lines(&mut child);
         let (addr, _) = http_addr(&lines);
         Running {
             child,
@@ -126,16 +127,4 @@ pub(crate) fn delivered(sim: &DiscordSim, destinations: &[harness::Dest]) -> usi
         .iter()
         .map(|destination| live_contents(sim, destination.channel_id).len())
         .sum()
-}
-
-/// Polls `done` every 50 ms until it holds; panics with `what` after `within`.
-pub(crate) async fn eventually(within: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !done().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not within {within:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

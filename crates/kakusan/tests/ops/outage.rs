@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 use discord_sim::DiscordSim;
 use kakusan_storage::{PgPool, outbox};
 
-use crate::common::sample;
-use crate::common::{Cluster, get};
-use crate::{Running, delivered, eventually, fan_out, harness, live_contents};
+use kakusan_testkit::endpoint::{get, sample};
+use kakusan_testkit::{Cluster, eventually};
+
+use crate::{Running, delivered, fan_out, harness, live_contents};
 
 const DESTINATIONS: usize = 4;
 const MESSAGES: u64 = 3;

@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 use discord_sim::DiscordSim;
 use kakusan_storage::{PgPool, outbox};
 
-use crate::common::{TestDatabase, sigterm, wait_for_exit};
-use crate::{Running, delivered, eventually, fan_out, harness, live_contents};
+use kakusan_testkit::process::{sigterm, wait_for_exit};
+use kakusan_testkit::{TestDatabase, eventually};
+
+use crate::{Running, delivered, fan_out, harness, live_contents};
 
 const DESTINATIONS: usize = 10;
 /// At the simulator's 5 calls per 2 s per webhook, a lane needs about 8 s for these.

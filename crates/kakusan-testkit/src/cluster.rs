@@ -14,6 +14,7 @@ use std::process::Command;
 pub struct Cluster {
     /// `postgres://postgres@127.0.0.1:{port}/postgres`.
     pub url: String,
+    /// The port it listens on, on 127.0.0.1; it keeps it across a stop and a start.
     pub port: u16,
     bin: PathBuf,
     data: PathBuf,

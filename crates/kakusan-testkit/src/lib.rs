@@ -1,0 +1,18 @@
+//! Test support shared by kakusan's integration tests and benchmarks: a throw-away database
+//! ([`TestDatabase`]) or a PostgreSQL cluster of a test's own ([`Cluster`]), the compiled
+//! binary as a child process ([`process`]) and its HTTP endpoint ([`endpoint`]), and one way to
+//! wait for something to happen ([`eventually`]).
+//!
+//! This crate is only ever a dev-dependency. Cargo names the `kakusan` binary's path
+//! (`CARGO_BIN_EXE_kakusan`) only to that package's own integration tests, so nothing here
+//! knows it: the tests hand it in as a [`process::Binary`].
+
+mod cluster;
+mod database;
+pub mod endpoint;
+mod eventually;
+pub mod process;
+
+pub use cluster::Cluster;
+pub use database::TestDatabase;
+pub use eventually::{Outcome, PATIENCE, eventually};
