@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use discord_sim::{Fault, FaultAction};
-
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;

@@ -1,7 +1,6 @@
 //! `/regtimes` again in one's own times channel changes its options in place.
 
 use discord_sim::CommandOptionValue;
-
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;

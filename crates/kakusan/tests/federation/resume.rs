@@ -2,7 +2,6 @@
 //! the copies through Discord's replay, and a refused session falls back to a new one.
 
 use discord_sim::{Handshake, Message};
-
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;

@@ -3,7 +3,6 @@
 use std::process::Output;
 
 use discord_sim::DiscordSim;
-
 use kakusan_testkit::TestDatabase;
 
 use crate::KAKUSAN;

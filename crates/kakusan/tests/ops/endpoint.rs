@@ -4,11 +4,11 @@ use std::time::{Duration, Instant};
 
 use discord_sim::{DiscordSim, Fault, FaultAction};
 use kakusan_storage::{PgPool, outbox};
-
+use kakusan_testkit::delivery::World;
 use kakusan_testkit::endpoint::{get, sample};
 use kakusan_testkit::{Cluster, eventually};
 
-use crate::{KAKUSAN, Running, fan_out, harness};
+use crate::{KAKUSAN, Running, fan_out};
 
 const DESTINATIONS: usize = 3;
 const MESSAGES: u64 = 2;
@@ -20,7 +20,7 @@ async fn metrics_count_deliveries_and_readiness_follows_the_database() {
     let pool = PgPool::connect(&cluster.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
     let sim = DiscordSim::start_default().await.unwrap();
-    let world = harness::World::build(&pool, &sim, DESTINATIONS).await;
+    let world = World::build(&pool, &sim, DESTINATIONS).await;
     // The first webhook call is answered 429; twilight-http waits it out and sends again.
     sim.inject_fault(Fault {
         method: Some("POST".into()),

@@ -2,12 +2,6 @@
 //! outage while running, SIGTERM in the middle of a fan-out, and `kakusan check`. Each test
 //! runs the compiled binary against `discord-sim`, with a database of its own.
 
-// The delivery tests' world: our server, and destinations at peers with webhooks in the
-// simulator.
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../../kakusan-delivery/tests/delivery/harness.rs"]
-mod harness;
-
 mod check;
 mod crash;
 mod endpoint;
@@ -22,6 +16,7 @@ use chrono::{DateTime, Utc};
 use discord_sim::DiscordSim;
 use kakusan_delivery::{RelayJob, SendPayload, enqueue_send};
 use kakusan_storage::PgPool;
+use kakusan_testkit::delivery::{Dest, MEMBER};
 use kakusan_testkit::process::{Binary, http_addr, stderr_lines};
 
 /// The binary under test; Cargo names its path only to this package's own tests.
@@ -84,7 +79,7 @@ impl Drop for Running {
 /// `not_before` schedules them.
 pub(crate) async fn fan_out(
     pool: &PgPool,
-    destinations: &[harness::Dest],
+    destinations: &[Dest],
     messages: u64,
     not_before: Option<DateTime<Utc>>,
 ) {
@@ -95,7 +90,7 @@ pub(crate) async fn fan_out(
                 server_guild_id: 100,
                 destination_id: destination.id,
                 webhook_id: destination.webhook_id,
-                member_id: harness::MEMBER,
+                member_id: MEMBER,
                 source_message_id: message,
                 relay_id: None,
             };
@@ -122,7 +117,7 @@ pub(crate) fn live_contents(sim: &DiscordSim, channel_id: u64) -> Vec<String> {
 }
 
 /// How many messages all destinations show together.
-pub(crate) fn delivered(sim: &DiscordSim, destinations: &[harness::Dest]) -> usize {
+pub(crate) fn delivered(sim: &DiscordSim, destinations: &[Dest]) -> usize {
     destinations
         .iter()
         .map(|destination| live_contents(sim, destination.channel_id).len())
