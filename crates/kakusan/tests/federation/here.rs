@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use discord_sim::{DiscordSim, InteractionRef, Message};
+use kakusan_testkit::federation::{Federation, string};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
-use crate::harness::{Federation, string};
 
 /// More `/here`s than a webhook takes in a rate-limit window (5 per 2 s), several times over.
 const BURST: usize = 18;

@@ -2,7 +2,6 @@
 //! its own database and bot application, against the simulated Discord, driven the way members
 //! and admins drive them.
 
-mod harness;
 mod here;
 mod outage;
 mod regtimes;
@@ -12,11 +11,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use discord_sim::{CommandOptionValue, Message, MessageDraft};
-use harness::{Addresses, Deployment, Federation, destinations, string};
 use kakusan_protocol::rand_core::OsRng;
 use kakusan_protocol::{
     Body, Envelope, ServerKeys, ServerName, SigningSecret, Snowflake, TimesWithdraw,
 };
+use kakusan_testkit::federation::{Addresses, Deployment, Federation, destinations, string};
 use kakusan_testkit::process::Binary;
 use kakusan_testkit::{PATIENCE, eventually};
 

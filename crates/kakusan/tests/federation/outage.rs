@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use discord_sim::{Fault, FaultAction};
+use kakusan_testkit::federation::{Federation, string};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
-use crate::harness::{Federation, string};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_here_stored_before_an_outage_says_so_and_is_delivered_after_it() {

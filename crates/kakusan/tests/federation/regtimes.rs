@@ -1,10 +1,10 @@
 //! `/regtimes` again in one's own times channel changes its options in place.
 
 use discord_sim::CommandOptionValue;
+use kakusan_testkit::federation::{Federation, destinations, string};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
-use crate::harness::{Federation, destinations, string};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regtimes_again_in_ones_times_turns_mirror_on_and_off_in_place() {

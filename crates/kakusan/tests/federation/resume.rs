@@ -2,10 +2,10 @@
 //! the copies through Discord's replay, and a refused session falls back to a new one.
 
 use discord_sim::{Handshake, Message};
+use kakusan_testkit::federation::{Deployment, Federation};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
-use crate::harness::{Deployment, Federation};
 
 /// Hanako posts in alpha's times channel and waits for the copy at beta.
 async fn post_and_wait_for_copy(federation: &Federation, text: &str) -> (u64, Message) {
