@@ -13,25 +13,20 @@
 //!
 //! Run it with `cargo bench -p kakusan-delivery --bench delivery`.
 
-#[path = "../../kakusan/tests/common/database.rs"]
-mod database;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../tests/delivery/harness.rs"]
-mod harness;
-
 use std::time::{Duration, Instant};
 
 use discord_sim::{Fault, FaultAction, Limit, RateLimitConfig};
-use harness::Harness;
 use kakusan_delivery::{DeliveryConfig, EditPayload, SendPayload, enqueue_edit, enqueue_send};
 use kakusan_storage::outbox::{self, NewJob, Operation, Target};
 use kakusan_storage::{PgPool, copies};
+use kakusan_testkit::TestDatabase;
+use kakusan_testkit::delivery::Harness;
 use twilight_model::id::Id;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let database = database::TestDatabase::create().await;
+    let database = TestDatabase::create().await;
     let pool = PgPool::connect(&database.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
 

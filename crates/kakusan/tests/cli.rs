@@ -1,19 +1,22 @@
 //! The `kakusan` binary as an operator meets it: start-up errors, migrations, waiting for the
 //! database, and shutdown on SIGTERM.
 
-mod common;
-
 use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{TestDatabase, kakusan, sigterm, stderr_lines, wait_for_exit, wait_for_lines};
+use kakusan_testkit::TestDatabase;
+use kakusan_testkit::process::{Binary, sigterm, stderr_lines, wait_for_exit, wait_for_lines};
+
+/// The binary under test; Cargo names its path only to this package's own tests.
+const KAKUSAN: Binary = Binary::new(env!("CARGO_BIN_EXE_kakusan"));
 
 #[test]
 fn run_without_a_token_names_it_and_fails_fast() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let output = kakusan(&dir)
+    let output = KAKUSAN
+        .command(&dir)
         .arg("run")
         .env(
             "DATABASE_URL",
@@ -41,7 +44,8 @@ fn each_malformed_setting_stops_start_up_with_its_name() {
         ("KAKUSAN_COMMANDS_GUILD", "my-guild"),
         ("KAKUSAN_DISCORD_API", "not a url"),
     ] {
-        let output = kakusan(&dir)
+        let output = KAKUSAN
+            .command(&dir)
             .env("DISCORD_TOKEN", "token")
             .env(
                 "DATABASE_URL",
@@ -63,7 +67,7 @@ fn each_malformed_setting_stops_start_up_with_its_name() {
 fn a_broken_env_file_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "DISCORD_TOKEN='unterminated\n").unwrap();
-    let output = kakusan(&dir).arg("migrate").output().unwrap();
+    let output = KAKUSAN.command(&dir).arg("migrate").output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(".env"), "{stderr}");
@@ -93,7 +97,7 @@ async fn migrate_creates_the_schema_and_a_second_run_changes_nothing() {
     };
     assert!(schema().await.is_empty());
 
-    let first = kakusan(&dir).arg("migrate").output().unwrap();
+    let first = KAKUSAN.command(&dir).arg("migrate").output().unwrap();
     assert!(
         first.status.success(),
         "{}",
@@ -117,7 +121,7 @@ async fn migrate_creates_the_schema_and_a_second_run_changes_nothing() {
         assert!(tables.contains(table), "{table} missing from {tables:?}");
     }
 
-    let second = kakusan(&dir).arg("migrate").output().unwrap();
+    let second = KAKUSAN.command(&dir).arg("migrate").output().unwrap();
     assert!(
         second.status.success(),
         "{}",
@@ -140,7 +144,8 @@ fn run_keeps_waiting_for_an_unreachable_database_and_stops_on_sigterm() {
         listener.local_addr().unwrap().port()
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut child = kakusan(&dir)
+    let mut child = KAKUSAN
+        .command(&dir)
         .arg("run")
         .env("DISCORD_TOKEN", "token")
         .env(
@@ -173,7 +178,8 @@ async fn run_migrates_serves_and_exits_cleanly_on_sigterm() {
     let app = sim.create_application("kakusan");
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = kakusan(&dir)
+    let mut child = KAKUSAN
+        .command(&dir)
         .env("DISCORD_TOKEN", &app.token)
         .env("DATABASE_URL", &database.url)
         .env("KAKUSAN_DISCORD_API", sim.api_url())

@@ -1,8 +1,6 @@
 //! The delivery engine against the Discord simulator (through twilight-http) and the real
 //! PostgreSQL: what reaches Discord, in which order, and what the outbox keeps.
 
-mod harness;
-
 use std::time::Duration;
 
 use chrono::Utc;
@@ -10,10 +8,10 @@ use discord_sim::{Fault, FaultAction, Limit, RateLimitConfig, Upload};
 use kakusan_delivery::{AttachmentLink, DeliveryConfig, EditPayload};
 use kakusan_storage::outbox::{self, Cancelled, Coalesced};
 use kakusan_storage::{copies, destinations};
+use kakusan_testkit::delivery::{Harness, MEMBER};
+use kakusan_testkit::{PATIENCE, eventually};
 use serde_json::json;
 use sqlx::PgPool;
-
-use harness::Harness;
 
 #[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
 async fn send_edit_and_delete_reach_the_copy(pool: PgPool) {
@@ -45,7 +43,7 @@ async fn send_edit_and_delete_reach_the_copy(pool: PgPool) {
     .await
     .unwrap();
     assert!(matches!(edited, Coalesced::Enqueued(_)));
-    h.wait_until("the edit", || {
+    eventually(PATIENCE, "the edit", async || {
         h.sim.message(copy).unwrap().content == "hello, edited"
     })
     .await;
@@ -57,8 +55,10 @@ async fn send_edit_and_delete_reach_the_copy(pool: PgPool) {
     kakusan_delivery::enqueue_delete(&mut connection, &h.job(0, 1))
         .await
         .unwrap();
-    h.wait_until("the delete", || h.sim.message(copy).unwrap().deleted)
-        .await;
+    eventually(PATIENCE, "the delete", async || {
+        h.sim.message(copy).unwrap().deleted
+    })
+    .await;
     h.wait_drained().await;
     assert_eq!(
         copies::copy_of(&h.pool, dest.id, 1).await.unwrap(),
@@ -195,7 +195,7 @@ async fn a_scheduled_relay_waits_and_a_cancelled_one_never_goes(pool: PgPool) {
         )
         .await;
     assert_eq!(
-        outbox::cancel(&h.pool, 100, cancelled, Some(harness::MEMBER))
+        outbox::cancel(&h.pool, 100, cancelled, Some(MEMBER))
             .await
             .unwrap(),
         Cancelled::Yes
@@ -244,7 +244,7 @@ async fn transient_errors_retry_and_the_error_is_kept_meanwhile(pool: PgPool) {
         times: None,
     });
     h.send(0, 1, "eventually").await;
-    h.wait_until_async("a few failed attempts", async || {
+    eventually(PATIENCE, "a few failed attempts", async || {
         let jobs = outbox::pending_jobs(&h.pool, 100, None).await.unwrap();
         jobs.first().is_some_and(|job| {
             job.attempts >= 3 && job.last_error.as_deref().is_some_and(|e| e.contains("502"))
@@ -331,7 +331,7 @@ async fn a_slow_call_keeps_its_lease(pool: PgPool) {
         times: Some(1),
     });
     h.send(0, 1, "slow").await;
-    h.wait_until_async("the first worker to claim the job", async || {
+    eventually(PATIENCE, "the first worker to claim the job", async || {
         let jobs = outbox::pending_jobs(&h.pool, 100, None).await.unwrap();
         jobs.first().is_some_and(|job| job.leased_by.is_some())
     })

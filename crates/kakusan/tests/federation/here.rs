@@ -1,11 +1,13 @@
 //! `/here` in a harsh world: a burst against rate-limited webhooks on both sides cut by
 //! `kill -9`, and a `/here` typed outside the member's times.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use discord_sim::{DiscordSim, InteractionRef, Message};
+use kakusan_testkit::federation::{Federation, string};
+use kakusan_testkit::{PATIENCE, eventually};
 
-use crate::harness::{Federation, PATIENCE, eventually, string};
+use crate::KAKUSAN;
 
 /// More `/here`s than a webhook takes in a rate-limit window (5 per 2 s), several times over.
 const BURST: usize = 18;
@@ -60,7 +62,7 @@ fn check_arrivals(place: &str, posts: &[String], acknowledged: &[usize]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
-    let mut federation = Federation::peered(false).await;
+    let mut federation = Federation::peered(KAKUSAN, false).await;
     let (alpha_times, beta_times) = (federation.alpha.times, federation.beta.times);
     let interactions: Vec<InteractionRef> = (0..BURST)
         .map(|index| {
@@ -76,7 +78,7 @@ async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
         .collect();
     // Kill alpha once a few relays are out at both ends (so delivery is under way through
     // the rate limits) and most have been acknowledged.
-    eventually("the burst to be under way", || async {
+    eventually(PATIENCE, "the burst to be under way", || async {
         let sim = &federation.sim;
         let out = burst_posts(sim, beta_times)
             .len()
@@ -102,25 +104,26 @@ async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
     // go out at the webhooks' pace.
     let sim = &federation.sim;
     let last = burst_text(*acked.last().expect("some were acknowledged"));
-    let deadline = Instant::now() + PATIENCE + Duration::from_secs(30);
-    while !(burst_posts(sim, beta_times).contains(&last)
-        && burst_posts(sim, alpha_times).contains(&last))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "not every acknowledged relay arrived: beta {:?}, alpha {:?}",
-            burst_posts(sim, beta_times),
-            burst_posts(sim, alpha_times)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        PATIENCE + Duration::from_secs(30),
+        "every acknowledged relay to arrive",
+        || async {
+            let (at_beta, at_alpha) = (burst_posts(sim, beta_times), burst_posts(sim, alpha_times));
+            if at_beta.contains(&last) && at_alpha.contains(&last) {
+                Ok(())
+            } else {
+                Err(format!("beta {at_beta:?}, alpha {at_alpha:?}"))
+            }
+        },
+    )
+    .await;
     check_arrivals("beta", &burst_posts(sim, beta_times), &acked);
     check_arrivals("alpha's channel", &burst_posts(sim, alpha_times), &acked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn here_outside_the_members_times_is_posted_by_the_bot_after_it_is_stored() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha) = (&federation.sim, &federation.alpha);
     let elsewhere = sim.create_channel(alpha.guild, "general").unwrap();
     let reply = alpha

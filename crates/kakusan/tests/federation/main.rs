@@ -2,9 +2,6 @@
 //! its own database and bot application, against the simulated Discord, driven the way members
 //! and admins drive them.
 
-#[path = "../common/mod.rs"]
-mod common;
-mod harness;
 mod here;
 mod hostile;
 mod outage;
@@ -15,11 +12,16 @@ use std::time::Duration;
 
 use chrono::Utc;
 use discord_sim::{CommandOptionValue, Message, MessageDraft};
-use harness::{Addresses, Deployment, Federation, PATIENCE, destinations, eventually, string};
 use kakusan_protocol::rand_core::OsRng;
 use kakusan_protocol::{
     Body, Envelope, ServerKeys, ServerName, SigningSecret, Snowflake, TimesWithdraw,
 };
+use kakusan_testkit::federation::{Addresses, Deployment, Federation, destinations, string};
+use kakusan_testkit::process::Binary;
+use kakusan_testkit::{PATIENCE, eventually};
+
+/// The binary under test; Cargo names its path only to this package's own tests.
+const KAKUSAN: Binary = Binary::new(env!("CARGO_BIN_EXE_kakusan"));
 
 /// The `custom_id` of the first button on a message.
 fn first_button(message: &Message) -> String {
@@ -40,7 +42,7 @@ async fn press(sim: &discord_sim::DiscordSim, message: u64, user: u64, id: &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_deployments_peer_and_relay_a_members_post() {
-    let federation = Federation::start().await;
+    let federation = Federation::start(KAKUSAN).await;
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
     let card_alpha = alpha.setup(sim).await;
     let card_beta = beta.setup(sim).await;
@@ -210,7 +212,7 @@ async fn two_deployments_peer_and_relay_a_members_post() {
             .any(|m| m.content == "soon")
     };
     assert!(!shown_at_alpha(), "not shown here before its time");
-    eventually("the scheduled relay", || async {
+    eventually(PATIENCE, "the scheduled relay", || async {
         federation
             .copies_at_beta()
             .iter()
@@ -218,9 +220,11 @@ async fn two_deployments_peer_and_relay_a_members_post() {
             .then_some(())
     })
     .await;
-    eventually("the scheduled relay in its own channel", || async {
-        shown_at_alpha().then_some(())
-    })
+    eventually(
+        PATIENCE,
+        "the scheduled relay in its own channel",
+        || async { shown_at_alpha().then_some(()) },
+    )
     .await;
     assert!(
         !sim.messages(alpha.times)
@@ -249,7 +253,7 @@ async fn two_deployments_peer_and_relay_a_members_post() {
         .await
         .content;
     assert!(reply.contains("no longer your times"), "{reply}");
-    eventually("alpha to forget the destination", || async {
+    eventually(PATIENCE, "alpha to forget the destination", || async {
         (destinations(alpha).await == 0).then_some(())
     })
     .await;
@@ -272,7 +276,7 @@ async fn two_deployments_peer_and_relay_a_members_post() {
         .content;
     assert!(reply.contains("it was told goodbye"), "{reply}");
     for side in [alpha, beta] {
-        eventually("the destinations to go", || async {
+        eventually(PATIENCE, "the destinations to go", || async {
             (destinations(side).await == 0).then_some(())
         })
         .await;
@@ -298,7 +302,7 @@ async fn two_deployments_peer_and_relay_a_members_post() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_one_sentence_and_change_nothing() {
-    let federation = Federation::start().await;
+    let federation = Federation::start(KAKUSAN).await;
     let (sim, alpha) = (&federation.sim, &federation.alpha);
     let hanako = federation.hanako;
 
@@ -469,7 +473,7 @@ async fn wait_for_line(federation: &Federation, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_replayed_misaddressed_and_member_posted_envelopes_have_no_effect() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let alpha = &federation.alpha;
     let beta_name = ServerName::parse("beta").unwrap();
     let alpha_name = ServerName::parse("alpha").unwrap();
@@ -540,7 +544,7 @@ async fn forged_replayed_misaddressed_and_member_posted_envelopes_have_no_effect
     // The same genuine withdraw through the webhook does take effect: the checks above are
     // what stopped the others.
     post_to_alpha(&federation, genuine.as_str()).await;
-    eventually("the genuine withdraw", || async {
+    eventually(PATIENCE, "the genuine withdraw", || async {
         (destinations(alpha).await == 0).then_some(())
     })
     .await;
@@ -562,11 +566,11 @@ async fn forged_replayed_misaddressed_and_member_posted_envelopes_have_no_effect
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirror_mode_relays_edits_and_deletes_without_loops() {
-    let federation = Federation::peered(true).await;
+    let federation = Federation::peered(KAKUSAN, true).await;
     let sim = &federation.sim;
 
     let first = federation.hanako_posts("mirrored hello");
-    let copy = eventually("the mirrored copy", || async {
+    let copy = eventually(PATIENCE, "the mirrored copy", || async {
         federation
             .copies_at_beta()
             .into_iter()
@@ -574,7 +578,7 @@ async fn mirror_mode_relays_edits_and_deletes_without_loops() {
     })
     .await;
     sim.edit_message(first, "mirrored hello (edited)").unwrap();
-    eventually("the edit to reach the copy", || async {
+    eventually(PATIENCE, "the edit to reach the copy", || async {
         (sim.message(copy.id)?.content == "mirrored hello (edited)").then_some(())
     })
     .await;
@@ -590,7 +594,7 @@ async fn mirror_mode_relays_edits_and_deletes_without_loops() {
         },
     )
     .unwrap();
-    let quoted = eventually("the reply's copy", || async {
+    let quoted = eventually(PATIENCE, "the reply's copy", || async {
         federation
             .copies_at_beta()
             .into_iter()
@@ -607,7 +611,7 @@ async fn mirror_mode_relays_edits_and_deletes_without_loops() {
     assert!(quoted.content.contains(&first.to_string()));
 
     sim.delete_message(first).unwrap();
-    eventually("the delete to reach the copy", || async {
+    eventually(PATIENCE, "the delete to reach the copy", || async {
         sim.message(copy.id)?.deleted.then_some(())
     })
     .await;
@@ -624,7 +628,7 @@ async fn mirror_mode_relays_edits_and_deletes_without_loops() {
     )
     .unwrap();
     federation.hanako_posts("last one");
-    eventually("the last copy", || async {
+    eventually(PATIENCE, "the last copy", || async {
         federation
             .copies_at_beta()
             .iter()
@@ -649,7 +653,7 @@ async fn mirror_mode_relays_edits_and_deletes_without_loops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_killed_in_the_middle_of_a_fan_out_loses_nothing() {
-    let mut federation = Federation::peered(true).await;
+    let mut federation = Federation::peered(KAKUSAN, true).await;
     const POSTS: usize = 30;
     for index in 0..POSTS {
         federation.hanako_posts(&format!("post {index}"));
@@ -658,7 +662,7 @@ async fn a_deployment_killed_in_the_middle_of_a_fan_out_loses_nothing() {
     // alpha once every post is queued (an event Discord sent to a process that dies before it
     // is handled is gone; see ARCHITECTURE.md) and some, but not all, have arrived.
     let alpha_pool = federation.alpha.pool.clone();
-    eventually("every post to be queued", || async {
+    eventually(PATIENCE, "every post to be queued", || async {
         let (jobs, copies): (i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM outbox_jobs WHERE destination_id IS NOT NULL),
                     (SELECT count(*) FROM copies)",
@@ -675,23 +679,24 @@ async fn a_deployment_killed_in_the_middle_of_a_fan_out_loses_nothing() {
     federation.alpha.start(&federation.sim).await;
     // The killed process's lease on the job it was sending runs out after 10 s; then the
     // rest of the 30 go out at the webhook's pace.
-    let deadline = std::time::Instant::now() + Duration::from_secs(45);
-    loop {
-        let mut contents: Vec<String> = federation
-            .copies_at_beta()
-            .into_iter()
-            .map(|m| m.content)
-            .collect();
-        contents.dedup();
-        if contents.len() >= POSTS {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not every post arrived ({before} before the kill): {contents:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(45),
+        &format!("every post to arrive ({before} before the kill)"),
+        || async {
+            let mut contents: Vec<String> = federation
+                .copies_at_beta()
+                .into_iter()
+                .map(|m| m.content)
+                .collect();
+            contents.dedup();
+            if contents.len() >= POSTS {
+                Ok(())
+            } else {
+                Err(format!("{contents:?}"))
+            }
+        },
+    )
+    .await;
     let contents: Vec<String> = federation
         .copies_at_beta()
         .into_iter()
@@ -713,7 +718,7 @@ async fn without_the_message_content_intent_envelopes_are_read_through_the_maste
     // from apps without the intent.
     // Both deployments reach Discord through the one shared address here, the shape of
     // Discord's own base URL; every other test gives each its own.
-    let federation = Federation::peered_with(false, false, Addresses::Shared).await;
+    let federation = Federation::peered_with(KAKUSAN, false, false, Addresses::Shared).await;
     let sim = &federation.sim;
     let botcom = sim.messages(federation.beta.botcom);
     let envelope = botcom
@@ -756,7 +761,7 @@ async fn without_the_message_content_intent_envelopes_are_read_through_the_maste
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_destination_webhook_is_reported_and_marked_broken() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let sim = &federation.sim;
     let hook = sim.webhooks(federation.beta.times)[0].id;
     assert!(sim.delete_webhook(hook));
@@ -803,7 +808,7 @@ async fn a_deleted_destination_webhook_is_reported_and_marked_broken() {
         .content;
     assert!(reply.contains("no longer your times"), "{reply}");
     federation.regtimes(&federation.beta, false).await;
-    eventually("the destination to be mended", || async {
+    eventually(PATIENCE, "the destination to be mended", || async {
         let broken: i64 =
             sqlx::query_scalar("SELECT count(*) FROM destinations WHERE broken_reason IS NULL")
                 .fetch_one(&federation.alpha.pool)
@@ -840,7 +845,7 @@ async fn a_deleted_destination_webhook_is_reported_and_marked_broken() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
 
     // Alpha runs /setup again under a new name; beta learns it from the new hello.
@@ -858,7 +863,7 @@ async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused()
         .await
         .content;
     assert!(reply.contains("1 peer(s) were told"), "{reply}");
-    eventually("beta to know the new name", || async {
+    eventually(PATIENCE, "beta to know the new name", || async {
         let name: String = sqlx::query_scalar("SELECT name FROM peers")
             .fetch_one(&beta.pool)
             .await
@@ -947,7 +952,7 @@ async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envelopes_that_arrive_while_a_deployment_is_down_are_read_when_it_returns() {
-    let mut federation = Federation::peered(false).await;
+    let mut federation = Federation::peered(KAKUSAN, false).await;
     let taro = federation.sim.create_user("taro");
     for guild in [federation.alpha.guild, federation.beta.guild] {
         federation.sim.add_member(guild, taro, &[]).unwrap();
@@ -976,7 +981,7 @@ async fn envelopes_that_arrive_while_a_deployment_is_down_are_read_when_it_retur
 
     federation.beta.start(&federation.sim).await;
     let beta_pool = federation.beta.pool.clone();
-    eventually("beta to learn taro's times", || async {
+    eventually(PATIENCE, "beta to learn taro's times", || async {
         let known: i64 =
             sqlx::query_scalar("SELECT count(*) FROM destinations WHERE member_id = $1")
                 .bind(i64::try_from(taro).unwrap())
@@ -998,9 +1003,9 @@ async fn envelopes_that_arrive_while_a_deployment_is_down_are_read_when_it_retur
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirrored_posts_made_while_a_deployment_is_down_are_relayed_when_it_returns() {
-    let mut federation = Federation::peered(true).await;
+    let mut federation = Federation::peered(KAKUSAN, true).await;
     federation.hanako_posts("before");
-    eventually("the first copy", || async {
+    eventually(PATIENCE, "the first copy", || async {
         (federation.copies_at_beta().len() == 1).then_some(())
     })
     .await;
@@ -1018,7 +1023,7 @@ async fn mirrored_posts_made_while_a_deployment_is_down_are_relayed_when_it_retu
     });
     federation.alpha.start(&federation.sim).await;
     federation.hanako_posts("after");
-    let contents = eventually("every post at beta", || async {
+    let contents = eventually(PATIENCE, "every post at beta", || async {
         let contents: Vec<String> = federation
             .copies_at_beta()
             .into_iter()

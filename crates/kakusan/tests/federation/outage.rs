@@ -4,12 +4,14 @@
 use std::time::{Duration, Instant};
 
 use discord_sim::{Fault, FaultAction};
+use kakusan_testkit::federation::{Federation, string};
+use kakusan_testkit::{PATIENCE, eventually};
 
-use crate::harness::{Federation, PATIENCE, eventually, string};
+use crate::KAKUSAN;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_here_stored_before_an_outage_says_so_and_is_delivered_after_it() {
-    let federation = Federation::peered_alpha_on_own_cluster().await;
+    let federation = Federation::peered_alpha_on_own_cluster(KAKUSAN).await;
     let (sim, alpha) = (&federation.sim, &federation.alpha);
     let cluster = alpha.cluster.as_ref().expect("alpha's own cluster");
     // Beta's times webhook answers slowly, so the /here's report is still waiting for its copy
@@ -52,7 +54,7 @@ async fn a_here_stored_before_an_outage_says_so_and_is_delivered_after_it() {
     assert!(took < Duration::from_secs(3), "answered after {took:?}");
 
     cluster.start_again();
-    eventually("the relay after the outage", || async {
+    eventually(PATIENCE, "the relay after the outage", || async {
         let at_beta = federation
             .copies_at_beta()
             .iter()

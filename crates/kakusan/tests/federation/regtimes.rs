@@ -1,12 +1,14 @@
 //! `/regtimes` again in one's own times channel changes its options in place.
 
 use discord_sim::CommandOptionValue;
+use kakusan_testkit::federation::{Federation, destinations, string};
+use kakusan_testkit::{PATIENCE, eventually};
 
-use crate::harness::{Federation, destinations, eventually, string};
+use crate::KAKUSAN;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regtimes_again_in_ones_times_turns_mirror_on_and_off_in_place() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha) = (&federation.sim, &federation.alpha);
     let webhook_of_times = || async {
         sqlx::query_scalar::<_, i64>("SELECT webhook_id FROM times")
@@ -31,7 +33,7 @@ async fn regtimes_again_in_ones_times_turns_mirror_on_and_off_in_place() {
     assert_eq!(webhook_of_times().await, webhook, "the webhook stays");
     assert_eq!(destinations(&federation.beta).await, 1, "beta keeps it");
     federation.hanako_posts("after mirror");
-    eventually("the mirrored post", || async {
+    eventually(PATIENCE, "the mirrored post", || async {
         federation
             .copies_at_beta()
             .iter()

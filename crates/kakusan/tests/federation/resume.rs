@@ -2,13 +2,15 @@
 //! the copies through Discord's replay, and a refused session falls back to a new one.
 
 use discord_sim::{Handshake, Message};
+use kakusan_testkit::federation::{Deployment, Federation};
+use kakusan_testkit::{PATIENCE, eventually};
 
-use crate::harness::{Deployment, Federation, eventually};
+use crate::KAKUSAN;
 
 /// Hanako posts in alpha's times channel and waits for the copy at beta.
 async fn post_and_wait_for_copy(federation: &Federation, text: &str) -> (u64, Message) {
     let original = federation.hanako_posts(text);
-    let copy = eventually("the mirrored copy", || async {
+    let copy = eventually(PATIENCE, "the mirrored copy", || async {
         federation
             .copies_at_beta()
             .into_iter()
@@ -28,7 +30,7 @@ async fn saved_sessions(side: &Deployment) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_and_deletes_made_while_a_deployment_is_stopped_reach_the_copies_on_resume() {
-    let mut federation = Federation::peered(true).await;
+    let mut federation = Federation::peered(KAKUSAN, true).await;
     let (kept, kept_copy) = post_and_wait_for_copy(&federation, "to be edited").await;
     let (dropped, dropped_copy) = post_and_wait_for_copy(&federation, "to be deleted").await;
 
@@ -44,12 +46,12 @@ async fn edits_and_deletes_made_while_a_deployment_is_stopped_reach_the_copies_o
 
     federation.alpha.start(&federation.sim).await;
     let sim = &federation.sim;
-    eventually("the edit to reach its copy", || async {
+    eventually(PATIENCE, "the edit to reach its copy", || async {
         (sim.message(kept_copy.id)?.content == "to be edited (edited while alpha was away)")
             .then_some(())
     })
     .await;
-    eventually("the delete to reach its copy", || async {
+    eventually(PATIENCE, "the delete to reach its copy", || async {
         sim.message(dropped_copy.id)?.deleted.then_some(())
     })
     .await;
@@ -81,7 +83,7 @@ async fn edits_and_deletes_made_while_a_deployment_is_stopped_reach_the_copies_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_session_falls_back_to_a_new_one_and_the_catch_up() {
-    let mut federation = Federation::peered(true).await;
+    let mut federation = Federation::peered(KAKUSAN, true).await;
     post_and_wait_for_copy(&federation, "before").await;
 
     federation.alpha.stop();

@@ -3,12 +3,13 @@
 use std::process::Output;
 
 use discord_sim::DiscordSim;
+use kakusan_testkit::TestDatabase;
 
-use crate::common::{TestDatabase, kakusan};
+use crate::KAKUSAN;
 
 fn check(vars: &[(&str, &str)]) -> (Output, String) {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = kakusan(&dir);
+    let mut command = KAKUSAN.command(&dir);
     command.arg("check");
     for (name, value) in vars {
         command.env(name, value);

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use discord_sim::DiscordSim;
 use kakusan_storage::{PgPool, outbox};
+use kakusan_testkit::delivery::World;
+use kakusan_testkit::process::{sigterm, wait_for_exit};
+use kakusan_testkit::{TestDatabase, eventually};
 
-use crate::common::{TestDatabase, sigterm, wait_for_exit};
-use crate::{Running, delivered, eventually, fan_out, harness, live_contents};
+use crate::{Running, delivered, fan_out, live_contents};
 
 const DESTINATIONS: usize = 10;
 const MESSAGES: u64 = 20;
@@ -19,7 +21,7 @@ async fn sigkill_in_the_middle_of_a_fan_out_loses_nothing() {
     let pool = PgPool::connect(&database.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
     let sim = DiscordSim::start_default().await.unwrap();
-    let world = harness::World::build(&pool, &sim, DESTINATIONS).await;
+    let world = World::build(&pool, &sim, DESTINATIONS).await;
     // 200 jobs: each of 20 messages to each of 10 destinations, as the fan-out writes them.
     fan_out(&pool, &world.destinations, MESSAGES, None).await;
     let total = DESTINATIONS * MESSAGES as usize;

@@ -4,10 +4,11 @@ use std::time::{Duration, Instant};
 
 use discord_sim::{DiscordSim, Fault, FaultAction};
 use kakusan_storage::{PgPool, outbox};
+use kakusan_testkit::delivery::World;
+use kakusan_testkit::endpoint::{get, sample};
+use kakusan_testkit::{Cluster, eventually};
 
-use crate::common::sample;
-use crate::common::{Cluster, get};
-use crate::{Running, eventually, fan_out, harness};
+use crate::{KAKUSAN, Running, fan_out};
 
 const DESTINATIONS: usize = 3;
 const MESSAGES: u64 = 2;
@@ -19,7 +20,7 @@ async fn metrics_count_deliveries_and_readiness_follows_the_database() {
     let pool = PgPool::connect(&cluster.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
     let sim = DiscordSim::start_default().await.unwrap();
-    let world = harness::World::build(&pool, &sim, DESTINATIONS).await;
+    let world = World::build(&pool, &sim, DESTINATIONS).await;
     // The first webhook call is answered 429; twilight-http waits it out and sends again.
     sim.inject_fault(Fault {
         method: Some("POST".into()),
@@ -136,7 +137,8 @@ async fn a_port_in_use_is_one_line_naming_the_setting() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let output = crate::common::kakusan(&dir)
+    let output = KAKUSAN
+        .command(&dir)
         .arg("run")
         .env("DISCORD_TOKEN", "token")
         .env(

@@ -3,14 +3,6 @@
 //! the log. Each test runs the compiled binary against `discord-sim`, with a database of its
 //! own.
 
-#[path = "../common/mod.rs"]
-mod common;
-// The delivery tests' world: our server, and destinations at peers with webhooks in the
-// simulator.
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../../kakusan-delivery/tests/delivery/harness.rs"]
-mod harness;
-
 mod check;
 mod crash;
 mod endpoint;
@@ -21,13 +13,16 @@ mod shutdown;
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{http_addr, kakusan};
 use discord_sim::DiscordSim;
 use kakusan_delivery::{RelayJob, SendPayload, enqueue_send};
 use kakusan_storage::PgPool;
+use kakusan_testkit::delivery::{Dest, MEMBER};
+use kakusan_testkit::process::{Binary, http_addr, stderr_lines};
+
+/// The binary under test; Cargo names its path only to this package's own tests.
+const KAKUSAN: Binary = Binary::new(env!("CARGO_BIN_EXE_kakusan"));
 
 /// A running `kakusan run`, killed if the test ends without stopping it.
 pub(crate) struct Running {
@@ -41,10 +36,11 @@ pub(crate) struct Running {
 
 impl Running {
     /// Starts `kakusan run` on `database_url` against `sim` with `token` and waits until its
-    /// HTTP endpoint listens (on a port of its choosing, see [`kakusan`]).
+    /// HTTP endpoint listens (on a port of its choosing, see [`Binary::command`]).
     pub(crate) fn start(database_url: &str, sim: &DiscordSim, token: &str) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = kakusan(&dir)
+        let mut child = KAKUSAN
+            .command(&dir)
             .arg("run")
             .env("DISCORD_TOKEN", token)
             .env("DATABASE_URL", database_url)
@@ -54,7 +50,7 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let lines = common::stderr_lines(&mut child);
+        let lines = stderr_lines(&mut child);
         let (addr, _) = http_addr(&lines);
         Running {
             child,
@@ -85,7 +81,7 @@ impl Drop for Running {
 /// `not_before` schedules them.
 pub(crate) async fn fan_out(
     pool: &PgPool,
-    destinations: &[harness::Dest],
+    destinations: &[Dest],
     messages: u64,
     not_before: Option<DateTime<Utc>>,
 ) {
@@ -96,7 +92,7 @@ pub(crate) async fn fan_out(
                 server_guild_id: 100,
                 destination_id: destination.id,
                 webhook_id: destination.webhook_id,
-                member_id: harness::MEMBER,
+                member_id: MEMBER,
                 source_message_id: message,
                 relay_id: None,
             };
@@ -123,21 +119,9 @@ pub(crate) fn live_contents(sim: &DiscordSim, channel_id: u64) -> Vec<String> {
 }
 
 /// How many messages all destinations show together.
-pub(crate) fn delivered(sim: &DiscordSim, destinations: &[harness::Dest]) -> usize {
+pub(crate) fn delivered(sim: &DiscordSim, destinations: &[Dest]) -> usize {
     destinations
         .iter()
         .map(|destination| live_contents(sim, destination.channel_id).len())
         .sum()
-}
-
-/// Polls `done` every 50 ms until it holds; panics with `what` after `within`.
-pub(crate) async fn eventually(within: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !done().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not within {within:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

@@ -4,10 +4,11 @@ use std::time::{Duration, Instant};
 
 use discord_sim::DiscordSim;
 use kakusan_storage::{PgPool, outbox};
+use kakusan_testkit::delivery::World;
+use kakusan_testkit::endpoint::{get, sample};
+use kakusan_testkit::{Cluster, eventually};
 
-use crate::common::sample;
-use crate::common::{Cluster, get};
-use crate::{Running, delivered, eventually, fan_out, harness, live_contents};
+use crate::{Running, delivered, fan_out, live_contents};
 
 const DESTINATIONS: usize = 4;
 const MESSAGES: u64 = 3;
@@ -24,7 +25,7 @@ async fn queued_relays_wait_out_a_database_outage_and_go_out_after_it() {
     let pool = PgPool::connect(&cluster.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
     let sim = DiscordSim::start_default().await.unwrap();
-    let world = harness::World::build(&pool, &sim, DESTINATIONS).await;
+    let world = World::build(&pool, &sim, DESTINATIONS).await;
     let due_at = chrono::Utc::now() + DUE_IN;
     fan_out(&pool, &world.destinations, MESSAGES, Some(due_at)).await;
     pool.close().await;

@@ -4,9 +4,11 @@ use std::time::{Duration, Instant};
 
 use discord_sim::DiscordSim;
 use kakusan_storage::{PgPool, outbox};
+use kakusan_testkit::delivery::World;
+use kakusan_testkit::process::{sigterm, wait_for_exit};
+use kakusan_testkit::{TestDatabase, eventually};
 
-use crate::common::{TestDatabase, sigterm, wait_for_exit};
-use crate::{Running, delivered, eventually, fan_out, harness, live_contents};
+use crate::{Running, delivered, fan_out, live_contents};
 
 const DESTINATIONS: usize = 10;
 /// At the simulator's 5 calls per 2 s per webhook, a lane needs about 8 s for these.
@@ -19,7 +21,7 @@ async fn sigterm_during_a_fan_out_exits_promptly_and_a_restart_delivers_the_rest
     let pool = PgPool::connect(&database.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
     let sim = DiscordSim::start_default().await.unwrap();
-    let world = harness::World::build(&pool, &sim, DESTINATIONS).await;
+    let world = World::build(&pool, &sim, DESTINATIONS).await;
     fan_out(&pool, &world.destinations, MESSAGES, None).await;
     let total = DESTINATIONS * MESSAGES as usize;
 

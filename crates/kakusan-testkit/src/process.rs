@@ -1,33 +1,38 @@
-//! Helpers shared by the binary's test files: the compiled `kakusan`, throw-away databases
-//! (`database.rs`, which the delivery benchmark includes too), clusters of a test's own
-//! (`cluster.rs`), reading a child's log, and asking its HTTP endpoint.
-
-#![allow(dead_code, unreachable_pub, unused_imports)]
+//! The compiled `kakusan` as a child process, as an operator runs it: a clean environment,
+//! its log read line by line, SIGTERM, and waiting for its exit.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-mod cluster;
-mod database;
+/// The compiled `kakusan`. Cargo tells only the `kakusan` package's own integration tests where
+/// it is (`env!("CARGO_BIN_EXE_kakusan")`), so they make this and hand it to the helpers.
+#[derive(Debug, Clone, Copy)]
+pub struct Binary {
+    path: &'static str,
+}
 
-pub use cluster::Cluster;
-pub use database::TestDatabase;
+impl Binary {
+    /// The binary at `path`.
+    pub const fn new(path: &'static str) -> Self {
+        Binary { path }
+    }
 
-/// The binary, with a clean environment, its HTTP endpoint on a free port, and a working
-/// directory without a `.env`.
-pub fn kakusan(dir: &tempfile::TempDir) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kakusan"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("KAKUSAN_LOG", "info")
-        // A port of its own: tests run in parallel, and 9100 (the default) may be taken.
-        .env("KAKUSAN_HTTP_ADDR", "127.0.0.1:0")
-        .current_dir(dir.path());
-    command
+    /// The binary, with a clean environment, its HTTP endpoint on a free port, and `dir`
+    /// (without a `.env`) as its working directory.
+    pub fn command(&self, dir: &tempfile::TempDir) -> Command {
+        let mut command = Command::new(self.path);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KAKUSAN_LOG", "info")
+            // A port of its own: tests run in parallel, and 9100 (the default) may be taken.
+            .env("KAKUSAN_HTTP_ADDR", "127.0.0.1:0")
+            .current_dir(dir.path());
+        command
+    }
 }
 
 /// Collects the child's standard error line by line on a thread of its own.
@@ -64,7 +69,8 @@ pub fn wait_for_lines(lines: &mpsc::Receiver<String>, needle: &str, count: usize
     seen
 }
 
-pub fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+/// Waits until the child exits and returns its status; kills it and panics after `within`.
+pub fn wait_for_exit(child: &mut Child, within: Duration) -> ExitStatus {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -78,6 +84,7 @@ pub fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitS
     }
 }
 
+/// Sends SIGTERM to the child, as an operator (or an orchestrator) stops it.
 pub fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -101,28 +108,4 @@ pub fn http_addr(lines: &mpsc::Receiver<String>) -> (SocketAddr, Vec<String>) {
         .parse()
         .unwrap();
     (addr, seen)
-}
-
-/// `GET http://{addr}{path}`: the status and the body; `None` if nothing answered.
-pub async fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let response = reqwest::Client::new()
-        .get(format!("http://{addr}{path}"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.text().await.ok()?))
-}
-
-/// The value of one series in Prometheus text, e.g.
-/// `kakusan_deliveries_total{operation="send",outcome="delivered"}`.
-pub fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
 }

@@ -1,8 +1,7 @@
 //! Two kakusan deployments (two processes, two databases, two bot applications) against one
-//! simulated Discord, and the member's and admin's gestures the tests make.
+//! simulated Discord, and the member's and admin's gestures the end-to-end tests make.
 
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use discord_sim::{
     AppCredentials, CommandInvocation, CommandOptionValue, DiscordSim, InteractionRef, Message,
@@ -10,33 +9,42 @@ use discord_sim::{
 };
 use kakusan_storage::PgPool;
 
-use crate::common::{Cluster, TestDatabase, get, kakusan, sample};
+use crate::cluster::free_port;
+use crate::endpoint::{get, sample};
+use crate::process::{Binary, sigterm, wait_for_exit};
+use crate::{Cluster, PATIENCE, TestDatabase, eventually};
 
 /// The permissions the README's invite URL grants the bot (536988672): View Channels, Send
 /// Messages, Embed Links, Attach Files, Read Message History, Manage Webhooks.
-pub(crate) const BOT_PERMISSIONS: u64 = 536_988_672;
-
-/// How long a test waits for something that should happen within a second or two.
-pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
+pub const BOT_PERMISSIONS: u64 = 536_988_672;
 
 /// One organisation: its guild, its bot application, its database and its kakusan process.
-pub(crate) struct Deployment {
-    pub(crate) name: &'static str,
-    pub(crate) app: AppCredentials,
-    pub(crate) guild: u64,
-    pub(crate) admin: u64,
-    pub(crate) botcom: u64,
-    pub(crate) times: u64,
+pub struct Deployment {
+    /// Its federation name, given at `/setup`: `alpha` or `beta`.
+    pub name: &'static str,
+    /// Its bot application.
+    pub app: AppCredentials,
+    /// Its guild.
+    pub guild: u64,
+    /// The guild's owner, who may run the admin commands.
+    pub admin: u64,
+    /// The bot-com channel `/setup` names.
+    pub botcom: u64,
+    /// Hanako's times channel in the guild.
+    pub times: u64,
+    /// The `kakusan` it runs, started again after a stop or a kill.
+    binary: Binary,
     /// Its database on the shared server (dropped with it), unless it has a cluster of its own.
     _database: Option<TestDatabase>,
     /// A PostgreSQL cluster of its own, for tests that take its database away.
-    pub(crate) cluster: Option<Cluster>,
+    pub cluster: Option<Cluster>,
     database_url: String,
-    pub(crate) pool: PgPool,
+    /// A pool on its database, for tests to look at what it stored.
+    pub pool: PgPool,
     dir: tempfile::TempDir,
     child: Option<Child>,
     /// The port of its HTTP endpoint (metrics and health), while it runs.
-    pub(crate) http_port: u16,
+    pub http_port: u16,
     message_content: bool,
     api: String,
     gateway: String,
@@ -46,6 +54,7 @@ impl Deployment {
     /// `message_content`: whether the app may have the Message Content intent, and kakusan
     /// asks for it (`KAKUSAN_MIRROR`).
     async fn create(
+        binary: Binary,
         sim: &DiscordSim,
         name: &'static str,
         hanako: u64,
@@ -87,6 +96,7 @@ impl Deployment {
             admin,
             botcom,
             times,
+            binary,
             _database: database,
             cluster,
             database_url,
@@ -101,10 +111,12 @@ impl Deployment {
     }
 
     /// Starts `kakusan run` and waits until its shard is connected and its commands exist.
-    pub(crate) async fn start(&mut self, sim: &DiscordSim) {
+    pub async fn start(&mut self, sim: &DiscordSim) {
         let http_port = free_port();
         self.http_port = http_port;
-        let child = kakusan(&self.dir)
+        let child = self
+            .binary
+            .command(&self.dir)
             .arg("run")
             .env("DISCORD_TOKEN", &self.app.token)
             .env("DATABASE_URL", &self.database_url)
@@ -124,28 +136,28 @@ impl Deployment {
         sim.wait_for_sessions(self.app.id, 1, PATIENCE)
             .await
             .unwrap();
-        eventually("the commands to be registered", || async {
+        eventually(PATIENCE, "the commands to be registered", || async {
             (sim.commands(self.app.id, None).len() == 12).then_some(())
         })
         .await;
     }
 
     /// The value of one series of its `/metrics`, e.g. `kakusan_envelopes_received_total{kind="ping"}`.
-    pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
+    pub async fn metric(&self, series: &str) -> Option<f64> {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.http_port));
         let (_, text) = get(addr, "/metrics").await?;
         sample(&text, series)
     }
 
     /// SIGKILL: the process dies at once, in the middle of whatever it was doing.
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let mut child = self.child.take().expect("the deployment runs");
         child.kill().unwrap();
         child.wait().unwrap();
     }
 
     /// The card from this deployment's `/setup` reply.
-    pub(crate) async fn setup(&self, sim: &DiscordSim) -> String {
+    pub async fn setup(&self, sim: &DiscordSim) -> String {
         let reply = self
             .invoke(
                 sim,
@@ -162,7 +174,7 @@ impl Deployment {
     }
 
     /// Invokes a command as `user` in `channel` and returns the settled reply.
-    pub(crate) async fn invoke(
+    pub async fn invoke(
         &self,
         sim: &DiscordSim,
         channel: u64,
@@ -176,7 +188,7 @@ impl Deployment {
 
     /// Sends the interaction without waiting; `override_permissions` simulates a server that
     /// lets everyone see an admin command.
-    pub(crate) fn start_command(
+    pub fn start_command(
         &self,
         sim: &DiscordSim,
         channel: u64,
@@ -196,15 +208,15 @@ impl Deployment {
     }
 
     /// Messages in this deployment's bot-com channel.
-    pub(crate) fn botcom_messages(&self, sim: &DiscordSim) -> Vec<Message> {
+    pub fn botcom_messages(&self, sim: &DiscordSim) -> Vec<Message> {
         sim.messages(self.botcom)
     }
 
     /// SIGTERM, as an operator stops it, and a clean exit (status 0).
-    pub(crate) fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let mut child = self.child.take().expect("the deployment runs");
-        crate::common::sigterm(&child);
-        let status = crate::common::wait_for_exit(&mut child, PATIENCE);
+        sigterm(&child);
+        let status = wait_for_exit(&mut child, PATIENCE);
         assert!(status.success(), "{status:?}");
     }
 }
@@ -220,7 +232,7 @@ impl Drop for Deployment {
 
 /// Where the deployments reach the simulated Discord.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Addresses {
+pub enum Addresses {
     /// Each through an address of its own (a second port of the simulator), as deployments
     /// behind their own proxies: the world the tests assume unless they say otherwise.
     Own,
@@ -229,30 +241,40 @@ pub(crate) enum Addresses {
 }
 
 /// Two deployments, `alpha` and `beta`, and the member Hanako who is in both guilds.
-pub(crate) struct Federation {
-    pub(crate) sim: DiscordSim,
-    pub(crate) alpha: Deployment,
-    pub(crate) beta: Deployment,
-    pub(crate) hanako: u64,
+pub struct Federation {
+    /// The simulated Discord both talk to.
+    pub sim: DiscordSim,
+    /// The first deployment; a test's member usually posts here.
+    pub alpha: Deployment,
+    /// The second deployment.
+    pub beta: Deployment,
+    /// The member in both guilds.
+    pub hanako: u64,
 }
 
 impl Federation {
-    /// Both deployments running, nothing set up yet.
-    pub(crate) async fn start() -> Self {
-        Self::start_with(true, Addresses::Own).await
+    /// Both deployments running `kakusan`, nothing set up yet.
+    pub async fn start(kakusan: Binary) -> Self {
+        Self::start_with(kakusan, true, Addresses::Own).await
     }
 
     /// Both deployments running, their apps with or without the Message Content intent.
-    pub(crate) async fn start_with(message_content: bool, addresses: Addresses) -> Self {
-        Self::build(message_content, addresses, false).await
+    pub async fn start_with(kakusan: Binary, message_content: bool, addresses: Addresses) -> Self {
+        Self::build(kakusan, message_content, addresses, false).await
     }
 
     /// Both running; alpha's database on a cluster of its own when `alpha_cluster`.
-    async fn build(message_content: bool, addresses: Addresses, alpha_cluster: bool) -> Self {
+    async fn build(
+        kakusan: Binary,
+        message_content: bool,
+        addresses: Addresses,
+        alpha_cluster: bool,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sim = DiscordSim::start_default().await.unwrap();
         let hanako = sim.create_user("hanako");
         let mut alpha = Deployment::create(
+            kakusan,
             &sim,
             "alpha",
             hanako,
@@ -261,8 +283,16 @@ impl Federation {
             alpha_cluster,
         )
         .await;
-        let mut beta =
-            Deployment::create(&sim, "beta", hanako, message_content, addresses, false).await;
+        let mut beta = Deployment::create(
+            kakusan,
+            &sim,
+            "beta",
+            hanako,
+            message_content,
+            addresses,
+            false,
+        )
+        .await;
         alpha.start(&sim).await;
         beta.start(&sim).await;
         Federation {
@@ -275,18 +305,19 @@ impl Federation {
 
     /// Set up, mutual (by `/regserver` on both sides), with Hanako's times registered on both
     /// sides, `mirror` as given, and each side knowing the other's.
-    pub(crate) async fn peered(mirror: bool) -> Self {
-        Self::peered_with(mirror, true, Addresses::Own).await
+    pub async fn peered(kakusan: Binary, mirror: bool) -> Self {
+        Self::peered_with(kakusan, mirror, true, Addresses::Own).await
     }
 
     /// [`Federation::peered`], the apps with or without the Message Content intent, reaching
     /// Discord through their own addresses or the shared one.
-    pub(crate) async fn peered_with(
+    pub async fn peered_with(
+        kakusan: Binary,
         mirror: bool,
         message_content: bool,
         addresses: Addresses,
     ) -> Self {
-        Self::start_with(message_content, addresses)
+        Self::start_with(kakusan, message_content, addresses)
             .await
             .peer_up(mirror)
             .await
@@ -294,8 +325,8 @@ impl Federation {
 
     /// [`Federation::peered`] without mirror mode, alpha's database on a PostgreSQL cluster of
     /// its own that a test may stop (`alpha.cluster`).
-    pub(crate) async fn peered_alpha_on_own_cluster() -> Self {
-        Self::build(true, Addresses::Own, true)
+    pub async fn peered_alpha_on_own_cluster(kakusan: Binary) -> Self {
+        Self::build(kakusan, true, Addresses::Own, true)
             .await
             .peer_up(false)
             .await
@@ -317,7 +348,8 @@ impl Federation {
         federation
     }
 
-    pub(crate) async fn regserver(&self, side: &Deployment, card: &str) -> String {
+    /// `side`'s admin registers the server of `card` (`/regserver`); returns the reply.
+    pub async fn regserver(&self, side: &Deployment, card: &str) -> String {
         side.invoke(
             &self.sim,
             side.botcom,
@@ -329,7 +361,9 @@ impl Federation {
         .content
     }
 
-    pub(crate) async fn regtimes(&self, side: &Deployment, mirror: bool) -> String {
+    /// Hanako registers her times at `side` (`/regtimes`), with or without mirror mode;
+    /// returns the reply.
+    pub async fn regtimes(&self, side: &Deployment, mirror: bool) -> String {
         side.invoke(
             &self.sim,
             side.times,
@@ -342,7 +376,7 @@ impl Federation {
     }
 
     /// Hanako's `/here` in alpha's times channel.
-    pub(crate) async fn here(&self, options: Vec<(&str, CommandOptionValue)>) -> String {
+    pub async fn here(&self, options: Vec<(&str, CommandOptionValue)>) -> String {
         self.alpha
             .invoke(&self.sim, self.alpha.times, self.hanako, "here", options)
             .await
@@ -350,9 +384,9 @@ impl Federation {
     }
 
     /// Waits until each side counts the other as a mutual peer.
-    pub(crate) async fn wait_mutual(&self) {
+    pub async fn wait_mutual(&self) {
         for side in [&self.alpha, &self.beta] {
-            eventually("the peers to be mutual", || async {
+            eventually(PATIENCE, "the peers to be mutual", || async {
                 let mutual: i64 = sqlx::query_scalar("SELECT count(*) FROM peers WHERE mutual")
                     .fetch_one(&side.pool)
                     .await
@@ -364,9 +398,9 @@ impl Federation {
     }
 
     /// Waits until each side knows `count` destinations (Hanako's times at the other).
-    pub(crate) async fn wait_destinations(&self, count: i64) {
+    pub async fn wait_destinations(&self, count: i64) {
         for side in [&self.alpha, &self.beta] {
-            eventually("the destinations", || async {
+            eventually(PATIENCE, "the destinations", || async {
                 (destinations(side).await == count).then_some(())
             })
             .await;
@@ -375,7 +409,7 @@ impl Federation {
 
     /// The live messages webhooks posted in beta's times channel: the copies Hanako's posts
     /// became there.
-    pub(crate) fn copies_at_beta(&self) -> Vec<Message> {
+    pub fn copies_at_beta(&self) -> Vec<Message> {
         self.sim
             .messages(self.beta.times)
             .into_iter()
@@ -384,7 +418,7 @@ impl Federation {
     }
 
     /// Every webhook token the simulator issued; none may appear in a bot-com channel.
-    pub(crate) fn all_webhook_tokens(&self) -> Vec<String> {
+    pub fn all_webhook_tokens(&self) -> Vec<String> {
         [
             self.alpha.botcom,
             self.alpha.times,
@@ -398,54 +432,32 @@ impl Federation {
     }
 
     /// Posts as Hanako in alpha's times channel.
-    pub(crate) fn hanako_posts(&self, text: &str) -> u64 {
+    pub fn hanako_posts(&self, text: &str) -> u64 {
         self.sim
             .post_message(self.alpha.times, self.hanako, MessageDraft::text(text))
             .unwrap()
     }
 }
 
-pub(crate) async fn destinations(side: &Deployment) -> i64 {
+/// How many destinations `side` knows.
+pub async fn destinations(side: &Deployment) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM destinations")
         .fetch_one(&side.pool)
         .await
         .unwrap()
 }
 
-pub(crate) fn string(text: &str) -> CommandOptionValue {
+/// A string option of a command.
+pub fn string(text: &str) -> CommandOptionValue {
     CommandOptionValue::String(text.to_owned())
 }
 
 /// The card inside a `/setup` or `/card` reply (the code block).
-pub(crate) fn card_in(reply: &str) -> String {
+pub fn card_in(reply: &str) -> String {
     reply
         .split("```")
         .nth(1)
         .unwrap_or_else(|| panic!("no card in {reply:?}"))
         .trim()
         .to_owned()
-}
-
-/// Polls `probe` until it gives a value, for at most [`PATIENCE`].
-pub(crate) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

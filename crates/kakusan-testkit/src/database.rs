@@ -1,8 +1,6 @@
 //! A throw-away database of its own on the PostgreSQL server `DATABASE_URL` names, for tests
 //! and benchmarks that need a whole database rather than `#[sqlx::test]`'s.
 
-#![allow(dead_code, unreachable_pub)]
-
 use sqlx::{Connection, PgConnection};
 
 fn admin_url() -> String {
@@ -11,11 +9,14 @@ fn admin_url() -> String {
 
 /// A database of its own for one test, dropped when the value goes.
 pub struct TestDatabase {
+    /// Its name, `kakusan_test_` and a random suffix.
     pub name: String,
+    /// Its connection URL, `DATABASE_URL` with the path replaced by the name.
     pub url: String,
 }
 
 impl TestDatabase {
+    /// Creates an empty database (no migrations applied).
     pub async fn create() -> Self {
         let name = format!("kakusan_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url()).await.unwrap();
@@ -31,6 +32,7 @@ impl TestDatabase {
         }
     }
 
+    /// A connection of its own to the database.
     pub async fn connect(&self) -> PgConnection {
         PgConnection::connect(&self.url).await.unwrap()
     }

@@ -14,6 +14,7 @@ use std::process::Command;
 pub struct Cluster {
     /// `postgres://postgres@127.0.0.1:{port}/postgres`.
     pub url: String,
+    /// The port it listens on, on 127.0.0.1; it keeps it across a stop and a start.
     pub port: u16,
     bin: PathBuf,
     data: PathBuf,
@@ -169,9 +170,10 @@ fn bin_dir() -> PathBuf {
         .1
 }
 
-/// A port nobody listens on now. Another process could take it before the cluster does; the
-/// cluster's start would then fail loudly, not silently use someone else's server.
-fn free_port() -> u16 {
+/// A port nobody listens on now. Another process could take it before the cluster (or a
+/// deployment's endpoint) binds it; the start would then fail loudly, not silently use someone
+/// else's server.
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }

@@ -1,5 +1,6 @@
-//! A simulated Discord with one origin server and N peer destinations, the real database, and
-//! a running delivery engine.
+//! The delivery tests' world: a simulated Discord with one origin server and N peer
+//! destinations in the real database ([`World`]), and a running delivery engine on it
+//! ([`Harness`]). The binary's operations tests and the delivery benchmark use it too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,44 +19,58 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
+use crate::{PATIENCE, eventually};
+
 /// The member whose posts are relayed.
-pub(crate) const MEMBER: u64 = 7;
+pub const MEMBER: u64 = 7;
 
 /// One destination: a times channel at a peer, with its webhook.
 #[derive(Debug, Clone)]
-pub(crate) struct Dest {
-    pub(crate) id: i64,
-    pub(crate) channel_id: u64,
-    pub(crate) webhook_id: u64,
+pub struct Dest {
+    /// Its row in `destinations`.
+    pub id: i64,
+    /// The times channel at the peer.
+    pub channel_id: u64,
+    /// The webhook in that channel.
+    pub webhook_id: u64,
 }
 
-pub(crate) struct Harness {
-    pub(crate) pool: PgPool,
-    pub(crate) sim: DiscordSim,
-    pub(crate) origin_guild: u64,
-    pub(crate) destinations: Vec<Dest>,
+/// A [`World`] with one or more delivery engines running on it, as kakusan processes would.
+pub struct Harness {
+    /// The test's database, migrated.
+    pub pool: PgPool,
+    /// The simulated Discord.
+    pub sim: DiscordSim,
+    /// A guild for members' original messages.
+    pub origin_guild: u64,
+    /// The destinations, in the order [`Harness::job`] numbers them.
+    pub destinations: Vec<Dest>,
     http: Arc<twilight_http::Client>,
+    /// Cancelled by [`Harness::stop`]; every engine watches it.
     shutdown: CancellationToken,
+    /// The engines' tasks, awaited by [`Harness::stop`].
     engines: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What the simulated Discord and the database hold for the tests: our server `alpha` (guild
 /// 100), and `count` destinations of [`MEMBER`], each a times channel with a webhook at a peer
 /// of its own.
-pub(crate) struct World {
-    /// The bot token of the application that owns the webhooks.
-    #[allow(dead_code, reason = "the binary's crash test starts kakusan with it")]
-    pub(crate) token: String,
+pub struct World {
+    /// The bot token of the application that owns the webhooks (the binary's tests start
+    /// `kakusan` with it).
+    pub token: String,
     /// A REST client with that token, pointed at the simulator.
-    pub(crate) http: Arc<twilight_http::Client>,
+    pub http: Arc<twilight_http::Client>,
     /// A guild for members' original messages.
-    pub(crate) origin_guild: u64,
+    pub origin_guild: u64,
     /// The destinations.
-    pub(crate) destinations: Vec<Dest>,
+    pub destinations: Vec<Dest>,
 }
 
 impl World {
-    pub(crate) async fn build(pool: &PgPool, sim: &DiscordSim, count: usize) -> World {
+    /// Creates `count` destinations of [`MEMBER`] in `sim`, and our server and its peers in
+    /// the (migrated) database `pool`.
+    pub async fn build(pool: &PgPool, sim: &DiscordSim, count: usize) -> World {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let app = sim.create_application("kakusan-peers");
         let owner = sim.create_user("owner");
@@ -146,7 +161,7 @@ impl World {
 
 impl Harness {
     /// `count` destinations of [`MEMBER`], each at a peer of its own, and an engine running.
-    pub(crate) async fn start(pool: PgPool, count: usize, mut config: DeliveryConfig) -> Harness {
+    pub async fn start(pool: PgPool, count: usize, mut config: DeliveryConfig) -> Harness {
         let sim = DiscordSim::start_default().await.unwrap();
         let World {
             http,
@@ -169,13 +184,14 @@ impl Harness {
     }
 
     /// Starts one more engine on the same database, as another process would.
-    pub(crate) fn add_engine(&mut self, config: DeliveryConfig) {
+    pub fn add_engine(&mut self, config: DeliveryConfig) {
         let engine = Delivery::new(self.pool.clone(), self.http.clone(), config);
         self.engines
             .push(tokio::spawn(engine.run(self.shutdown.clone())));
     }
 
-    pub(crate) fn job(&self, dest: usize, source: u64) -> RelayJob {
+    /// The relay job of message `source` to destination `dest`.
+    pub fn job(&self, dest: usize, source: u64) -> RelayJob {
         let dest = &self.destinations[dest];
         RelayJob {
             server_guild_id: 100,
@@ -187,11 +203,13 @@ impl Harness {
         }
     }
 
-    pub(crate) async fn send(&self, dest: usize, source: u64, content: &str) -> i64 {
+    /// Enqueues message `source` to destination `dest`, due now; returns the job's id.
+    pub async fn send(&self, dest: usize, source: u64, content: &str) -> i64 {
         self.send_at(dest, source, content, None).await
     }
 
-    pub(crate) async fn send_at(
+    /// Enqueues message `source` to destination `dest`, due at `at` (now if `None`).
+    pub async fn send_at(
         &self,
         dest: usize,
         source: u64,
@@ -201,7 +219,8 @@ impl Harness {
         self.enqueue(dest, source, content, Vec::new(), at).await
     }
 
-    pub(crate) async fn send_with(
+    /// Enqueues message `source` with files to destination `dest`, due now.
+    pub async fn send_with(
         &self,
         dest: usize,
         source: u64,
@@ -236,24 +255,19 @@ impl Harness {
     }
 
     /// Waits until message `source` was delivered to destination `dest`; returns the copy.
-    pub(crate) async fn wait_for_copy(&self, dest: usize, source: u64) -> u64 {
+    pub async fn wait_for_copy(&self, dest: usize, source: u64) -> u64 {
         let id = self.destinations[dest].id;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(copy) = copies::copy_of(&self.pool, id, source).await.unwrap() {
-                return copy;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "message {source} never reached destination {dest}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(
+            PATIENCE,
+            &format!("message {source} to reach destination {dest}"),
+            async || copies::copy_of(&self.pool, id, source).await.unwrap(),
+        )
+        .await
     }
 
     /// Waits until no job is pending.
-    pub(crate) async fn wait_drained(&self) {
-        self.wait_until_async("the outbox to drain", async || {
+    pub async fn wait_drained(&self) {
+        eventually(PATIENCE, "the outbox to drain", async || {
             outbox::pending_jobs(&self.pool, 100, None)
                 .await
                 .unwrap()
@@ -262,24 +276,9 @@ impl Harness {
         .await;
     }
 
-    pub(crate) async fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
-        self.wait_until_async(what, async || done()).await;
-    }
-
-    pub(crate) async fn wait_until_async(&self, what: &str, mut done: impl AsyncFnMut() -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !done().await {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
     /// Every call that posts or edits a message (JSON or multipart) told Discord to ping
     /// nobody.
-    pub(crate) fn assert_no_call_may_ping(&self) {
+    pub fn assert_no_call_may_ping(&self) {
         let calls: Vec<_> = self
             .sim
             .calls()
@@ -301,7 +300,7 @@ impl Harness {
     }
 
     /// The contents of the live messages in destination `dest`'s channel, oldest first.
-    pub(crate) fn contents(&self, dest: usize) -> Vec<String> {
+    pub fn contents(&self, dest: usize) -> Vec<String> {
         self.sim
             .messages(self.destinations[dest].channel_id)
             .into_iter()
@@ -310,7 +309,8 @@ impl Harness {
             .collect()
     }
 
-    pub(crate) async fn stop(self) {
+    /// Stops every engine (each within 10 s) and the simulator.
+    pub async fn stop(self) {
         self.shutdown.cancel();
         for engine in self.engines {
             tokio::time::timeout(Duration::from_secs(10), engine)
