@@ -157,7 +157,7 @@ async fn here_outside_the_members_times_is_posted_by_the_bot_after_it_is_stored(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_cannot_make_kakusan_post_where_they_may_not() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha, hanako) = (&federation.sim, &federation.alpha, federation.hanako);
     let deny = |channel: u64, bits: u64| {
         sim.set_overwrite(

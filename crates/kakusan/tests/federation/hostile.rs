@@ -12,7 +12,10 @@ use kakusan_protocol::{
     WebhookPolicy, WebhookUrl,
 };
 
-use crate::harness::{BOT_PERMISSIONS, Federation, PATIENCE, eventually};
+use kakusan_testkit::federation::{BOT_PERMISSIONS, Deployment, Federation, card_in, string};
+use kakusan_testkit::{PATIENCE, eventually};
+
+use crate::KAKUSAN;
 
 /// The attacker: keys of its own, a guild of its own with a master webhook there, and the name
 /// and guild it claims.
@@ -136,7 +139,7 @@ async fn press(sim: &DiscordSim, message: u64, user: u64, id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_can_do_nothing() {
-    let federation = Federation::start().await;
+    let federation = Federation::start(KAKUSAN).await;
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
     let card_alpha = alpha.setup(sim).await;
     let card_beta = beta.setup(sim).await;
@@ -146,7 +149,7 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
 
     // Alpha registers beta; beta's admins get alpha's request.
     federation.regserver(alpha, &card_beta).await;
-    eventually("alpha's request", || async {
+    eventually(PATIENCE, "alpha's request", || async {
         (requests_in(sim, beta.botcom).len() == 1).then_some(())
     })
     .await;
@@ -156,10 +159,14 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
     attacker.hello(&card_beta).await;
     // It does so twice: the same card makes no second request.
     attacker.hello(&card_beta).await;
-    let requests = eventually("the attacker's request beside alpha's", || async {
-        let requests = requests_in(sim, beta.botcom);
-        (requests.len() == 2).then_some(requests)
-    })
+    let requests = eventually(
+        PATIENCE,
+        "the attacker's request beside alpha's",
+        || async {
+            let requests = requests_in(sim, beta.botcom);
+            (requests.len() == 2).then_some(requests)
+        },
+    )
     .await;
     let real = &requests[0];
     let fake = &requests[1];
@@ -190,7 +197,7 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
     attacker
         .send(&card_beta, Body::Ping(Ping::new(&mut OsRng, Utc::now())))
         .await;
-    eventually("both refused as unknown_src", || async {
+    eventually(PATIENCE, "both refused as unknown_src", || async {
         let now = beta
             .metric(r#"kakusan_envelopes_rejected_total{reason="unknown_src"}"#)
             .await?;
@@ -229,16 +236,13 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
     }
     federation.wait_destinations(1).await;
     let reply = federation
-        .here(vec![(
-            "message",
-            crate::harness::string("after the attack"),
-        )])
+        .here(vec![("message", string("after the attack"))])
         .await;
     assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
 }
 
 /// A deployment's keys, read from its database: what an attacker who compromised it holds.
-async fn stolen_keys(side: &crate::harness::Deployment) -> ServerKeys {
+async fn stolen_keys(side: &Deployment) -> ServerKeys {
     let (signing, sealing): (Vec<u8>, Vec<u8>) =
         sqlx::query_as("SELECT signing_key, sealing_key FROM servers")
             .fetch_one(&side.pool)
@@ -252,15 +256,15 @@ async fn stolen_keys(side: &crate::harness::Deployment) -> ServerKeys {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
-    let card_alpha: String = crate::harness::card_in(
+    let card_alpha: String = card_in(
         &alpha
             .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
             .await
             .content,
     );
-    let card_beta: String = crate::harness::card_in(
+    let card_beta: String = card_in(
         &beta
             .invoke(sim, beta.botcom, beta.admin, "card", vec![])
             .await
@@ -287,6 +291,7 @@ async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
         attacker.hello(&card_beta).await;
     }
     eventually(
+        PATIENCE,
         "the repeated hellos to be counted and not answered",
         || async {
             let now = beta.metric(skipped).await?;
@@ -311,7 +316,7 @@ async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
             "ping",
             vec![(
                 "server",
-                crate::harness::string(if side == "alpha" { "beta" } else { "alpha" }),
+                string(if side == "alpha" { "beta" } else { "alpha" }),
             )],
         )
     };
@@ -326,7 +331,7 @@ async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
     let other = ping("beta").await.content;
     assert!(other.starts_with("**alpha**: pong in"), "{other}");
     let reply = federation
-        .here(vec![("message", crate::harness::string("still relayed"))])
+        .here(vec![("message", string("still relayed"))])
         .await;
     assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
     // By now a sync queued in answer to the hellos would long have arrived.
@@ -339,15 +344,15 @@ async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_announced_webhook_outside_the_peers_guild_is_never_used() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
-    let card_alpha = crate::harness::card_in(
+    let card_alpha = card_in(
         &alpha
             .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
             .await
             .content,
     );
-    let card_beta = crate::harness::card_in(
+    let card_beta = card_in(
         &beta
             .invoke(sim, beta.botcom, beta.admin, "card", vec![])
             .await
@@ -383,7 +388,7 @@ async fn an_announced_webhook_outside_the_peers_guild_is_never_used() {
     attacker
         .send(&card_beta, Body::TimesAnnounce(registration))
         .await;
-    eventually("the foreign webhook to be refused", || async {
+    eventually(PATIENCE, "the foreign webhook to be refused", || async {
         (beta.metric(refused).await? >= 1.0).then_some(())
     })
     .await;
@@ -405,7 +410,7 @@ async fn an_announced_webhook_outside_the_peers_guild_is_never_used() {
             beta.times,
             federation.hanako,
             "here",
-            vec![("message", crate::harness::string("from beta"))],
+            vec![("message", string("from beta"))],
         )
         .await
         .content;

@@ -14,13 +14,13 @@ async fn a_here_stored_before_an_outage_says_so_and_is_delivered_after_it() {
     let federation = Federation::peered_alpha_on_own_cluster(KAKUSAN).await;
     let (sim, alpha) = (&federation.sim, &federation.alpha);
     let cluster = alpha.cluster.as_ref().expect("alpha's own cluster");
-    // Beta's times webhook answers slowly, so the /here's report is still waiting for its copy
-    // when the database goes.
+    // Beta's times webhook answers slower than the /here's report waits (8 s), so the report
+    // is still waiting for its copy when the database goes, however slowly the cluster stops.
     let beta_hook = sim.webhooks(federation.beta.times)[0].id;
     sim.inject_fault(Fault {
         method: Some("POST".into()),
         path: format!("/webhooks/{beta_hook}/*"),
-        action: FaultAction::Latency(Duration::from_secs(4)),
+        action: FaultAction::Latency(Duration::from_secs(10)),
         times: Some(1),
     });
     let here = alpha.start_command(

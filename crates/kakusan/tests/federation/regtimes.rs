@@ -76,16 +76,14 @@ async fn regtimes_again_in_ones_times_turns_mirror_on_and_off_in_place() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
-    let federation = Federation::peered(false).await;
+    let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
     // Each side told Hanako, in her times there, that the other now receives her posts.
     for (side, peer) in [(alpha, "beta"), (beta, "alpha")] {
         let needle = format!("your posts here now also go to **{peer}**");
-        sim.wait_for_message(side.times, crate::harness::PATIENCE, |m| {
-            m.content.contains(&needle)
-        })
-        .await
-        .unwrap();
+        sim.wait_for_message(side.times, PATIENCE, |m| m.content.contains(&needle))
+            .await
+            .unwrap();
     }
     // Once: registering again at beta re-announces her times, and alpha says nothing new.
     let notices = || {
@@ -112,7 +110,7 @@ async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
     };
     let press = |message: u64, user: u64, id: String| async move {
         let interaction = sim.press_button(message, user, &id).unwrap();
-        sim.wait_for_reply(&interaction, crate::harness::PATIENCE)
+        sim.wait_for_reply(&interaction, PATIENCE)
             .await
             .unwrap()
             .content

@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 use discord_sim::{CommandInvocation, DiscordSim, Fault, FaultAction};
 use kakusan_storage::PgPool;
 
-use crate::common::{TestDatabase, kakusan, sigterm, stderr_lines, wait_for_exit};
-use crate::{delivered, eventually, fan_out, harness};
+use kakusan_testkit::delivery::World;
+use kakusan_testkit::process::{sigterm, stderr_lines, wait_for_exit};
+use kakusan_testkit::{TestDatabase, eventually};
+
+use crate::{KAKUSAN, delivered, fan_out};
 
 const DESTINATIONS: usize = 2;
 /// The first webhook calls are answered 429; twilight-http logs each at INFO, inside a span
@@ -40,7 +43,7 @@ async fn no_token_in_the_log(format: &str) -> Vec<String> {
     let pool = PgPool::connect(&database.url).await.unwrap();
     kakusan_storage::migrate(&pool).await.unwrap();
     let sim = DiscordSim::start_default().await.unwrap();
-    let world = harness::World::build(&pool, &sim, DESTINATIONS).await;
+    let world = World::build(&pool, &sim, DESTINATIONS).await;
     sim.inject_fault(Fault {
         method: Some("POST".into()),
         path: "/webhooks/*/*".into(),
@@ -58,7 +61,8 @@ async fn no_token_in_the_log(format: &str) -> Vec<String> {
     sim.add_member(webhook.guild_id, member, &[]).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let mut child = kakusan(&dir)
+    let mut child = KAKUSAN
+        .command(&dir)
         .arg("run")
         .env("DISCORD_TOKEN", &world.token)
         .env("DATABASE_URL", &database.url)
