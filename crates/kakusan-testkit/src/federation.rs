@@ -212,6 +212,20 @@ impl Deployment {
         sim.messages(self.botcom)
     }
 
+    /// This deployment's keys, read from its database as only its own process could (or an
+    /// attacker who compromised it).
+    pub async fn keys(&self) -> kakusan_protocol::ServerKeys {
+        let (signing, sealing): (Vec<u8>, Vec<u8>) =
+            sqlx::query_as("SELECT signing_key, sealing_key FROM servers")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+        kakusan_protocol::ServerKeys::new(
+            kakusan_protocol::SigningSecret::from_seed(signing.try_into().unwrap()),
+            kakusan_protocol::SealingSecret::from_bytes(sealing.try_into().unwrap()),
+        )
+    }
+
     /// SIGTERM, as an operator stops it, and a clean exit (status 0).
     pub fn stop(&mut self) {
         let mut child = self.child.take().expect("the deployment runs");
@@ -460,4 +474,21 @@ pub fn card_in(reply: &str) -> String {
         .unwrap_or_else(|| panic!("no card in {reply:?}"))
         .trim()
         .to_owned()
+}
+
+/// The `custom_id` of the first button on a message.
+pub fn first_button(message: &Message) -> String {
+    message.components[0]["components"][0]["custom_id"]
+        .as_str()
+        .expect("a button with a custom_id")
+        .to_owned()
+}
+
+/// Presses a button as `user` and returns the answer.
+pub async fn press(sim: &DiscordSim, message: u64, user: u64, id: &str) -> String {
+    let interaction = sim.press_button(message, user, id).unwrap();
+    sim.wait_for_reply(&interaction, PATIENCE)
+        .await
+        .unwrap()
+        .content
 }

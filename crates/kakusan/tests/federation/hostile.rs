@@ -12,7 +12,9 @@ use kakusan_protocol::{
     WebhookPolicy, WebhookUrl,
 };
 
-use kakusan_testkit::federation::{BOT_PERMISSIONS, Deployment, Federation, card_in, string};
+use kakusan_testkit::federation::{
+    BOT_PERMISSIONS, Federation, card_in, first_button, press, string,
+};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
@@ -122,21 +124,6 @@ fn requests_in(sim: &DiscordSim, channel: u64) -> Vec<Message> {
         .collect()
 }
 
-fn button_of(message: &Message) -> String {
-    message.components[0]["components"][0]["custom_id"]
-        .as_str()
-        .expect("a button")
-        .to_owned()
-}
-
-async fn press(sim: &DiscordSim, message: u64, user: u64, id: &str) -> String {
-    let interaction = sim.press_button(message, user, id).unwrap();
-    sim.wait_for_reply(&interaction, PATIENCE)
-        .await
-        .unwrap()
-        .content
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_can_do_nothing() {
     let federation = Federation::start(KAKUSAN).await;
@@ -212,7 +199,7 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
     );
 
     // Beta's admin accepts the first request: exactly alpha's card is registered.
-    let accepted = press(sim, real.id, beta.admin, &button_of(real)).await;
+    let accepted = press(sim, real.id, beta.admin, &first_button(real)).await;
     assert!(accepted.contains("was accepted by"), "{accepted}");
     federation.wait_mutual().await;
     let stored: Vec<u8> = sqlx::query_scalar("SELECT verify_key FROM peers")
@@ -221,7 +208,7 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
         .unwrap();
     assert_eq!(stored, alpha_key.to_bytes().to_vec(), "alpha's own key");
     // The attacker's request is void now.
-    let refused = press(sim, fake.id, beta.admin, &button_of(fake)).await;
+    let refused = press(sim, fake.id, beta.admin, &first_button(fake)).await;
     assert!(refused.contains("no longer pending"), "{refused}");
     let peers: i64 = sqlx::query_scalar("SELECT count(*) FROM peers")
         .fetch_one(&beta.pool)
@@ -239,19 +226,6 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
         .here(vec![("message", string("after the attack"))])
         .await;
     assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
-}
-
-/// A deployment's keys, read from its database: what an attacker who compromised it holds.
-async fn stolen_keys(side: &Deployment) -> ServerKeys {
-    let (signing, sealing): (Vec<u8>, Vec<u8>) =
-        sqlx::query_as("SELECT signing_key, sealing_key FROM servers")
-            .fetch_one(&side.pool)
-            .await
-            .unwrap();
-    ServerKeys::new(
-        kakusan_protocol::SigningSecret::from_seed(signing.try_into().unwrap()),
-        kakusan_protocol::SealingSecret::from_bytes(sealing.try_into().unwrap()),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,7 +246,7 @@ async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
     );
     // Alpha is compromised: the attacker signs with its keys and repeats its hello.
     let attacker = Attacker {
-        keys: stolen_keys(alpha).await,
+        keys: alpha.keys().await,
         card: Card::parse(&card_alpha, &WebhookPolicy::discord()).unwrap(),
         api: sim.api_url(),
     };
@@ -362,7 +336,7 @@ async fn an_announced_webhook_outside_the_peers_guild_is_never_used() {
     // Compromised alpha announces Hanako's times with beta's own master webhook as its hook:
     // her posts at beta would land in beta's bot-com channel.
     let attacker = Attacker {
-        keys: stolen_keys(alpha).await,
+        keys: alpha.keys().await,
         card: Card::parse(&card_alpha, &WebhookPolicy::discord()).unwrap(),
         api: sim.api_url(),
     };

@@ -11,34 +11,17 @@ mod resume;
 use std::time::Duration;
 
 use chrono::Utc;
-use discord_sim::{CommandOptionValue, Message, MessageDraft};
+use discord_sim::{CommandOptionValue, MessageDraft};
 use kakusan_protocol::rand_core::OsRng;
-use kakusan_protocol::{
-    Body, Envelope, ServerKeys, ServerName, SigningSecret, Snowflake, TimesWithdraw,
+use kakusan_protocol::{Body, Envelope, ServerKeys, ServerName, Snowflake, TimesWithdraw};
+use kakusan_testkit::federation::{
+    Addresses, Deployment, Federation, destinations, first_button, press, string,
 };
-use kakusan_testkit::federation::{Addresses, Deployment, Federation, destinations, string};
 use kakusan_testkit::process::Binary;
 use kakusan_testkit::{PATIENCE, eventually};
 
 /// The binary under test; Cargo names its path only to this package's own tests.
 const KAKUSAN: Binary = Binary::new(env!("CARGO_BIN_EXE_kakusan"));
-
-/// The `custom_id` of the first button on a message.
-fn first_button(message: &Message) -> String {
-    message.components[0]["components"][0]["custom_id"]
-        .as_str()
-        .expect("a button with a custom_id")
-        .to_owned()
-}
-
-/// Presses a button as `user` and returns the answer.
-async fn press(sim: &discord_sim::DiscordSim, message: u64, user: u64, id: &str) -> String {
-    let interaction = sim.press_button(message, user, id).unwrap();
-    sim.wait_for_reply(&interaction, PATIENCE)
-        .await
-        .unwrap()
-        .content
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_deployments_peer_and_relay_a_members_post() {
@@ -416,19 +399,6 @@ async fn refusals_are_one_sentence_and_change_nothing() {
     assert_eq!((peers, jobs), (0, 0));
 }
 
-/// Beta's keys, read from its database as only its own process could.
-async fn keys_of(side: &Deployment) -> ServerKeys {
-    let (signing, sealing): (Vec<u8>, Vec<u8>) =
-        sqlx::query_as("SELECT signing_key, sealing_key FROM servers")
-            .fetch_one(&side.pool)
-            .await
-            .unwrap();
-    ServerKeys::new(
-        SigningSecret::from_seed(signing.try_into().unwrap()),
-        kakusan_protocol::SealingSecret::from_bytes(sealing.try_into().unwrap()),
-    )
-}
-
 /// Posts `content` through alpha's master webhook, as a peer (or an attacker holding the URL)
 /// would.
 async fn post_to_alpha(federation: &Federation, content: &str) {
@@ -477,7 +447,7 @@ async fn forged_replayed_misaddressed_and_member_posted_envelopes_have_no_effect
     let alpha = &federation.alpha;
     let beta_name = ServerName::parse("beta").unwrap();
     let alpha_name = ServerName::parse("alpha").unwrap();
-    let beta_keys = keys_of(&federation.beta).await;
+    let beta_keys = federation.beta.keys().await;
     let withdraw = || {
         Body::TimesWithdraw(TimesWithdraw {
             member: Snowflake::new(federation.hanako).unwrap(),

@@ -1,7 +1,7 @@
 //! `/regtimes` again in one's own times channel changes its options in place.
 
 use discord_sim::CommandOptionValue;
-use kakusan_testkit::federation::{Federation, destinations, string};
+use kakusan_testkit::federation::{Federation, destinations, first_button, press, string};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
@@ -102,19 +102,6 @@ async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
     assert_eq!(notices(), 1);
 
     // She stops beta from /sharelist: nothing goes there until she starts it again.
-    let first_button = |message: &discord_sim::Message| {
-        message.components[0]["components"][0]["custom_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let press = |message: u64, user: u64, id: String| async move {
-        let interaction = sim.press_button(message, user, &id).unwrap();
-        sim.wait_for_reply(&interaction, PATIENCE)
-            .await
-            .unwrap()
-            .content
-    };
     let sharelist = alpha
         .invoke(sim, alpha.times, federation.hanako, "sharelist", vec![])
         .await;
@@ -123,12 +110,12 @@ async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
     // Someone else cannot stop it for her.
     let other = sim.create_user("umi");
     sim.add_member(alpha.guild, other, &[]).unwrap();
-    let refused = press(sharelist.id, other, stop.clone()).await;
+    let refused = press(sim, sharelist.id, other, &stop).await;
     assert!(
         refused.starts_with("That destination is not yours"),
         "{refused}"
     );
-    let answer = press(sharelist.id, federation.hanako, stop).await;
+    let answer = press(sim, sharelist.id, federation.hanako, &stop).await;
     assert!(answer.starts_with("Stopped"), "{answer}");
     let reply = federation
         .here(vec![("message", string("while stopped"))])
@@ -144,7 +131,7 @@ async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
     );
     let start = first_button(&sharelist);
     assert!(start.starts_with("start-destination:"), "{start}");
-    let answer = press(sharelist.id, federation.hanako, start).await;
+    let answer = press(sim, sharelist.id, federation.hanako, &start).await;
     assert!(answer.starts_with("Started"), "{answer}");
     let reply = federation.here(vec![("message", string("again"))]).await;
     assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
