@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use kakusan_storage::outbox::{Job, Operation, Target};
-use kakusan_storage::{PgPool, copies, destinations, peers, times};
+use kakusan_storage::outbox::{ClaimedDestination, ClaimedJob, Endpoint, Job, Operation};
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, WebhookMarker};
@@ -48,7 +47,6 @@ impl Done {
 
 /// Makes jobs' calls through twilight-http, each lane paced by its webhook's bucket.
 pub(crate) struct Caller {
-    pool: PgPool,
     http: Arc<twilight_http::Client>,
     pacing: Pacing,
     downloads: Downloads,
@@ -56,113 +54,37 @@ pub(crate) struct Caller {
 
 impl Caller {
     /// Calls through `http`; attachments up to `upload_limit` bytes are uploaded again.
-    pub(crate) fn new(pool: PgPool, http: Arc<twilight_http::Client>, upload_limit: u64) -> Self {
+    pub(crate) fn new(http: Arc<twilight_http::Client>, upload_limit: u64) -> Self {
         Caller {
-            pool,
             http,
             pacing: Pacing::new(),
             downloads: Downloads::new(upload_limit),
         }
     }
 
-    /// Makes the job's webhook call.
-    pub(crate) async fn call(&self, job: &Job) -> Result<Done, Failure> {
+    /// Makes the job's webhook call, with what the claim read for it: no query runs between
+    /// the claim and Discord.
+    pub(crate) async fn call(&self, job: &ClaimedJob) -> Result<Done, Failure> {
         self.pacing.wait(job.lane).await;
-        match job.target() {
-            Target::Destination(destination_id) => {
-                let Some(destination) =
-                    destinations::destination(&self.pool, destination_id).await?
-                else {
-                    // Withdrawn since: nothing to deliver to.
-                    return Ok(Done::Gone);
-                };
-                if let Some(reason) = destination.broken_reason {
-                    return Err(Failure::Rejected(format!(
-                        "the destination is broken: {reason}"
-                    )));
-                }
-                let webhook = (
-                    stored_id(destination.webhook_id)?,
-                    destination.webhook_token.expose(),
-                );
-                let source = job.source_message_id.unwrap_or_default();
-                match job.operation {
-                    Operation::Send => {
-                        let payload: SendPayload = parse_payload(job)?;
-                        let copy = self.send(job.lane, webhook, &payload).await?;
-                        Ok(Done::Copied {
-                            destination: destination_id,
-                            source,
-                            copy,
-                        })
-                    }
-                    Operation::Edit => {
-                        let Some(copy) =
-                            copies::copy_of(&self.pool, destination_id, source).await?
-                        else {
-                            // Never delivered, or deleted since: there is nothing to edit.
-                            return Ok(Done::Gone);
-                        };
-                        let payload: EditPayload = parse_payload(job)?;
-                        let mentions = AllowedMentions::default();
-                        let result = self
-                            .http
-                            .update_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
-                            .content(Some(&payload.content))
-                            .allowed_mentions(Some(&mentions))
-                            .await;
-                        count_call(&result);
-                        match result.map_err(|error| Failure::of(&error)) {
-                            Ok(response) => {
-                                self.pacing.learn(job.lane, response.headers());
-                                Ok(Done::Delivered)
-                            }
-                            Err(Failure::CopyGone) => Ok(Done::Uncopied {
-                                destination: destination_id,
-                                source,
-                                gone: true,
-                            }),
-                            Err(failure) => Err(failure),
-                        }
-                    }
-                    Operation::Delete => {
-                        let Some(copy) =
-                            copies::copy_of(&self.pool, destination_id, source).await?
-                        else {
-                            return Ok(Done::Gone);
-                        };
-                        let result = self
-                            .http
-                            .delete_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
-                            .await;
-                        count_call(&result);
-                        if let Ok(response) = &result {
-                            self.pacing.learn(job.lane, response.headers());
-                        }
-                        match result.map_err(|error| Failure::of(&error)) {
-                            Ok(_) => Ok(Done::Uncopied {
-                                destination: destination_id,
-                                source,
-                                gone: false,
-                            }),
-                            Err(Failure::CopyGone) => Ok(Done::Uncopied {
-                                destination: destination_id,
-                                source,
-                                gone: true,
-                            }),
-                            Err(failure) => Err(failure),
-                        }
-                    }
-                    Operation::Envelope => Err(Failure::Rejected(
-                        "an envelope job aimed at a member's destination".to_owned(),
-                    )),
-                }
+        match &job.endpoint {
+            Endpoint::Destination {
+                destination: None, ..
+            } => {
+                // Withdrawn since: nothing to deliver to.
+                Ok(Done::Gone)
             }
-            Target::Peer(peer_id) => {
-                let Some(peer) = peers::peer(&self.pool, peer_id).await? else {
-                    return Ok(Done::Gone);
-                };
-                let Some((id, token)) = webhook_parts(peer.webhook_url.expose()) else {
+            Endpoint::Destination {
+                id,
+                destination: Some(destination),
+            } => self.call_destination(job, *id, destination).await,
+            Endpoint::Peer {
+                webhook_url: None, ..
+            } => Ok(Done::Gone),
+            Endpoint::Peer {
+                webhook_url: Some(url),
+                ..
+            } => {
+                let Some((id, token)) = webhook_parts(url.expose()) else {
                     return Err(Failure::Rejected(
                         "the peer's webhook URL is malformed".to_owned(),
                     ));
@@ -182,21 +104,110 @@ impl Caller {
                 self.pacing.learn(job.lane, response.headers());
                 Ok(Done::Delivered)
             }
-            Target::Times(times_id) => {
-                let Some(times) = times::times_by_id(&self.pool, times_id).await? else {
-                    // Unregistered since: the member took the channel back.
-                    return Ok(Done::Gone);
-                };
+            Endpoint::Times { webhook: None, .. } => {
+                // Unregistered since: the member took the channel back.
+                Ok(Done::Gone)
+            }
+            Endpoint::Times {
+                webhook: Some(webhook),
+                ..
+            } => {
                 let payload: SendPayload = parse_payload(job)?;
-                let webhook = (stored_id(times.webhook_id)?, times.webhook_token.expose());
+                let webhook = (stored_id(webhook.id)?, webhook.token.expose());
                 self.send(job.lane, webhook, &payload).await?;
                 Ok(Done::Delivered)
             }
-            Target::Channel(channel) => {
+            Endpoint::Channel(channel) => {
                 let payload: SendPayload = parse_payload(job)?;
-                self.post(job.lane, stored_id(channel)?, &payload).await?;
+                self.post(job.lane, stored_id(*channel)?, &payload).await?;
                 Ok(Done::Delivered)
             }
+        }
+    }
+
+    /// Sends, edits or deletes a copy of a member's message at one of its destinations.
+    async fn call_destination(
+        &self,
+        job: &Job,
+        destination_id: i64,
+        destination: &ClaimedDestination,
+    ) -> Result<Done, Failure> {
+        if let Some(reason) = &destination.broken_reason {
+            return Err(Failure::Rejected(format!(
+                "the destination is broken: {reason}"
+            )));
+        }
+        let webhook = (
+            stored_id(destination.webhook.id)?,
+            destination.webhook.token.expose(),
+        );
+        let source = job.source_message_id.unwrap_or_default();
+        match job.operation {
+            Operation::Send => {
+                let payload: SendPayload = parse_payload(job)?;
+                let copy = self.send(job.lane, webhook, &payload).await?;
+                Ok(Done::Copied {
+                    destination: destination_id,
+                    source,
+                    copy,
+                })
+            }
+            Operation::Edit => {
+                let Some(copy) = destination.copy_message_id else {
+                    // Never delivered, or deleted since: there is nothing to edit.
+                    return Ok(Done::Gone);
+                };
+                let payload: EditPayload = parse_payload(job)?;
+                let mentions = AllowedMentions::default();
+                let result = self
+                    .http
+                    .update_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
+                    .content(Some(&payload.content))
+                    .allowed_mentions(Some(&mentions))
+                    .await;
+                count_call(&result);
+                match result.map_err(|error| Failure::of(&error)) {
+                    Ok(response) => {
+                        self.pacing.learn(job.lane, response.headers());
+                        Ok(Done::Delivered)
+                    }
+                    Err(Failure::CopyGone) => Ok(Done::Uncopied {
+                        destination: destination_id,
+                        source,
+                        gone: true,
+                    }),
+                    Err(failure) => Err(failure),
+                }
+            }
+            Operation::Delete => {
+                let Some(copy) = destination.copy_message_id else {
+                    return Ok(Done::Gone);
+                };
+                let result = self
+                    .http
+                    .delete_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
+                    .await;
+                count_call(&result);
+                if let Ok(response) = &result {
+                    self.pacing.learn(job.lane, response.headers());
+                }
+                match result.map_err(|error| Failure::of(&error)) {
+                    Ok(_) => Ok(Done::Uncopied {
+                        destination: destination_id,
+                        source,
+                        gone: false,
+                    }),
+                    Err(Failure::CopyGone) => Ok(Done::Uncopied {
+                        destination: destination_id,
+                        source,
+                        gone: true,
+                    }),
+                    Err(failure) => Err(failure),
+                }
+            }
+            Operation::Envelope => Err(Failure::Rejected(
+                "an envelope job aimed at a member's destination".to_owned(),
+            )),
         }
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kakusan_storage::outbox::{self, Job, OutboxListener};
+use kakusan_storage::outbox::{self, ClaimedJob, OutboxListener};
 use kakusan_storage::{PgPool, StorageError};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -44,7 +44,7 @@ impl Delivery {
         config: DeliveryConfig,
     ) -> Arc<Self> {
         Arc::new(Delivery {
-            caller: Caller::new(pool.clone(), http, config.upload_limit),
+            caller: Caller::new(http, config.upload_limit),
             leases: Leases::new(config.worker_id.clone(), config.lease),
             outage: Outage::new(),
             finished: Notify::new(),
@@ -171,7 +171,7 @@ impl Delivery {
     }
 
     /// Runs one claimed job and records its outcome.
-    async fn run_job(&self, job: Job) {
+    async fn run_job(&self, job: ClaimedJob) {
         let span = tracing::info_span!(
             "job",
             id = job.id,

@@ -15,6 +15,10 @@ use uuid::Uuid;
 use crate::StorageError;
 use crate::ids::{OptionalId, sf};
 
+mod claim;
+
+pub use claim::{ClaimedDestination, ClaimedJob, Endpoint, Webhook, claim};
+
 /// The Postgres channel that a new job notifies (its payload is the lane).
 pub const NOTIFY_CHANNEL: &str = "kakusan_outbox";
 
@@ -342,40 +346,6 @@ async fn set_payload(
         .execute(connection)
         .await?;
     Ok(())
-}
-
-/// Claims up to `limit` ready jobs for `worker`, at most one per lane (the head of the lane),
-/// and leases them for `lease`. Each claim counts as an attempt.
-pub async fn claim(
-    executor: impl PgExecutor<'_>,
-    worker: &str,
-    lease: Duration,
-    limit: i64,
-) -> Result<Vec<Job>, StorageError> {
-    Ok(sqlx::query_as::<_, Job>(
-        "WITH ready AS (
-             SELECT j.id FROM outbox_jobs j
-             WHERE j.failed_at IS NULL
-               AND j.scheduled_for <= now() AND j.retry_at <= now()
-               AND (j.leased_until IS NULL OR j.leased_until < now())
-               AND NOT EXISTS (
-                   SELECT 1 FROM outbox_jobs earlier
-                   WHERE earlier.lane = j.lane AND earlier.failed_at IS NULL
-                     AND (earlier.scheduled_for, earlier.id) < (j.scheduled_for, j.id))
-             ORDER BY j.scheduled_for, j.id
-             LIMIT $3
-             FOR UPDATE OF j SKIP LOCKED)
-         UPDATE outbox_jobs job
-         SET leased_by = $1, leased_until = now() + make_interval(secs => $2),
-             attempts = job.attempts + 1
-         FROM ready WHERE job.id = ready.id
-         RETURNING job.*",
-    )
-    .bind(worker)
-    .bind(lease.as_secs_f64())
-    .bind(limit)
-    .fetch_all(executor)
-    .await?)
 }
 
 /// Extends `worker`'s leases on `job_ids` by `lease` from now, for calls that take longer than
