@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use kakusan_storage::outbox::{self, Job};
-use kakusan_storage::{PgPool, StorageError, copies, destinations, times};
+use kakusan_storage::outbox::{self, CopyChange, Job};
+use kakusan_storage::{PgPool, StorageError, destinations, times};
 
 use crate::call::Done;
 use crate::classify::Failure;
@@ -22,30 +22,31 @@ pub(crate) async fn record(
     match outcome {
         Ok(done) => {
             let label = done.outcome();
-            // The copy map changes in the same transaction as the job leaves the queue;
-            // a job with no copy to record needs no transaction of its own.
+            // The copy map changes in the same statement as the job leaves the queue.
             let held = match done {
                 Done::Delivered | Done::Gone => outbox::complete(pool, job.id, worker).await?,
-                change => {
-                    let mut tx = pool.begin().await?;
-                    match change {
-                        Done::Copied {
-                            destination,
-                            source,
-                            copy,
-                        } => copies::record_copy(&mut *tx, destination, source, copy).await?,
-                        Done::Uncopied {
-                            destination,
-                            source,
-                            ..
-                        } => {
-                            copies::forget_copy(&mut *tx, destination, source).await?;
-                        }
-                        Done::Delivered | Done::Gone => {}
-                    }
-                    let held = outbox::complete(&mut *tx, job.id, worker).await?;
-                    tx.commit().await?;
-                    held
+                Done::Copied {
+                    destination,
+                    source,
+                    copy,
+                } => {
+                    let change = CopyChange::Record {
+                        destination_id: destination,
+                        source_message_id: source,
+                        copy_message_id: copy,
+                    };
+                    outbox::complete_with_copy(pool, job.id, worker, change).await?
+                }
+                Done::Uncopied {
+                    destination,
+                    source,
+                    ..
+                } => {
+                    let change = CopyChange::Forget {
+                        destination_id: destination,
+                        source_message_id: source,
+                    };
+                    outbox::complete_with_copy(pool, job.id, worker, change).await?
                 }
             };
             if !held {
