@@ -333,6 +333,13 @@ pub async fn enqueue_coalescing(
 }
 
 /// Replaces (`$2`) or merges (`payload || $2`) a queued job's payload.
+///
+/// The merge is storage's one piece of payload knowledge: payloads are JSON objects, and an
+/// edit's top-level fields replace those of the same name in the queued job (the delivery
+/// crate names `EditPayload`'s fields after `SendPayload`'s for this). It stays here rather
+/// than in the delivery crate because it must happen under the row lock this transaction holds
+/// on the queued job, which `claim` waits on; doing it in Rust would mean reading the payload
+/// out and handing the merged one back through a callback, for the same `||`.
 async fn set_payload(
     connection: &mut sqlx::PgConnection,
     id: i64,
