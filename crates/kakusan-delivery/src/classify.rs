@@ -89,12 +89,6 @@ impl Failure {
     }
 }
 
-impl From<kakusan_storage::StorageError> for Failure {
-    fn from(error: kakusan_storage::StorageError) -> Self {
-        Failure::Transient(format!("storage: {}", error_line(&error)))
-    }
-}
-
 /// An error and its sources on one line.
 pub(crate) fn error_line(error: &dyn std::error::Error) -> String {
     let mut line = error.to_string();

@@ -14,13 +14,23 @@
 //! crate's functions; it writes no SQL and no wire JSON (envelopes come from
 //! `kakusan-protocol` as finished text).
 
+mod call;
 mod classify;
+mod config;
+mod download;
+mod engine;
 mod enqueue;
+mod lease;
+mod outage;
+mod pacing;
 mod payload;
+mod record;
 mod replay;
-mod worker;
 
+pub use call::webhook_parts;
 pub use classify::{discord_code, is_unknown_webhook};
+pub use config::DeliveryConfig;
+pub use engine::Delivery;
 pub use enqueue::{
     Origin, OriginJob, RelayJob, enqueue_delete, enqueue_edit, enqueue_envelope, enqueue_origin,
     enqueue_send,
@@ -29,4 +39,3 @@ pub use payload::{
     AttachmentLink, EditPayload, EnvelopePayload, SendPayload, USERNAME_MAX_CHARS, webhook_username,
 };
 pub use replay::StoredReplayGuard;
-pub use worker::{Delivery, DeliveryConfig, webhook_parts};

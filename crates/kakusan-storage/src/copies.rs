@@ -78,10 +78,13 @@ pub async fn forget_copy(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use sqlx::PgPool;
 
     use super::*;
     use crate::destinations::{self, Announced};
+    use crate::outbox::{self, CopyChange, Operation};
     use crate::{SecretString, fixtures};
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]
@@ -116,5 +119,76 @@ mod tests {
         assert!(forget_copy(&pool, ids[0], 5000).await.unwrap());
         assert!(!forget_copy(&pool, ids[0], 5000).await.unwrap());
         assert_eq!(copies_of(&pool, 5000).await.unwrap(), vec![(ids[1], 6001)]);
+    }
+
+    /// A job of member 7's message 5000 to `destination`, enqueued and claimed by worker `w`.
+    async fn claimed(pool: &PgPool, destination: i64, operation: Operation) -> i64 {
+        let payload = serde_json::json!({});
+        let job = outbox::NewJob {
+            server_guild_id: 100,
+            lane: 7,
+            target: outbox::Target::Destination(destination),
+            operation,
+            source_message_id: Some(5000),
+            relay_id: None,
+            member_id: Some(7),
+            payload: &payload,
+            scheduled_for: None,
+        };
+        let id = outbox::enqueue(pool, &job).await.unwrap();
+        let claimed = outbox::claim(pool, "w", Duration::from_secs(30), 1)
+            .await
+            .unwrap();
+        assert_eq!(claimed[0].id, id);
+        id
+    }
+
+    /// A finished job's copy is recorded or forgotten in the statement that completes it, and
+    /// the copy map changes even when the lease was lost, since the call was made.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn copies_change_with_the_completion_of_their_job(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let peer = fixtures::mutual_peer(&pool, 100, "beta", 200).await;
+        let announced = Announced {
+            member_id: 7,
+            member_name: "Taro",
+            channel_id: 7,
+            webhook_id: 7,
+            webhook_token: &SecretString::new("tok"),
+        };
+        let destination = destinations::announce(&pool, peer.id, &announced, None)
+            .await
+            .unwrap();
+        let send = claimed(&pool, destination, Operation::Send).await;
+        let record = CopyChange::Record {
+            destination_id: destination,
+            source_message_id: 5000,
+            copy_message_id: 6000,
+        };
+        assert!(
+            outbox::complete_with_copy(&pool, send, "w", record)
+                .await
+                .unwrap()
+        );
+        assert_eq!(copy_of(&pool, destination, 5000).await.unwrap(), Some(6000));
+        assert!(
+            outbox::pending_jobs(&pool, 100, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let delete = claimed(&pool, destination, Operation::Delete).await;
+        let forget = CopyChange::Forget {
+            destination_id: destination,
+            source_message_id: 5000,
+        };
+        assert!(
+            !outbox::complete_with_copy(&pool, delete, "other", forget)
+                .await
+                .unwrap(),
+            "not other's job"
+        );
+        assert_eq!(copy_of(&pool, destination, 5000).await.unwrap(), None);
     }
 }

@@ -15,6 +15,10 @@ use uuid::Uuid;
 use crate::StorageError;
 use crate::ids::{OptionalId, sf};
 
+mod claim;
+
+pub use claim::{ClaimedDestination, ClaimedJob, Endpoint, Webhook, claim};
+
 /// The Postgres channel that a new job notifies (its payload is the lane).
 pub const NOTIFY_CHANNEL: &str = "kakusan_outbox";
 
@@ -329,6 +333,13 @@ pub async fn enqueue_coalescing(
 }
 
 /// Replaces (`$2`) or merges (`payload || $2`) a queued job's payload.
+///
+/// The merge is storage's one piece of payload knowledge: payloads are JSON objects, and an
+/// edit's top-level fields replace those of the same name in the queued job (the delivery
+/// crate names `EditPayload`'s fields after `SendPayload`'s for this). It stays here rather
+/// than in the delivery crate because it must happen under the row lock this transaction holds
+/// on the queued job, which `claim` waits on; doing it in Rust would mean reading the payload
+/// out and handing the merged one back through a callback, for the same `||`.
 async fn set_payload(
     connection: &mut sqlx::PgConnection,
     id: i64,
@@ -342,40 +353,6 @@ async fn set_payload(
         .execute(connection)
         .await?;
     Ok(())
-}
-
-/// Claims up to `limit` ready jobs for `worker`, at most one per lane (the head of the lane),
-/// and leases them for `lease`. Each claim counts as an attempt.
-pub async fn claim(
-    executor: impl PgExecutor<'_>,
-    worker: &str,
-    lease: Duration,
-    limit: i64,
-) -> Result<Vec<Job>, StorageError> {
-    Ok(sqlx::query_as::<_, Job>(
-        "WITH ready AS (
-             SELECT j.id FROM outbox_jobs j
-             WHERE j.failed_at IS NULL
-               AND j.scheduled_for <= now() AND j.retry_at <= now()
-               AND (j.leased_until IS NULL OR j.leased_until < now())
-               AND NOT EXISTS (
-                   SELECT 1 FROM outbox_jobs earlier
-                   WHERE earlier.lane = j.lane AND earlier.failed_at IS NULL
-                     AND (earlier.scheduled_for, earlier.id) < (j.scheduled_for, j.id))
-             ORDER BY j.scheduled_for, j.id
-             LIMIT $3
-             FOR UPDATE OF j SKIP LOCKED)
-         UPDATE outbox_jobs job
-         SET leased_by = $1, leased_until = now() + make_interval(secs => $2),
-             attempts = job.attempts + 1
-         FROM ready WHERE job.id = ready.id
-         RETURNING job.*",
-    )
-    .bind(worker)
-    .bind(lease.as_secs_f64())
-    .bind(limit)
-    .fetch_all(executor)
-    .await?)
 }
 
 /// Extends `worker`'s leases on `job_ids` by `lease` from now, for calls that take longer than
@@ -411,6 +388,76 @@ pub async fn complete(
         .execute(executor)
         .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// What a finished relay job changes in the copy map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyChange {
+    /// A send delivered a copy: remember where. A send that ran twice keeps the newest, as
+    /// [`copies::record_copy`](crate::copies::record_copy) does.
+    Record {
+        /// The destination the copy was delivered to.
+        destination_id: i64,
+        /// The member's message.
+        source_message_id: u64,
+        /// The copy.
+        copy_message_id: u64,
+    },
+    /// A delete removed the copy, or found it gone already: forget it.
+    Forget {
+        /// The destination the copy was at.
+        destination_id: i64,
+        /// The member's message.
+        source_message_id: u64,
+    },
+}
+
+/// Removes a delivered job and applies `change` to the copy map, in one statement: the copy
+/// map and the queue change together, and a delivered send costs one round trip instead of a
+/// transaction's four. Returns `false` when `worker` no longer holds the job; the copy map
+/// changes all the same, since the call was made.
+pub async fn complete_with_copy(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    worker: &str,
+    change: CopyChange,
+) -> Result<bool, StorageError> {
+    // A data-modifying WITH runs to completion whether or not the final SELECT reads it.
+    let query = match change {
+        CopyChange::Record {
+            destination_id,
+            source_message_id,
+            copy_message_id,
+        } => sqlx::query_scalar(
+            "WITH copy AS (
+                 INSERT INTO copies (destination_id, source_message_id, copy_message_id)
+                 VALUES ($3, $4, $5)
+                 ON CONFLICT (destination_id, source_message_id)
+                 DO UPDATE SET copy_message_id = EXCLUDED.copy_message_id,
+                               delivered_at = now()),
+             done AS (DELETE FROM outbox_jobs WHERE id = $1 AND leased_by = $2 RETURNING id)
+             SELECT EXISTS (SELECT 1 FROM done)",
+        )
+        .bind(job_id)
+        .bind(worker)
+        .bind(destination_id)
+        .bind(sf(source_message_id)?)
+        .bind(sf(copy_message_id)?),
+        CopyChange::Forget {
+            destination_id,
+            source_message_id,
+        } => sqlx::query_scalar(
+            "WITH copy AS (
+                 DELETE FROM copies WHERE destination_id = $3 AND source_message_id = $4),
+             done AS (DELETE FROM outbox_jobs WHERE id = $1 AND leased_by = $2 RETURNING id)
+             SELECT EXISTS (SELECT 1 FROM done)",
+        )
+        .bind(job_id)
+        .bind(worker)
+        .bind(destination_id)
+        .bind(sf(source_message_id)?),
+    };
+    Ok(query.fetch_one(executor).await?)
 }
 
 /// Releases a job after a transient failure: it keeps its place in its lane and becomes ready

@@ -1,0 +1,331 @@
+//! The Discord calls: what each job asks of Discord, and what a successful call leaves to
+//! record.
+
+use std::sync::Arc;
+
+use kakusan_storage::outbox::{ClaimedDestination, ClaimedJob, Endpoint, Job, Operation};
+use twilight_model::channel::message::AllowedMentions;
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ChannelMarker, WebhookMarker};
+
+use crate::classify::Failure;
+use crate::download::Downloads;
+use crate::pacing::Pacing;
+use crate::payload::{EditPayload, EnvelopePayload, SendPayload};
+
+/// What a successful call leaves to record.
+pub(crate) enum Done {
+    /// A copy was created: remember where.
+    Copied {
+        destination: i64,
+        source: u64,
+        copy: u64,
+    },
+    /// The copy was deleted, or was found gone already (`gone`): forget it.
+    Uncopied {
+        destination: i64,
+        source: u64,
+        gone: bool,
+    },
+    /// The call was made; nothing to record.
+    Delivered,
+    /// No call was made: the destination, the peer or the copy no longer exists.
+    Gone,
+}
+
+impl Done {
+    /// The `outcome` label of `kakusan_deliveries_total`.
+    pub(crate) fn outcome(&self) -> &'static str {
+        match self {
+            Done::Copied { .. } | Done::Uncopied { gone: false, .. } | Done::Delivered => {
+                "delivered"
+            }
+            Done::Uncopied { gone: true, .. } | Done::Gone => "gone",
+        }
+    }
+}
+
+/// Makes jobs' calls through twilight-http, each lane paced by its webhook's bucket.
+pub(crate) struct Caller {
+    http: Arc<twilight_http::Client>,
+    pacing: Pacing,
+    downloads: Downloads,
+}
+
+impl Caller {
+    /// Calls through `http`; attachments up to `upload_limit` bytes are uploaded again.
+    pub(crate) fn new(http: Arc<twilight_http::Client>, upload_limit: u64) -> Self {
+        Caller {
+            http,
+            pacing: Pacing::new(),
+            downloads: Downloads::new(upload_limit),
+        }
+    }
+
+    /// Makes the job's webhook call, with what the claim read for it: no query runs between
+    /// the claim and Discord.
+    pub(crate) async fn call(&self, job: &ClaimedJob) -> Result<Done, Failure> {
+        self.pacing.wait(job.lane).await;
+        match &job.endpoint {
+            Endpoint::Destination {
+                destination: None, ..
+            } => {
+                // Withdrawn since: nothing to deliver to.
+                Ok(Done::Gone)
+            }
+            Endpoint::Destination {
+                id,
+                destination: Some(destination),
+            } => self.call_destination(job, *id, destination).await,
+            Endpoint::Peer {
+                webhook_url: None, ..
+            } => Ok(Done::Gone),
+            Endpoint::Peer {
+                webhook_url: Some(url),
+                ..
+            } => {
+                let Some((id, token)) = webhook_parts(url.expose()) else {
+                    return Err(Failure::Rejected(
+                        "the peer's webhook URL is malformed".to_owned(),
+                    ));
+                };
+                let payload: EnvelopePayload = parse_payload(job)?;
+                let mentions = AllowedMentions::default();
+                let result = self
+                    .http
+                    .execute_webhook(Id::new(id), token)
+                    .content(&payload.content)
+                    .username(&payload.username)
+                    .allowed_mentions(Some(&mentions))
+                    .wait()
+                    .await;
+                count_call(&result);
+                let response = result.map_err(|error| Failure::of(&error))?;
+                self.pacing.learn(job.lane, response.headers());
+                Ok(Done::Delivered)
+            }
+            Endpoint::Times { webhook: None, .. } => {
+                // Unregistered since: the member took the channel back.
+                Ok(Done::Gone)
+            }
+            Endpoint::Times {
+                webhook: Some(webhook),
+                ..
+            } => {
+                let payload: SendPayload = parse_payload(job)?;
+                let webhook = (stored_id(webhook.id)?, webhook.token.expose());
+                self.send(job.lane, webhook, &payload).await?;
+                Ok(Done::Delivered)
+            }
+            Endpoint::Channel(channel) => {
+                let payload: SendPayload = parse_payload(job)?;
+                self.post(job.lane, stored_id(*channel)?, &payload).await?;
+                Ok(Done::Delivered)
+            }
+        }
+    }
+
+    /// Sends, edits or deletes a copy of a member's message at one of its destinations.
+    async fn call_destination(
+        &self,
+        job: &Job,
+        destination_id: i64,
+        destination: &ClaimedDestination,
+    ) -> Result<Done, Failure> {
+        if let Some(reason) = &destination.broken_reason {
+            return Err(Failure::Rejected(format!(
+                "the destination is broken: {reason}"
+            )));
+        }
+        let webhook = (
+            stored_id(destination.webhook.id)?,
+            destination.webhook.token.expose(),
+        );
+        let source = job.source_message_id.unwrap_or_default();
+        match job.operation {
+            Operation::Send => {
+                let payload: SendPayload = parse_payload(job)?;
+                let copy = self.send(job.lane, webhook, &payload).await?;
+                Ok(Done::Copied {
+                    destination: destination_id,
+                    source,
+                    copy,
+                })
+            }
+            Operation::Edit => {
+                let Some(copy) = destination.copy_message_id else {
+                    // Never delivered, or deleted since: there is nothing to edit.
+                    return Ok(Done::Gone);
+                };
+                let payload: EditPayload = parse_payload(job)?;
+                let mentions = AllowedMentions::default();
+                let result = self
+                    .http
+                    .update_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
+                    .content(Some(&payload.content))
+                    .allowed_mentions(Some(&mentions))
+                    .await;
+                count_call(&result);
+                match result.map_err(|error| Failure::of(&error)) {
+                    Ok(response) => {
+                        self.pacing.learn(job.lane, response.headers());
+                        Ok(Done::Delivered)
+                    }
+                    Err(Failure::CopyGone) => Ok(Done::Uncopied {
+                        destination: destination_id,
+                        source,
+                        gone: true,
+                    }),
+                    Err(failure) => Err(failure),
+                }
+            }
+            Operation::Delete => {
+                let Some(copy) = destination.copy_message_id else {
+                    return Ok(Done::Gone);
+                };
+                let result = self
+                    .http
+                    .delete_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
+                    .await;
+                count_call(&result);
+                if let Ok(response) = &result {
+                    self.pacing.learn(job.lane, response.headers());
+                }
+                match result.map_err(|error| Failure::of(&error)) {
+                    Ok(_) => Ok(Done::Uncopied {
+                        destination: destination_id,
+                        source,
+                        gone: false,
+                    }),
+                    Err(Failure::CopyGone) => Ok(Done::Uncopied {
+                        destination: destination_id,
+                        source,
+                        gone: true,
+                    }),
+                    Err(failure) => Err(failure),
+                }
+            }
+            Operation::Envelope => Err(Failure::Rejected(
+                "an envelope job aimed at a member's destination".to_owned(),
+            )),
+        }
+    }
+
+    /// Posts the message as the bot in one of our channels (a `/here` typed outside the
+    /// member's times).
+    async fn post(
+        &self,
+        lane: u64,
+        channel: Id<ChannelMarker>,
+        payload: &SendPayload,
+    ) -> Result<(), Failure> {
+        let (content, files) = self.downloads.files(payload).await;
+        let mentions = AllowedMentions::default();
+        let mut request = self
+            .http
+            .create_message(channel)
+            .allowed_mentions(Some(&mentions))
+            .attachments(&files);
+        if !content.is_empty() {
+            request = request.content(&content);
+        }
+        let result = request.await;
+        count_call(&result);
+        let response = result.map_err(|error| Failure::of(&error))?;
+        self.pacing.learn(lane, response.headers());
+        Ok(())
+    }
+
+    /// Executes the webhook with a copy of the member's message; returns the copy's id.
+    async fn send(
+        &self,
+        lane: u64,
+        (webhook_id, token): (Id<WebhookMarker>, &str),
+        payload: &SendPayload,
+    ) -> Result<u64, Failure> {
+        let (content, files) = self.downloads.files(payload).await;
+        let mentions = AllowedMentions::default();
+        let mut request = self
+            .http
+            .execute_webhook(webhook_id, token)
+            .username(&payload.username)
+            .allowed_mentions(Some(&mentions))
+            .attachments(&files);
+        if !content.is_empty() {
+            request = request.content(&content);
+        }
+        if let Some(avatar) = &payload.avatar_url {
+            request = request.avatar_url(avatar);
+        }
+        let result = request.wait().await;
+        count_call(&result);
+        let response = result.map_err(|error| Failure::of(&error))?;
+        self.pacing.learn(lane, response.headers());
+        let message = response.model().await.map_err(|error| {
+            Failure::Transient(format!("unreadable answer from Discord: {error}"))
+        })?;
+        Ok(message.id.get())
+    }
+}
+
+/// Counts a webhook call by its final HTTP status, or `error` when no answer came.
+///
+/// twilight-http waits out a 429 and sends the request again inside the same call, so the
+/// status here is the last answer; the 429s themselves are counted by the binary, which sees
+/// twilight's log event for each of them (`kakusan_webhook_rate_limited_total`).
+fn count_call<T>(result: &Result<twilight_http::Response<T>, twilight_http::Error>) {
+    let status = match result {
+        Ok(response) => Some(response.status().get()),
+        Err(error) => match error.kind() {
+            twilight_http::error::ErrorType::Response { status, .. } => Some(status.get()),
+            _ => None,
+        },
+    };
+    let label = status.map_or_else(|| "error".to_owned(), |status| status.to_string());
+    metrics::counter!("kakusan_webhook_calls_total", "status" => label).increment(1);
+}
+
+fn parse_payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, Failure> {
+    serde_json::from_value(job.payload.clone())
+        .map_err(|error| Failure::Rejected(format!("the job's payload is unreadable: {error}")))
+}
+
+/// A Discord id read from the database; zero (which Discord never issues) fails the job
+/// instead of calling some other webhook or message.
+fn stored_id<T>(value: u64) -> Result<Id<T>, Failure> {
+    Id::new_checked(value)
+        .ok_or_else(|| Failure::Rejected("a stored Discord id is 0; the row is corrupt".to_owned()))
+}
+
+/// The id and token of a webhook URL (`.../webhooks/{id}/{token}`), as stored for peers: what
+/// a webhook call needs. Handle the token as the secret it is.
+pub fn webhook_parts(url: &str) -> Option<(u64, &str)> {
+    let path = url.split(['?', '#']).next()?;
+    let mut segments = path.rsplit('/');
+    let token = segments.next().filter(|token| !token.is_empty())?;
+    let id = segments.next()?.parse().ok().filter(|id| *id > 0)?;
+    (segments.next()? == "webhooks").then_some((id, token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_give_id_and_token() {
+        assert_eq!(
+            webhook_parts("https://discord.com/api/webhooks/123/abc-DEF"),
+            Some((123, "abc-DEF"))
+        );
+        assert_eq!(
+            webhook_parts("http://127.0.0.1:9/api/v10/webhooks/5/t?wait=true"),
+            Some((5, "t"))
+        );
+        assert_eq!(webhook_parts("https://discord.com/api/hooks/123/abc"), None);
+        assert_eq!(
+            webhook_parts("https://discord.com/api/webhooks/x/abc"),
+            None
+        );
+        assert_eq!(webhook_parts("https://discord.com/api/webhooks/123/"), None);
+    }
+}
