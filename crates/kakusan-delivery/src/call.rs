@@ -84,16 +84,11 @@ impl Caller {
                 webhook_url: Some(url),
                 ..
             } => {
-                let Some((id, token)) = webhook_parts(url.expose()) else {
-                    return Err(Failure::Rejected(
-                        "the peer's webhook URL is malformed".to_owned(),
-                    ));
-                };
                 let payload: EnvelopePayload = parse_payload(job)?;
                 let mentions = AllowedMentions::default();
                 let result = self
                     .http
-                    .execute_webhook(Id::new(id), token)
+                    .execute_webhook(Id::new(url.id().get()), url.token())
                     .content(&payload.content)
                     .username(&payload.username)
                     .allowed_mentions(Some(&mentions))
@@ -295,37 +290,4 @@ fn parse_payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, Failure
 fn stored_id<T>(value: u64) -> Result<Id<T>, Failure> {
     Id::new_checked(value)
         .ok_or_else(|| Failure::Rejected("a stored Discord id is 0; the row is corrupt".to_owned()))
-}
-
-/// The id and token of a webhook URL (`.../webhooks/{id}/{token}`), as stored for peers: what
-/// a webhook call needs. Handle the token as the secret it is.
-pub fn webhook_parts(url: &str) -> Option<(u64, &str)> {
-    let path = url.split(['?', '#']).next()?;
-    let mut segments = path.rsplit('/');
-    let token = segments.next().filter(|token| !token.is_empty())?;
-    let id = segments.next()?.parse().ok().filter(|id| *id > 0)?;
-    (segments.next()? == "webhooks").then_some((id, token))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn webhook_urls_give_id_and_token() {
-        assert_eq!(
-            webhook_parts("https://discord.com/api/webhooks/123/abc-DEF"),
-            Some((123, "abc-DEF"))
-        );
-        assert_eq!(
-            webhook_parts("http://127.0.0.1:9/api/v10/webhooks/5/t?wait=true"),
-            Some((5, "t"))
-        );
-        assert_eq!(webhook_parts("https://discord.com/api/hooks/123/abc"), None);
-        assert_eq!(
-            webhook_parts("https://discord.com/api/webhooks/x/abc"),
-            None
-        );
-        assert_eq!(webhook_parts("https://discord.com/api/webhooks/123/"), None);
-    }
 }

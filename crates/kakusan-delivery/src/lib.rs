@@ -27,7 +27,6 @@ mod payload;
 mod record;
 mod replay;
 
-pub use call::webhook_parts;
 pub use classify::{discord_code, is_unknown_webhook};
 pub use config::DeliveryConfig;
 pub use engine::Delivery;

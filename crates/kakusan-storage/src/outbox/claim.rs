@@ -8,7 +8,7 @@ use sqlx::PgExecutor;
 
 use super::{Job, Target};
 use crate::ids::OptionalId;
-use crate::{SecretString, StorageError};
+use crate::{SecretString, StorageError, WebhookUrl};
 
 /// A job a worker has just claimed, with what its call needs, read in the claim's statement:
 /// calling it takes no further query.
@@ -48,7 +48,7 @@ pub enum Endpoint {
         /// The peer's row id.
         id: i64,
         /// Its master webhook URL, if the peer still exists.
-        webhook_url: Option<SecretString>,
+        webhook_url: Option<WebhookUrl>,
     },
     /// A member's times in our own server: a `/here`'s copy in it.
     Times {
@@ -102,20 +102,23 @@ struct ClaimedRow {
     job: Job,
     #[sqlx(try_from = "OptionalId")]
     destination_webhook_id: Option<u64>,
-    destination_webhook_token: Option<SecretString>,
+    destination_webhook_token: Option<String>,
     destination_broken_reason: Option<String>,
     #[sqlx(try_from = "OptionalId")]
     copy_message_id: Option<u64>,
-    peer_webhook_url: Option<SecretString>,
+    peer_webhook_url: Option<String>,
     #[sqlx(try_from = "OptionalId")]
     times_webhook_id: Option<u64>,
-    times_webhook_token: Option<SecretString>,
+    times_webhook_token: Option<String>,
 }
 
 impl From<ClaimedRow> for ClaimedJob {
     fn from(row: ClaimedRow) -> Self {
-        let webhook = |id: Option<u64>, token: Option<SecretString>| {
-            id.zip(token).map(|(id, token)| Webhook { id, token })
+        let webhook = |id: Option<u64>, token: Option<String>| {
+            id.zip(token).map(|(id, token)| Webhook {
+                id,
+                token: SecretString::from(token),
+            })
         };
         let endpoint = match row.job.target() {
             Target::Destination(id) => Endpoint::Destination {
@@ -129,7 +132,11 @@ impl From<ClaimedRow> for ClaimedJob {
             },
             Target::Peer(id) => Endpoint::Peer {
                 id,
-                webhook_url: row.peer_webhook_url,
+                // Stored URLs were parsed before they were stored; one that no longer parses
+                // is as unusable as a peer that is gone.
+                webhook_url: row
+                    .peer_webhook_url
+                    .and_then(|url| WebhookUrl::try_from(url).ok()),
             },
             Target::Times(id) => Endpoint::Times {
                 id,
@@ -325,9 +332,12 @@ mod tests {
                 },
                 Endpoint::Peer {
                     id: world.peer,
-                    webhook_url: Some(SecretString::new(
-                        "https://discord.com/api/webhooks/200/secret"
-                    )),
+                    webhook_url: Some(
+                        WebhookUrl::try_from(
+                            "https://discord.com/api/webhooks/200/secret".to_owned()
+                        )
+                        .unwrap()
+                    ),
                 },
                 Endpoint::Times {
                     id: world.times,
