@@ -53,12 +53,12 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
-    /// Calls through `http`; attachments up to `upload_limit` bytes are uploaded again.
-    pub(crate) fn new(http: Arc<twilight_http::Client>, upload_limit: u64) -> Self {
+    /// Calls through `http`; attachments are fetched with `downloads` to be uploaded again.
+    pub(crate) fn new(http: Arc<twilight_http::Client>, downloads: Downloads) -> Self {
         Caller {
             http,
             pacing: Pacing::new(),
-            downloads: Downloads::new(upload_limit),
+            downloads,
         }
     }
 

@@ -26,7 +26,16 @@ pub struct DeliveryConfig {
     pub drain_timeout: Duration,
     /// Files up to this size are re-uploaded; larger ones are linked.
     pub upload_limit: u64,
+    /// The hosts attachments are downloaded from: Discord's CDN, and the host of the API base
+    /// a test server or proxy serves them from. A member's message cannot make kakusan fetch
+    /// anything else.
+    pub download_hosts: Vec<String>,
+    /// How long one attachment download may take.
+    pub download_timeout: Duration,
 }
+
+/// The hosts Discord serves attachments from.
+pub const DISCORD_CDN_HOSTS: [&str; 2] = ["cdn.discordapp.com", "media.discordapp.net"];
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
@@ -43,6 +52,8 @@ impl Default for DeliveryConfig {
             backoff_max: Duration::from_secs(300),
             drain_timeout: Duration::from_secs(8),
             upload_limit: 10 * 1024 * 1024,
+            download_hosts: DISCORD_CDN_HOSTS.map(str::to_owned).to_vec(),
+            download_timeout: Duration::from_secs(30),
         }
     }
 }

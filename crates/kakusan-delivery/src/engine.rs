@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use crate::call::Caller;
 use crate::config::DeliveryConfig;
+use crate::download::Downloads;
 use crate::lease::Leases;
 use crate::outage::{Outage, StorageUse};
 use crate::record::record;
@@ -44,7 +45,7 @@ impl Delivery {
         config: DeliveryConfig,
     ) -> Arc<Self> {
         Arc::new(Delivery {
-            caller: Caller::new(http, config.upload_limit),
+            caller: Caller::new(http, Downloads::new(&config)),
             leases: Leases::new(config.worker_id.clone(), config.lease),
             outage: Outage::new(),
             finished: Notify::new(),

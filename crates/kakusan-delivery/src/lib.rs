@@ -28,7 +28,7 @@ mod record;
 mod replay;
 
 pub use classify::{discord_code, is_unknown_webhook};
-pub use config::DeliveryConfig;
+pub use config::{DISCORD_CDN_HOSTS, DeliveryConfig};
 pub use engine::Delivery;
 pub use enqueue::{
     Origin, OriginJob, RelayJob, enqueue_delete, enqueue_edit, enqueue_envelope, enqueue_origin,

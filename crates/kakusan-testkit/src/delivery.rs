@@ -179,6 +179,8 @@ impl Harness {
             engines: Vec::new(),
         };
         config.poll_interval = Duration::from_millis(100);
+        // The simulator serves attachments from its own address, as Discord's CDN would.
+        config.download_hosts.push("127.0.0.1".to_owned());
         harness.add_engine(config);
         harness
     }

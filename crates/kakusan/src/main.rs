@@ -118,7 +118,7 @@ async fn run() -> anyhow::Result<()> {
     };
     endpoint.database_connected(&pool, &tasks, &shutdown);
     let http = Arc::new(discord_client(&config.discord));
-    start_delivery(&pool, &http, &tasks, &shutdown);
+    start_delivery(&config.discord.api, &pool, &http, &tasks, &shutdown);
     let outcome = run_gateway(&config.discord, &pool, http, &endpoint, &tasks, &shutdown).await;
     stop(tasks, &shutdown).await;
     pool.close().await;
@@ -203,12 +203,19 @@ impl Endpoint {
 
 /// Starts the delivery engine; it drains (bounded) once `shutdown` is cancelled.
 fn start_delivery(
+    api: &url::Url,
     pool: &PgPool,
     http: &Arc<twilight_http::Client>,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
-    let delivery = Delivery::new(pool.clone(), Arc::clone(http), DeliveryConfig::default());
+    let mut config = DeliveryConfig::default();
+    // Attachments come from Discord's CDN, or from the API base's host when that serves them
+    // (a test server, or a proxy that rewrites CDN links).
+    if let Some(host) = api.host_str() {
+        config.download_hosts.push(host.to_owned());
+    }
+    let delivery = Delivery::new(pool.clone(), Arc::clone(http), config);
     tasks.spawn(delivery.run(shutdown.clone()));
 }
 
