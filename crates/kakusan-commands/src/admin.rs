@@ -19,7 +19,7 @@ use twilight_model::id::Id;
 
 use crate::context::{Context, Local, WEBHOOK_NAME};
 use crate::error::{HandlerError, Outcome};
-use crate::federation::{Inbound, Outbound, Pings, card, fingerprint, peer_card};
+use crate::federation::{Inbound, Outbound, Pings, PostFailure, card, fingerprint, peer_card};
 use crate::interaction::{Ctx, Reply};
 use crate::model::SetupCommand;
 
@@ -291,10 +291,13 @@ impl Admin {
         }
         let mut lines = vec![format!("Peers ({}):", list.len())];
         for peer in &list {
-            let state = if peer.mutual {
-                "mutual"
-            } else {
-                "waiting for them to register this server"
+            let state = match (&peer.unreachable_reason, peer.mutual) {
+                (Some(reason), _) => format!(
+                    "unreachable ({reason}) since <t:{}:R>; /ping retries",
+                    peer.unreachable_at.map_or(0, |at| at.timestamp())
+                ),
+                (None, true) => "mutual".to_owned(),
+                (None, false) => "waiting for them to register this server".to_owned(),
             };
             let seen = peer
                 .last_seen_at
@@ -412,16 +415,28 @@ impl Admin {
         let (guild, nonce) = (local.guild_id(), ping.nonce);
         let answer = self.pings.expect(guild, nonce);
         let pong = match self.outbound.post_now(local, peer, Body::Ping(ping)).await {
-            Ok(()) => match tokio::time::timeout(PONG_WAIT, answer).await {
-                Ok(Ok(at)) => {
-                    let rtt = (at - sent).num_milliseconds().clamp(0, i64::from(i32::MAX));
-                    let rtt = i32::try_from(rtt).unwrap_or(i32::MAX);
-                    peers::record_ping(&self.ctx.pool, peer.id, rtt).await?;
-                    format!("pong in {rtt} ms")
+            Ok(()) => {
+                // The ping got through: the peer is reachable (again).
+                if peer.unreachable_reason.is_some() {
+                    peers::set_unreachable(&self.ctx.pool, peer.id, None).await?;
                 }
-                _ => format!("no pong within {} s", PONG_WAIT.as_secs()),
-            },
-            Err(error) => {
+                match tokio::time::timeout(PONG_WAIT, answer).await {
+                    Ok(Ok(at)) => {
+                        let rtt = (at - sent).num_milliseconds().clamp(0, i64::from(i32::MAX));
+                        let rtt = i32::try_from(rtt).unwrap_or(i32::MAX);
+                        peers::record_ping(&self.ctx.pool, peer.id, rtt).await?;
+                        format!("pong in {rtt} ms")
+                    }
+                    _ => format!("no pong within {} s", PONG_WAIT.as_secs()),
+                }
+            }
+            Err(PostFailure::Refused(status)) => {
+                let reason = format!("its webhook refused us ({status})");
+                peers::set_unreachable(&self.ctx.pool, peer.id, Some(&reason)).await?;
+                tracing::warn!("ping to {}: {reason}", peer.name);
+                format!("unreachable: {reason}; nothing is sent to it until a ping gets through")
+            }
+            Err(PostFailure::Other(error)) => {
                 tracing::warn!("ping to {} could not be sent: {error:#}", peer.name);
                 "the ping could not be sent (its webhook did not answer)".to_owned()
             }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kakusan_storage::outbox::{self, CopyChange, Job};
-use kakusan_storage::{PgPool, StorageError, destinations, times};
+use kakusan_storage::{PgPool, StorageError, destinations, peers, times};
 
 use crate::call::Done;
 use crate::classify::Failure;
@@ -73,6 +73,12 @@ pub(crate) async fn record(
             if let Some(destination) = job.destination_id {
                 destinations::mark_broken(&mut *tx, destination, &reason).await?;
                 outbox::fail_queued_for_destination(&mut *tx, destination, &reason).await?;
+            }
+            if let Some(peer) = job.peer_id {
+                // The peer's master webhook refuses us: nothing more goes to it until a /ping
+                // gets through.
+                peers::set_unreachable(&mut *tx, peer, Some(&reason)).await?;
+                outbox::fail_queued_for_peer(&mut *tx, peer, &reason).await?;
             }
             if let Some(times) = job.times_id {
                 match times::set_times_broken(&mut *tx, times, Some(&reason)).await {

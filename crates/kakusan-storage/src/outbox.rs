@@ -524,6 +524,42 @@ pub async fn fail_queued_for_destination(
     Ok(result.rows_affected())
 }
 
+/// Fails every queued job for a peer whose master webhook refuses us, so none of them calls
+/// it again (the peer is marked unreachable). Jobs a worker holds right now are left to it.
+pub async fn fail_queued_for_peer(
+    executor: impl PgExecutor<'_>,
+    peer_id: i64,
+    error: &str,
+) -> Result<u64, StorageError> {
+    let result = sqlx::query(
+        "UPDATE outbox_jobs SET last_error = $2, failed_at = now()
+         WHERE peer_id = $1 AND failed_at IS NULL
+           AND (leased_until IS NULL OR leased_until < now())",
+    )
+    .bind(peer_id)
+    .bind(error)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Removes jobs that failed for good longer than `older_than` ago: members have seen them in
+/// `/queue` and `/sharelist` by then, and a peer must not be able to fill the table for ever.
+/// Returns how many went.
+pub async fn prune_failed(
+    executor: impl PgExecutor<'_>,
+    older_than: Duration,
+) -> Result<u64, StorageError> {
+    let result = sqlx::query(
+        "DELETE FROM outbox_jobs
+         WHERE failed_at IS NOT NULL AND failed_at < now() - make_interval(secs => $1)",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}
+
 /// What became of a cancel request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancelled {

@@ -816,3 +816,43 @@ async fn cancel_relay_removes_what_has_not_started(pool: PgPool) {
         .collect();
     assert_eq!(left, vec![claimed[0].id]);
 }
+
+#[sqlx::test(migrator = "crate::MIGRATOR")]
+async fn a_refusing_peers_queue_fails_and_old_failures_are_pruned(pool: PgPool) {
+    let world = world(pool).await;
+    let payload = json!({ "content": "envelope" });
+    let envelope = || NewJob {
+        server_guild_id: 100,
+        lane: 42,
+        target: Target::Peer(world.peer),
+        operation: Operation::Envelope,
+        source_message_id: None,
+        relay_id: None,
+        member_id: None,
+        payload: &payload,
+        scheduled_for: None,
+    };
+    enqueue(&world.pool, &envelope()).await.unwrap();
+    enqueue(&world.pool, &envelope()).await.unwrap();
+    assert_eq!(
+        fail_queued_for_peer(&world.pool, world.peer, "refused (401)")
+            .await
+            .unwrap(),
+        2
+    );
+    // Failed a week and a day ago: pruned; failed just now: kept.
+    sqlx::query(
+        "UPDATE outbox_jobs SET failed_at = now() - interval '8 days'
+         WHERE id = (SELECT min(id) FROM outbox_jobs)",
+    )
+    .execute(&world.pool)
+    .await
+    .unwrap();
+    let week = Duration::from_secs(7 * 24 * 60 * 60);
+    assert_eq!(prune_failed(&world.pool, week).await.unwrap(), 1);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_jobs")
+        .fetch_one(&world.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+}

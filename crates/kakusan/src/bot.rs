@@ -165,17 +165,25 @@ pub(crate) async fn register(
     Ok((application.id, commands.len()))
 }
 
-/// How often seen envelope ids are pruned.
+/// How often seen envelope ids and old failed jobs are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
 
+/// How long a job that failed for good stays for members to see.
+const FAILED_JOBS_KEPT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Forgets seen envelope ids once the timestamp check alone rejects their envelopes, so the
-/// replay table stays as small as one clock-skew window of traffic.
+/// replay table stays as small as one clock-skew window of traffic, and removes jobs that
+/// failed for good more than a week ago, so a peer cannot fill the outbox for ever.
 async fn prune_seen_envelopes(pool: PgPool, shutdown: CancellationToken) {
     loop {
         let cutoff = chrono::Utc::now() - MAX_CLOCK_SKEW * 2;
         match kakusan_storage::seen::prune_seen_envelopes(&pool, cutoff).await {
             Ok(removed) => tracing::debug!(removed, "pruned seen envelope ids"),
             Err(error) => tracing::warn!(%error, "could not prune seen envelope ids"),
+        }
+        match kakusan_storage::outbox::prune_failed(&pool, FAILED_JOBS_KEPT).await {
+            Ok(removed) => tracing::debug!(removed, "pruned failed jobs"),
+            Err(error) => tracing::warn!(%error, "could not prune failed jobs"),
         }
         tokio::select! {
             () = shutdown.cancelled() => return,

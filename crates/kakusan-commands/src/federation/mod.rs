@@ -9,5 +9,5 @@ mod outbound;
 mod pings;
 
 pub(crate) use inbound::{Inbound, fingerprint, peer_card};
-pub(crate) use outbound::{Outbound, card, registration};
+pub(crate) use outbound::{Outbound, PostFailure, card, registration};
 pub(crate) use pings::Pings;

@@ -43,6 +43,12 @@ impl Outbound {
         body: Body,
         ttl: Option<Ttl>,
     ) -> Outcome<()> {
+        if peer.unreachable_reason.is_some() {
+            // Its webhook refuses us: queueing more would only make Discord count more invalid
+            // requests. A /ping that gets through makes the peer reachable again.
+            tracing::debug!(peer = %peer.name, "not queued: the peer is unreachable");
+            return Ok(());
+        }
         let text = signed(local, peer, body, ttl)?;
         let payload = EnvelopePayload {
             content: text,
@@ -87,6 +93,10 @@ impl Outbound {
         peer: &Peer,
         ttl: Ttl,
     ) -> Outcome<()> {
+        if peer.unreachable_reason.is_some() {
+            tracing::debug!(peer = %peer.name, "no sync queued: the peer is unreachable");
+            return Ok(());
+        }
         let sealing = SealingKey::from_bytes(peer.sealing_key.0)
             .context("the stored sealing key of a peer")?;
         let mut registrations = Vec::new();
@@ -125,15 +135,15 @@ impl Outbound {
         local: &Local,
         peer: &Peer,
         body: Body,
-    ) -> anyhow::Result<()> {
-        let text = signed(local, peer, body, None)?;
+    ) -> Result<(), PostFailure> {
+        let text = signed(local, peer, body, None).map_err(PostFailure::Other)?;
         let (id, token) = (
             Id::new(peer.webhook_url.id().get()),
             peer.webhook_url.token(),
         );
         let none = AllowedMentions::default();
         let username = webhook_username("kakusan", local.name.as_str());
-        tokio::time::timeout(
+        let answer = tokio::time::timeout(
             POST_NOW_WAIT,
             self.ctx
                 .http
@@ -144,8 +154,40 @@ impl Outbound {
                 .into_future(),
         )
         .await
-        .context("the peer's webhook did not answer in 10 s")??;
-        Ok(())
+        .map_err(|_| {
+            PostFailure::Other(anyhow::anyhow!("the peer's webhook did not answer in 10 s"))
+        })?;
+        match answer {
+            Ok(_) => Ok(()),
+            Err(error) => match refusal_status(&error) {
+                Some(status) => Err(PostFailure::Refused(status)),
+                None => Err(PostFailure::Other(error.into())),
+            },
+        }
+    }
+}
+
+/// Why an envelope posted at once did not arrive.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PostFailure {
+    /// The peer's master webhook refused us (401, 403, 404): the peer is unreachable.
+    #[error("its webhook refused us ({0})")]
+    Refused(u16),
+    /// No answer, or another failure.
+    #[error(transparent)]
+    Other(anyhow::Error),
+}
+
+/// The status of an answer that says the webhook will never take our envelopes (it is gone,
+/// or its token or our access is refused).
+fn refusal_status(error: &twilight_http::Error) -> Option<u16> {
+    match error.kind() {
+        twilight_http::error::ErrorType::Response { status, .. }
+            if matches!(status.get(), 401 | 403 | 404) =>
+        {
+            Some(status.get())
+        }
+        _ => None,
     }
 }
 

@@ -69,6 +69,24 @@ impl Attacker {
         }
     }
 
+    /// The same attacker, its card naming its real webhook with a wrong token: every call a
+    /// victim makes to it is refused (401) and counts towards Discord's invalid-request ban.
+    fn with_wrong_token(mut self) -> Self {
+        let hook = self.card.webhook().clone();
+        let url = format!(
+            "https://discord.com/api/webhooks/{}/not-the-token",
+            hook.id()
+        );
+        self.card = Card::new(
+            self.card.name().clone(),
+            self.card.guild_id(),
+            WebhookUrl::parse(&url, &WebhookPolicy::discord()).unwrap(),
+            self.keys.verify_key(),
+            self.keys.sealing_key(),
+        );
+        self
+    }
+
     /// Signs `body` for the server of `victim_card` and posts it through the master webhook
     /// that card names, waiting out its rate limit like any client.
     async fn send(&self, victim_card: &str, body: Body) {
@@ -392,4 +410,78 @@ async fn an_announced_webhook_outside_the_peers_guild_is_never_used() {
     sim.wait_for_message(alpha.times, PATIENCE, |m| m.content == "from beta")
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_whose_webhook_refuses_us_is_unreachable_and_gets_nothing_more() {
+    let federation = Federation::peered(KAKUSAN, false).await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+    let attacker = Attacker::new(sim, "gamma", 424_242)
+        .await
+        .with_wrong_token();
+    let hook = attacker.card.webhook().id().get();
+    let calls_to_it = || {
+        sim.calls()
+            .iter()
+            .filter(|call| call.path.contains(&format!("/webhooks/{hook}/")))
+            .count()
+    };
+    // Beta's admin registers the card: the hello is refused with 401 and the peer becomes
+    // unreachable.
+    let reply = federation.regserver(beta, &attacker.card.encode()).await;
+    assert!(reply.contains("Registered **gamma**"), "{reply}");
+    let serverlist = eventually(PATIENCE, "gamma to be unreachable", async || {
+        let list = beta
+            .invoke(sim, beta.botcom, beta.admin, "serverlist", vec![])
+            .await
+            .content;
+        list.contains("**gamma**: unreachable").then_some(list)
+    })
+    .await;
+    assert!(serverlist.contains("401"), "{serverlist}");
+    let refused = calls_to_it();
+    assert_eq!(refused, 1, "one refused call, no retries");
+
+    // A new name for beta is told to its peers: alpha hears it, gamma is not called.
+    let reply = beta
+        .invoke(
+            sim,
+            beta.botcom,
+            beta.admin,
+            "setup",
+            vec![
+                ("name", string("beta-two")),
+                (
+                    "channel",
+                    discord_sim::CommandOptionValue::Channel(beta.botcom),
+                ),
+            ],
+        )
+        .await
+        .content;
+    assert!(reply.contains("peer(s) were told"), "{reply}");
+    eventually(PATIENCE, "alpha to know beta's new name", async || {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM peers WHERE name = 'beta-two'")
+            .fetch_one(&alpha.pool)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    assert_eq!(calls_to_it(), refused, "nothing more is sent to gamma");
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox_jobs WHERE failed_at IS NULL")
+            .fetch_one(&beta.pool)
+            .await
+            .unwrap();
+    assert_eq!(pending, 0);
+
+    // /ping retries it, and says so; alpha answers as before.
+    let ping = beta
+        .invoke(sim, beta.times, federation.hanako, "pingall", vec![])
+        .await
+        .content;
+    assert!(ping.contains("**alpha**: pong in"), "{ping}");
+    assert!(ping.contains("**gamma**: unreachable"), "{ping}");
+    assert_eq!(calls_to_it(), refused + 1);
 }
