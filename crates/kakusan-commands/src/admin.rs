@@ -10,7 +10,7 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use kakusan_delivery::{discord_code, is_unknown_webhook};
 use kakusan_protocol::rand_core::{OsRng, RngCore as _};
-use kakusan_protocol::{Body, Card, Ping, ServerName, VerifyKey, WebhookPolicy};
+use kakusan_protocol::{Body, Card, Ping, ServerName, SigningSecret, VerifyKey, WebhookPolicy};
 use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::requests;
 use kakusan_storage::servers::{self, NewServer};
@@ -132,20 +132,52 @@ impl Admin {
                 )),
                 other => other.into(),
             })?;
+            // A rotation keeps the current keys as the previous ones (what peers sealed to them
+            // meanwhile still opens) and signs the new card with the old key, the only one
+            // the peers accept a key change from. A new server has nothing to rotate.
+            let (server, previous_signing) = match (&previous, setup.rotate_keys) {
+                (Some(_), Some(true)) => {
+                    let (mut signing, mut sealing) = ([0u8; 32], [0u8; 32]);
+                    OsRng.fill_bytes(&mut signing);
+                    OsRng.fill_bytes(&mut sealing);
+                    let previous_signing = SigningSecret::from_seed(*server.signing_key.expose());
+                    let rotated = servers::rotate_server_keys(
+                        &mut *transaction,
+                        ctx.guild(),
+                        &PrivateKey::new(signing),
+                        &PrivateKey::new(sealing),
+                    )
+                    .await?;
+                    (rotated, Some(previous_signing))
+                }
+                _ => (server, None),
+            };
             let local = Local::load(server);
-            // A new name or webhook must reach the peers that registered us.
+            // A new name, webhook or key must reach the peers that registered us.
             let mut told = 0;
             for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
                 if peer.registered_at.is_some() {
-                    self.outbound.send_hello(&mut transaction, &local, &peer).await?;
+                    match &previous_signing {
+                        Some(old) => {
+                            self.outbound
+                                .send_rotation_hello(&mut transaction, &local, &peer, old)
+                                .await?;
+                        }
+                        None => {
+                            self.outbound
+                                .send_hello(&mut transaction, &local, &peer)
+                                .await?;
+                        }
+                    }
                     told += 1;
                 }
             }
+            let rotated = previous_signing.is_some();
             transaction.commit().await?;
-            Outcome::Ok((local, told))
+            Outcome::Ok((local, told, rotated))
         }
         .await;
-        let (local, told) = match stored {
+        let (local, told, rotated) = match stored {
             Ok(stored) => stored,
             Err(error) => {
                 // No half-made server: the webhook goes again.
@@ -161,10 +193,13 @@ impl Admin {
                 .await;
         }
         let card = card(&local)?.encode();
-        let peers_line = if told > 0 {
-            format!(" {told} peer(s) were told about the change.")
-        } else {
-            String::new()
+        let peers_line = match (told, rotated) {
+            (0, false) => String::new(),
+            (_, false) => format!(" {told} peer(s) were told about the change."),
+            (_, true) => format!(
+                " Its keys were rotated (new key {}); {told} peer(s) were sent the new card, signed with the old key.",
+                fingerprint(&local.keys.verify_key())
+            ),
         };
         Ok(Reply::text(format!(
             "This server is **{name}** in the federation, with <#{channel}> as its bot-com channel.{peers_line}\n\

@@ -53,6 +53,11 @@ desc!(
     "kakusan が他のサーバーとやり取りするテキストチャンネル"
 );
 desc!(
+    setup_rotate_keys_desc,
+    "Make new keys for this server; peers are sent the new card, signed with the old key",
+    "このサーバーの鍵を新しくします（新しいカードを古い鍵で署名してピアに送ります）"
+);
+desc!(
     card_desc,
     "Show this server's card again, to give to other servers",
     "他のサーバーに渡す、このサーバーのカードをもう一度表示します"
@@ -169,6 +174,9 @@ pub struct SetupCommand {
         channel_types = "guild_text"
     )]
     pub channel: InteractionChannel,
+    /// Whether to make new key pairs (and tell the peers, signed with the old key).
+    #[command(desc_localizations = "setup_rotate_keys_desc")]
+    pub rotate_keys: Option<bool>,
 }
 
 /// `/card`: shows this server's card again.

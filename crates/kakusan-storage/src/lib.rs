@@ -24,7 +24,7 @@ pub mod usage;
 
 pub use error::{StorageError, means_unavailable};
 pub use kakusan_types::{SecretString, ServerName, WebhookUrl};
-pub use secret::{PrivateKey, PublicKey};
+pub use secret::{MaybePrivateKey, PrivateKey, PublicKey};
 pub use sqlx::{Error as SqlError, PgConnection, PgPool, Postgres, Transaction};
 
 use std::time::Duration;

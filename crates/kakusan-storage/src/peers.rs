@@ -53,6 +53,9 @@ pub struct Peer {
     pub unreachable_reason: Option<String>,
     /// Since when.
     pub unreachable_at: Option<DateTime<Utc>>,
+    /// When the peer last showed it knows our current keys (a hello sealed to our current
+    /// sealing key).
+    pub key_confirmed_at: Option<DateTime<Utc>>,
 }
 
 /// The fields of a peer's card.
@@ -276,6 +279,32 @@ pub async fn record_bye(executor: impl PgExecutor<'_>, peer_id: i64) -> Result<b
     .fetch_one(executor)
     .await?;
     Ok(touched > 0)
+}
+
+/// A registered peer's key rotation, accepted because the hello carrying its new card was
+/// signed by the key we had for it.
+pub async fn rotate_peer_keys(
+    executor: impl PgExecutor<'_>,
+    peer_id: i64,
+    verify_key: &PublicKey,
+    sealing_key: &PublicKey,
+) -> Result<(), StorageError> {
+    sqlx::query("UPDATE peers SET verify_key = $2, sealing_key = $3 WHERE id = $1")
+        .bind(peer_id)
+        .bind(&verify_key.0[..])
+        .bind(&sealing_key.0[..])
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Notes that the peer showed it knows our current keys.
+pub async fn confirm_key(executor: impl PgExecutor<'_>, peer_id: i64) -> Result<(), StorageError> {
+    sqlx::query("UPDATE peers SET key_confirmed_at = now() WHERE id = $1")
+        .bind(peer_id)
+        .execute(executor)
+        .await?;
+    Ok(())
 }
 
 /// Claims the answer to a hello: true (and noted) when no sync went to the peer in answer to

@@ -37,6 +37,21 @@ impl TryFrom<Vec<u8>> for PrivateKey {
     }
 }
 
+/// A private key that may be absent (a server's previous keys, kept during a rotation).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct MaybePrivateKey(pub Option<PrivateKey>);
+
+impl TryFrom<Option<Vec<u8>>> for MaybePrivateKey {
+    type Error = StorageError;
+
+    fn try_from(bytes: Option<Vec<u8>>) -> Result<Self, Self::Error> {
+        bytes
+            .map(PrivateKey::try_from)
+            .transpose()
+            .map(MaybePrivateKey)
+    }
+}
+
 /// A 32-byte public key (an Ed25519 verify key or an X25519 sealing key).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct PublicKey(pub [u8; 32]);

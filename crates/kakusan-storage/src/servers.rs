@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use crate::ids::{OptionalId, sf};
-use crate::{PrivateKey, SecretString, ServerName, StorageError};
+use crate::{MaybePrivateKey, PrivateKey, SecretString, ServerName, StorageError};
 
 /// A server as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -38,6 +38,15 @@ pub struct Server {
     pub created_at: DateTime<Utc>,
     /// When `/setup` last ran.
     pub updated_at: DateTime<Utc>,
+    /// The signing seed before the last rotation, until every peer confirmed the new card.
+    #[sqlx(try_from = "Option<Vec<u8>>")]
+    pub previous_signing_key: MaybePrivateKey,
+    /// The sealing secret before the last rotation, likewise: what peers sealed to the old key
+    /// meanwhile still opens with it.
+    #[sqlx(try_from = "Option<Vec<u8>>")]
+    pub previous_sealing_key: MaybePrivateKey,
+    /// When the keys were last rotated.
+    pub keys_rotated_at: Option<DateTime<Utc>>,
 }
 
 /// What `/setup` stores.
@@ -92,6 +101,50 @@ pub async fn upsert_server(
     .fetch_one(executor)
     .await?;
     Ok(row)
+}
+
+/// Rotates the server's key pairs (`/setup rotate_keys:true`): the new ones become current,
+/// the current ones are kept as the previous ones until every peer confirmed the new card.
+pub async fn rotate_server_keys(
+    executor: impl PgExecutor<'_>,
+    guild_id: u64,
+    signing_key: &PrivateKey,
+    sealing_key: &PrivateKey,
+) -> Result<Server, StorageError> {
+    sqlx::query_as::<_, Server>(
+        "UPDATE servers SET previous_signing_key = signing_key,
+                            previous_sealing_key = sealing_key,
+                            signing_key = $2, sealing_key = $3,
+                            keys_rotated_at = now(), updated_at = now()
+         WHERE guild_id = $1
+         RETURNING *",
+    )
+    .bind(sf(guild_id)?)
+    .bind(&signing_key.expose()[..])
+    .bind(&sealing_key.expose()[..])
+    .fetch_optional(executor)
+    .await?
+    .ok_or(StorageError::NotFound("server"))
+}
+
+/// Forgets the previous keys once no peer can still be using them: every registered peer has
+/// confirmed the new card since the rotation. Returns whether they were forgotten now.
+pub async fn forget_previous_keys_if_confirmed(
+    executor: impl PgExecutor<'_>,
+    guild_id: u64,
+) -> Result<bool, StorageError> {
+    let forgotten = sqlx::query(
+        "UPDATE servers s SET previous_signing_key = NULL, previous_sealing_key = NULL
+         WHERE s.guild_id = $1 AND s.previous_sealing_key IS NOT NULL
+           AND NOT EXISTS (
+               SELECT 1 FROM peers p
+               WHERE p.server_guild_id = s.guild_id AND p.registered_at IS NOT NULL
+                 AND (p.key_confirmed_at IS NULL OR p.key_confirmed_at < s.keys_rotated_at))",
+    )
+    .bind(sf(guild_id)?)
+    .execute(executor)
+    .await?;
+    Ok(forgotten.rows_affected() == 1)
 }
 
 /// The server of `guild_id`, if that guild ran `/setup`.

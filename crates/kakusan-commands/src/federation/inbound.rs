@@ -14,8 +14,9 @@ use anyhow::Context as _;
 use chrono::Utc;
 use kakusan_delivery::{StoredReplayGuard, is_unknown_webhook};
 use kakusan_protocol::{
-    Body, Card, Registration, SealedSecret, ServerName, SyncAssembler, TimesWithdraw, Ttl,
-    VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy, WebhookUrl,
+    Body, Card, Registration, SealedSecret, SealingSecret, ServerName, SyncAssembler,
+    TimesWithdraw, Ttl, VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy,
+    WebhookUrl,
 };
 use kakusan_storage::destinations::{self, Announced};
 use kakusan_storage::peers::{self, Peer, PeerCard};
@@ -65,6 +66,18 @@ impl Refusal {
             Refusal::NameTaken(..) => "name_taken",
         }
     }
+}
+
+/// Who signed a verified hello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signer {
+    /// The sender is not registered: the hello was verified with the key in its own card.
+    OwnCard,
+    /// The sender is registered: the hello was verified with the key we have for it.
+    RegisteredKey {
+        /// Whether its card was sealed to our current sealing key (not the previous one).
+        sealed_to_current: bool,
+    },
 }
 
 /// How often a peer's hellos are answered with a sync at most.
@@ -255,7 +268,7 @@ impl Inbound {
         let src = envelope.src().clone();
         if let kakusan_protocol::Sender::Unregistered(card) = sender {
             // Only a hello gets here without a known key: the verifier checked its card.
-            return self.hello(local, *card, reply_ttl).await;
+            return self.hello(local, *card, reply_ttl, Signer::OwnCard).await;
         }
         let Some(peer) =
             peers::peer_by_name(&self.ctx.pool, local.guild_id(), src.as_str()).await?
@@ -266,11 +279,35 @@ impl Inbound {
         peers::touch_peer(&self.ctx.pool, peer.id).await?;
         match envelope.into_body() {
             Body::PeerHello(hello) => {
-                let card = match hello.open(local.keys.sealing(), &WebhookPolicy::discord()) {
-                    Ok(card) if card.name() == &src => card,
+                // Sealed to our current key, or (a peer that has not yet heard of our key
+                // rotation) to the previous one, kept until every peer has confirmed.
+                let previous = local
+                    .server
+                    .previous_sealing_key
+                    .0
+                    .as_ref()
+                    .map(|key| SealingSecret::from_bytes(*key.expose()));
+                let policy = WebhookPolicy::discord();
+                let (opened, sealed_to_current) = match hello.open(local.keys.sealing(), &policy) {
+                    Ok(card) => (Some(card), true),
+                    Err(_) => (
+                        previous.and_then(|key| hello.open(&key, &policy).ok()),
+                        false,
+                    ),
+                };
+                let card = match opened {
+                    Some(card) if card.name() == &src && card.guild_id().get() == peer.guild_id => {
+                        card
+                    }
                     _ => return Err(Refusal::CardMismatch(src.to_string()).into()),
                 };
-                self.hello(local, card, reply_ttl).await
+                self.hello(
+                    local,
+                    card,
+                    reply_ttl,
+                    Signer::RegisteredKey { sealed_to_current },
+                )
+                .await
             }
             Body::PeerBye => {
                 peers::record_bye(&self.ctx.pool, peer.id).await?;
@@ -424,11 +461,26 @@ impl Inbound {
         src: &ServerName,
         sealed: &SealedSecret,
     ) -> Option<WebhookUrl> {
-        match sealed.open_webhook(local.keys.sealing(), &WebhookPolicy::discord()) {
+        let policy = WebhookPolicy::discord();
+        match sealed.open_webhook(local.keys.sealing(), &policy) {
             Ok(url) => Some(url),
             Err(error) => {
-                tracing::warn!(%src, %error, "a sealed webhook did not open");
-                None
+                // A peer that has not yet heard of our key rotation sealed it to the previous
+                // key, which is kept until every peer has confirmed the new one.
+                let previous = local
+                    .server
+                    .previous_sealing_key
+                    .0
+                    .as_ref()
+                    .and_then(|key| {
+                        sealed
+                            .open_webhook(&SealingSecret::from_bytes(*key.expose()), &policy)
+                            .ok()
+                    });
+                if previous.is_none() {
+                    tracing::warn!(%src, %error, "a sealed webhook did not open");
+                }
+                previous
             }
         }
     }
@@ -487,6 +539,7 @@ impl Inbound {
         local: &Local,
         card: Card,
         reply_ttl: Option<Ttl>,
+        signer: Signer,
     ) -> Result<(), InboundError> {
         let name = card.name().to_string();
         let guild = card.guild_id().get();
@@ -513,11 +566,41 @@ impl Inbound {
             }
             return Ok(());
         };
-        if known.verify_key.0 != card.verify_key().to_bytes() {
-            return Err(Refusal::KeyMismatch(name, guild).into());
+        let new_card = peer_card(&card);
+        let rotated = known.verify_key != new_card.verify_key;
+        if rotated {
+            // A registered peer's key changes only through a hello signed by the key we have
+            // for it; a card that signs itself for a registered guild is an impostor.
+            let Signer::RegisteredKey { .. } = signer else {
+                return Err(Refusal::KeyMismatch(name, guild).into());
+            };
+            peers::rotate_peer_keys(
+                &mut *transaction,
+                known.id,
+                &new_card.verify_key,
+                &new_card.sealing_key,
+            )
+            .await?;
         }
-        let peer =
-            peers::record_hello(&mut *transaction, local.guild_id(), &peer_card(&card)).await?;
+        // A hello sealed to our current key shows the peer knows it: after our own rotation,
+        // the previous keys go once every peer has shown that.
+        let confirms = local.server.keys_rotated_at.is_some()
+            && matches!(
+                signer,
+                Signer::RegisteredKey {
+                    sealed_to_current: true
+                }
+            );
+        if confirms {
+            peers::confirm_key(&mut *transaction, known.id).await?;
+        }
+        let peer = peers::record_hello(&mut *transaction, local.guild_id(), &new_card).await?;
+        if rotated {
+            // Our card, sealed to the peer's new key: it confirms that we heard of it.
+            self.outbound
+                .send_hello(&mut transaction, local, &peer)
+                .await?;
+        }
         // A hello is answered with our times at most once per peer per window: a peer must
         // not be able to make us send a whole sync, chunk after chunk, as often as it likes.
         let answer_ttl = match reply_ttl {
@@ -537,6 +620,21 @@ impl Inbound {
                 .await?;
         }
         transaction.commit().await?;
+        if rotated {
+            let fingerprint = fingerprint(&card.verify_key());
+            tracing::info!(peer = %name, key = %fingerprint, "a peer rotated its keys");
+            self.ctx
+                .botcom_line(
+                    &local.server,
+                    &format!("{name} rotated its keys (new key {fingerprint})."),
+                )
+                .await;
+        }
+        if confirms
+            && servers::forget_previous_keys_if_confirmed(&self.ctx.pool, local.guild_id()).await?
+        {
+            tracing::info!("every peer knows our new keys; the previous ones are forgotten");
+        }
         if peer.mutual && !answered {
             metrics::counter!("kakusan_hello_syncs_skipped_total").increment(1);
             tracing::info!(peer = %name, "a hello within 10 minutes of the last answered one; no sync sent");

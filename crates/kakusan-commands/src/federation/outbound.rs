@@ -9,8 +9,8 @@ use chrono::Utc;
 use kakusan_delivery::{EnvelopePayload, enqueue_envelope, webhook_username};
 use kakusan_protocol::rand_core::OsRng;
 use kakusan_protocol::{
-    Body, Card, DisplayName, Envelope, Hello, Registration, SealedSecret, SealingKey, Snowflake,
-    Ttl, WebhookUrl, split_sync_with_ttl,
+    Body, Card, DisplayName, Envelope, Hello, Registration, SealedSecret, SealingKey,
+    SigningSecret, Snowflake, Ttl, WebhookUrl, split_sync_with_ttl,
 };
 use kakusan_storage::peers::Peer;
 use kakusan_storage::{PgConnection, SecretString, times};
@@ -43,13 +43,27 @@ impl Outbound {
         body: Body,
         ttl: Option<Ttl>,
     ) -> Outcome<()> {
+        self.queue_signed(connection, local, peer, body, ttl, local.keys.signing())
+            .await
+    }
+
+    /// Queues `body` for `peer` from `local`, signed by `key`.
+    async fn queue_signed(
+        &self,
+        connection: &mut PgConnection,
+        local: &Local,
+        peer: &Peer,
+        body: Body,
+        ttl: Option<Ttl>,
+        key: &SigningSecret,
+    ) -> Outcome<()> {
         if peer.unreachable_reason.is_some() {
             // Its webhook refuses us: queueing more would only make Discord count more invalid
             // requests. A /ping that gets through makes the peer reachable again.
             tracing::debug!(peer = %peer.name, "not queued: the peer is unreachable");
             return Ok(());
         }
-        let text = signed(local, peer, body, ttl)?;
+        let text = signed(local, peer, body, ttl, key)?;
         let payload = EnvelopePayload {
             content: text,
             username: webhook_username("kakusan", local.name.as_str()),
@@ -72,6 +86,31 @@ impl Outbound {
         let hello = Hello::seal(&card, &sealing, &mut OsRng).context("sealing our card")?;
         self.send_envelope(connection, local, peer, Body::PeerHello(hello), None)
             .await
+    }
+
+    /// Queues our new card after a key rotation, sealed to the peer and signed with the key
+    /// the peer still has for us (`previous`): the peer accepts a key change only from a hello
+    /// signed by the key it knows.
+    pub(crate) async fn send_rotation_hello(
+        &self,
+        connection: &mut PgConnection,
+        local: &Local,
+        peer: &Peer,
+        previous: &SigningSecret,
+    ) -> Outcome<()> {
+        let card = card(local)?;
+        let sealing = SealingKey::from_bytes(peer.sealing_key.0)
+            .context("the stored sealing key of a peer")?;
+        let hello = Hello::seal(&card, &sealing, &mut OsRng).context("sealing our card")?;
+        self.queue_signed(
+            connection,
+            local,
+            peer,
+            Body::PeerHello(hello),
+            None,
+            previous,
+        )
+        .await
     }
 
     /// Queues every times of our server, sealed to the peer, as a chunked `times.sync`.
@@ -136,7 +175,8 @@ impl Outbound {
         peer: &Peer,
         body: Body,
     ) -> Result<(), PostFailure> {
-        let text = signed(local, peer, body, None).map_err(PostFailure::Other)?;
+        let text =
+            signed(local, peer, body, None, local.keys.signing()).map_err(PostFailure::Other)?;
         let (id, token) = (
             Id::new(peer.webhook_url.id().get()),
             peer.webhook_url.token(),
@@ -191,15 +231,21 @@ fn refusal_status(error: &twilight_http::Error) -> Option<u16> {
     }
 }
 
-/// `body` for `peer` as signed wire text.
-fn signed(local: &Local, peer: &Peer, body: Body, ttl: Option<Ttl>) -> anyhow::Result<String> {
+/// `body` for `peer` as wire text signed by `key`.
+fn signed(
+    local: &Local,
+    peer: &Peer,
+    body: Body,
+    ttl: Option<Ttl>,
+    key: &SigningSecret,
+) -> anyhow::Result<String> {
     let dst = peer.name.clone();
     let mut envelope = Envelope::new(local.name.clone(), dst, body, Utc::now(), &mut OsRng);
     if let Some(ttl) = ttl {
         envelope = envelope.with_ttl(ttl);
     }
     Ok(envelope
-        .sign(local.keys.signing())
+        .sign(key)
         .context("signing an envelope")?
         .into_string())
 }

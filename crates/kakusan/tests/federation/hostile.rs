@@ -485,3 +485,106 @@ async fn a_peer_whose_webhook_refuses_us_is_unreachable_and_gets_nothing_more() 
     assert!(ping.contains("**gamma**: unreachable"), "{ping}");
     assert_eq!(calls_to_it(), refused + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_reach_the_peers_and_the_stolen_old_key_is_worth_nothing() {
+    let federation = Federation::peered(KAKUSAN, false).await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+    // Alpha's admins fear its keys leaked: the attacker holds the old ones.
+    let old_keys = alpha.keys().await;
+    let card_beta = card_in(
+        &beta
+            .invoke(sim, beta.botcom, beta.admin, "card", vec![])
+            .await
+            .content,
+    );
+    let reply = alpha
+        .invoke(
+            sim,
+            alpha.botcom,
+            alpha.admin,
+            "setup",
+            vec![
+                ("name", string("alpha")),
+                (
+                    "channel",
+                    discord_sim::CommandOptionValue::Channel(alpha.botcom),
+                ),
+                (
+                    "rotate_keys",
+                    discord_sim::CommandOptionValue::Boolean(true),
+                ),
+            ],
+        )
+        .await
+        .content;
+    assert!(reply.contains("Its keys were rotated"), "{reply}");
+    assert!(
+        reply.contains("1 peer(s) were sent the new card"),
+        "{reply}"
+    );
+    let new_keys = alpha.keys().await;
+    assert_ne!(
+        new_keys.verify_key().to_bytes(),
+        old_keys.verify_key().to_bytes()
+    );
+    // Beta accepts the new key: the hello carrying it was signed with the old one.
+    eventually(PATIENCE, "beta to know alpha's new key", async || {
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT verify_key FROM peers")
+            .fetch_one(&beta.pool)
+            .await
+            .unwrap();
+        stored == new_keys.verify_key().to_bytes()
+    })
+    .await;
+    sim.wait_for_message(beta.botcom, PATIENCE, |m| {
+        m.webhook_id.is_none() && m.content.contains("alpha rotated its keys")
+    })
+    .await
+    .unwrap();
+    // Beta answered with a hello sealed to the new key: alpha forgets its old keys.
+    eventually(PATIENCE, "alpha to forget its previous keys", async || {
+        sqlx::query_scalar::<_, bool>("SELECT previous_sealing_key IS NULL FROM servers")
+            .fetch_one(&alpha.pool)
+            .await
+            .unwrap()
+    })
+    .await;
+
+    // The attacker with the old key tries to rotate alpha to a key of its own: refused.
+    let mut attacker = Attacker::new(sim, "alpha", alpha.guild).await;
+    let own_card = attacker.card.clone();
+    attacker.keys = old_keys;
+    attacker.card = own_card;
+    let bad_signatures = r#"kakusan_envelopes_rejected_total{reason="bad_signature"}"#;
+    let before = beta.metric(bad_signatures).await.unwrap_or_default();
+    attacker.hello(&card_beta).await;
+    eventually(PATIENCE, "the old key's hello to be refused", async || {
+        (beta.metric(bad_signatures).await? >= before + 1.0).then_some(())
+    })
+    .await;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT verify_key FROM peers")
+        .fetch_one(&beta.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        new_keys.verify_key().to_bytes(),
+        "still alpha's new key"
+    );
+
+    // Both directions relay under the new keys.
+    for side in [alpha, beta] {
+        let reply = side
+            .invoke(
+                sim,
+                side.times,
+                federation.hanako,
+                "here",
+                vec![("message", string("after the rotation"))],
+            )
+            .await
+            .content;
+        assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    }
+}
