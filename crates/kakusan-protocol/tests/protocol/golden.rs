@@ -233,6 +233,37 @@ fn envelope_cases() -> Vec<Case> {
         ok(&hello, "unregistered", json!({ "card": g.card().encode() })),
     );
 
+    // A key rotation (docs/protocol.md, section 8.1): alpha's card with new keys, in a hello
+    // signed with the key beta has for alpha. On the wire it is an ordinary hello from a
+    // registered peer; what makes it a rotation is that the card's keys differ from the stored
+    // ones, and only the stored key's signature lets beta accept them.
+    let rotated = Server {
+        signing_seed: [0x41; 32],
+        sealing_secret: [0x51; 32],
+        ..alpha()
+    };
+    let rng = &mut TestRng::new("hello_rotation_ok");
+    let hello = Hello::seal(&rotated.card(), &b.keys().sealing_key(), rng).unwrap();
+    let hello = envelope(&a, &b.name, Body::PeerHello(hello), NOW, rng);
+    push(
+        "hello_rotation_ok",
+        "A key rotation: a peer.hello from registered alpha whose card carries new keys, signed with the key beta has for alpha. It verifies as a registered peer's hello; beta then stores the card's keys.",
+        sign(&hello, &a),
+        vec![],
+        ok(&hello, "peer", json!({ "card": rotated.card().encode() })),
+    );
+
+    let rng = &mut TestRng::new("hello_rotation_self_signed");
+    let hello = Hello::seal(&rotated.card(), &b.keys().sealing_key(), rng).unwrap();
+    let hello = envelope(&a, &b.name, Body::PeerHello(hello), NOW, rng);
+    push(
+        "rotation_signed_with_the_new_key",
+        "The same rotation signed with the new key instead of the registered one: a registered sender is verified with the stored key only, so a card cannot vouch for its own new key.",
+        sign(&hello, &rotated),
+        vec![],
+        rejected("bad_signature"),
+    );
+
     let rng = &mut TestRng::new("hello_sealed_to_someone_else");
     let hello = Hello::seal(&g.card(), &a.keys().sealing_key(), rng).unwrap();
     let hello = envelope(&g, &b.name, Body::PeerHello(hello), NOW, rng);
