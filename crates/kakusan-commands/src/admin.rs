@@ -14,7 +14,7 @@ use kakusan_protocol::{Body, Card, Ping, ServerName, SigningSecret, VerifyKey, W
 use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::requests;
 use kakusan_storage::servers::{self, NewServer};
-use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations};
+use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations, times};
 use twilight_model::id::Id;
 
 use crate::context::{Context, Local, WEBHOOK_NAME};
@@ -22,6 +22,7 @@ use crate::error::{HandlerError, Outcome};
 use crate::federation::{Inbound, Outbound, Pings, PostFailure, card, fingerprint, peer_card};
 use crate::interaction::{Ctx, Reply};
 use crate::model::SetupCommand;
+use crate::rotation::Rotations;
 
 /// How often a member may run `/ping` or `/pingall`.
 const PING_COOLDOWN: Duration = Duration::from_secs(30);
@@ -35,6 +36,7 @@ pub(crate) struct Admin {
     outbound: Outbound,
     inbound: Arc<Inbound>,
     pings: Arc<Pings>,
+    rotations: Arc<Rotations>,
     /// When each member (per guild) last ran `/ping` or `/pingall` in this process: a member
     /// cannot make kakusan post to every peer's webhook as fast as they can type.
     last_ping: Mutex<HashMap<(u64, u64), Instant>>,
@@ -46,12 +48,14 @@ impl Admin {
         outbound: Outbound,
         inbound: Arc<Inbound>,
         pings: Arc<Pings>,
+        rotations: Arc<Rotations>,
     ) -> Self {
         Self {
             ctx,
             outbound,
             inbound,
             pings,
+            rotations,
             last_ping: Mutex::default(),
         }
     }
@@ -286,7 +290,14 @@ impl Admin {
         }))
     }
 
-    pub(crate) async fn unregserver(&self, ctx: &Ctx, name: &str) -> Outcome<Reply> {
+    /// `/unregserver`: forgets the peer and replaces every webhook it held (our times
+    /// webhooks, and the master webhook unless `keep_master`).
+    pub(crate) async fn unregserver(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        keep_master: bool,
+    ) -> Outcome<Reply> {
         let local = self.ctx.local(ctx.guild()).await?;
         let Some(peer) = peers::peer_by_name(&self.ctx.pool, ctx.guild(), name.trim()).await?
         else {
@@ -298,10 +309,19 @@ impl Admin {
         // Forgotten here first: if the database fails, nothing happened. The goodbye then goes
         // out directly, not through the outbox, because no peer row is left to address a
         // queued job to; if it cannot be sent, the admin is told.
-        peers::remove_peer(&self.ctx.pool, ctx.guild(), peer.name.as_str()).await?;
+        // The peer goes, and every webhook it was given is marked for replacement, in one
+        // transaction: a crash after it leaves the rotation to the next start.
+        let mut transaction = self.ctx.pool.begin().await?;
+        peers::remove_peer(&mut *transaction, ctx.guild(), peer.name.as_str()).await?;
+        times::mark_rotation_pending(&mut *transaction, ctx.guild()).await?;
+        if !keep_master {
+            servers::set_master_rotation_pending(&mut *transaction, ctx.guild(), true).await?;
+        }
+        transaction.commit().await?;
         let told = self.outbound.post_now(&local, &peer, Body::PeerBye).await;
         self.inbound.forget_sync(peer.id);
-        Ok(Reply::text(match told {
+        let rotated = self.rotations.finish(ctx.guild()).await?;
+        let mut text = match told {
             Ok(()) => format!(
                 "Removed **{}** and everything learned from it; it was told goodbye.",
                 peer.name
@@ -313,7 +333,25 @@ impl Admin {
                     peer.name
                 )
             }
-        }))
+        };
+        text += &format!(
+            " It held this server's webhooks: {} times webhook(s) were replaced",
+            rotated.times
+        );
+        text += if rotated.master {
+            ", and the master webhook (the other peers get the new card)."
+        } else if keep_master {
+            "; the master webhook was kept (keep_master)."
+        } else {
+            "."
+        };
+        if rotated.failed > 0 {
+            text += &format!(
+                " {} could not be replaced now; kakusan tries again at its next start.",
+                rotated.failed
+            );
+        }
+        Ok(Reply::text(text))
     }
 
     pub(crate) async fn serverlist(&self, ctx: &Ctx) -> Outcome<Reply> {

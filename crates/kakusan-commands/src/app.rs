@@ -19,6 +19,7 @@ use crate::interaction::{Interactions, here_line};
 use crate::lines::{InLine, Turns};
 use crate::mirror::Mirror;
 use crate::relay::Relays;
+use crate::rotation::Rotations;
 use crate::times::TimesCommands;
 
 /// The event handlers of one process, passed as `Arc<App>`. Each handler type owns its state;
@@ -28,6 +29,7 @@ pub struct App {
     interactions: Interactions,
     inbound: Arc<Inbound>,
     mirror: Mirror,
+    rotations: Arc<Rotations>,
     /// The bot's own user id, learned from READY, so its own messages are never handled.
     bot_user: OnceLock<Id<UserMarker>>,
     /// The order of message events per channel, and of each member's `/here`s.
@@ -45,6 +47,7 @@ impl App {
             outbound.clone(),
             Arc::clone(&pings),
         ));
+        let rotations = Arc::new(Rotations::new(Arc::clone(&ctx), outbound.clone()));
         let interactions = Interactions::new(
             Arc::clone(&ctx),
             Admin::new(
@@ -52,12 +55,14 @@ impl App {
                 outbound.clone(),
                 Arc::clone(&inbound),
                 pings,
+                Arc::clone(&rotations),
             ),
             TimesCommands::new(Arc::clone(&ctx), outbound),
             Relays::new(Arc::clone(&ctx)),
         );
         Arc::new(Self {
             mirror: Mirror::new(Arc::clone(&ctx)),
+            rotations,
             ctx,
             interactions,
             inbound,
@@ -115,6 +120,8 @@ impl App {
                 let guilds: Vec<u64> = ready.guilds.iter().map(|guild| guild.id.get()).collect();
                 self.inbound.catch_up(&guilds).await;
                 self.mirror.catch_up(&guilds).await;
+                // Webhook rotations a crash left half-done.
+                self.rotations.finish_all(&guilds).await;
                 Ok(())
             }
             Event::InteractionCreate(interaction) => {

@@ -302,7 +302,13 @@ impl Interactions {
                 self.admin.regserver(ctx, &regserver.card).await
             }
             KakusanCommand::Unregserver(unregserver) => {
-                self.admin.unregserver(ctx, &unregserver.server).await
+                self.admin
+                    .unregserver(
+                        ctx,
+                        &unregserver.server,
+                        unregserver.keep_master == Some(true),
+                    )
+                    .await
             }
             KakusanCommand::Serverlist => self.admin.serverlist(ctx).await,
             KakusanCommand::Regtimes(regtimes) => self.times.regtimes(ctx, regtimes.mirror).await,

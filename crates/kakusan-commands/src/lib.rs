@@ -22,6 +22,7 @@ mod mirror;
 pub mod model;
 pub mod register;
 mod relay;
+mod rotation;
 pub mod schedule;
 mod times;
 

@@ -58,6 +58,11 @@ desc!(
     "このサーバーの鍵を新しくします（新しいカードを古い鍵で署名してピアに送ります）"
 );
 desc!(
+    unregserver_keep_master_desc,
+    "Keep this server's master webhook instead of replacing it (the peer still holds its URL)",
+    "このサーバーのマスター webhook を作り直さずに残します（ピアはその URL を持ったままです）"
+);
+desc!(
     card_desc,
     "Show this server's card again, to give to other servers",
     "他のサーバーに渡す、このサーバーのカードをもう一度表示します"
@@ -221,6 +226,9 @@ pub struct UnregserverCommand {
     /// The peer, as the value of an autocomplete choice (or whatever the member typed).
     #[command(desc_localizations = "unregserver_server_desc", autocomplete = true)]
     pub server: String,
+    /// Keep the master webhook (the removed peer still holds its URL) instead of replacing it.
+    #[command(desc_localizations = "unregserver_keep_master_desc")]
+    pub keep_master: Option<bool>,
 }
 
 /// `/serverlist`: lists the peers.

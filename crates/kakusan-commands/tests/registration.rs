@@ -425,6 +425,7 @@ fn every_command_parses_from_hand_built_data() {
             data("unregserver", vec![("server", string("beta"))]),
             KakusanCommand::Unregserver(UnregserverCommand {
                 server: "beta".into(),
+                keep_master: None,
             }),
             true,
         ),

@@ -117,6 +117,17 @@ impl Caller {
                 self.post(job.lane, stored_id(*channel)?, &payload).await?;
                 Ok(Done::Delivered)
             }
+            Endpoint::Webhook(webhook) => {
+                // A rotated-away webhook of ours: deleted with the bot's token, which needs no
+                // webhook token. Gone already is as good as deleted.
+                let result = self.http.delete_webhook(stored_id(*webhook)?).await;
+                count_call(&result);
+                match result {
+                    Ok(_) => Ok(Done::Delivered),
+                    Err(error) if crate::classify::is_unknown_webhook(&error) => Ok(Done::Gone),
+                    Err(error) => Err(Failure::of(&error)),
+                }
+            }
         }
     }
 
@@ -200,8 +211,8 @@ impl Caller {
                     Err(failure) => Err(failure),
                 }
             }
-            Operation::Envelope => Err(Failure::Rejected(
-                "an envelope job aimed at a member's destination".to_owned(),
+            Operation::Envelope | Operation::DeleteWebhook => Err(Failure::Rejected(
+                "an envelope or webhook deletion aimed at a member's destination".to_owned(),
             )),
         }
     }

@@ -157,6 +157,31 @@ pub async fn enqueue_origin(
     .await
 }
 
+/// Queues the deletion of a webhook of ours that was replaced (a removed peer held it), so a
+/// deletion that fails is retried like any call.
+pub async fn enqueue_webhook_deletion(
+    connection: &mut PgConnection,
+    server_guild_id: u64,
+    webhook_id: u64,
+) -> Result<i64, StorageError> {
+    let payload = serde_json::json!({});
+    outbox::enqueue(
+        connection,
+        &NewJob {
+            server_guild_id,
+            lane: webhook_id,
+            target: Target::Webhook(webhook_id),
+            operation: Operation::DeleteWebhook,
+            source_message_id: None,
+            relay_id: None,
+            member_id: None,
+            payload: &payload,
+            scheduled_for: None,
+        },
+    )
+    .await
+}
+
 /// Queues an envelope for a peer's master webhook (`webhook_id` is its lane).
 pub async fn enqueue_envelope(
     connection: &mut PgConnection,

@@ -33,6 +33,8 @@ pub enum Operation {
     Delete,
     /// Post a signed envelope through a peer's master webhook.
     Envelope,
+    /// Delete a webhook of ours that was rotated away.
+    DeleteWebhook,
 }
 
 impl Operation {
@@ -43,6 +45,7 @@ impl Operation {
             Operation::Edit => "edit",
             Operation::Delete => "delete",
             Operation::Envelope => "envelope",
+            Operation::DeleteWebhook => "delete_webhook",
         }
     }
 }
@@ -56,6 +59,7 @@ impl TryFrom<String> for Operation {
             "edit" => Ok(Operation::Edit),
             "delete" => Ok(Operation::Delete),
             "envelope" => Ok(Operation::Envelope),
+            "delete_webhook" => Ok(Operation::DeleteWebhook),
             _ => Err(StorageError::CorruptRow("job operation")),
         }
     }
@@ -73,6 +77,8 @@ pub enum Target {
     Times(i64),
     /// A channel of our own server the bot posts in: a `/here`'s copy in any other channel.
     Channel(u64),
+    /// A webhook of ours, by id: one to delete.
+    Webhook(u64),
 }
 
 /// A job to enqueue.
@@ -118,6 +124,9 @@ pub struct Job {
     /// The channel the bot posts a `/here` in.
     #[sqlx(try_from = "OptionalId")]
     pub channel_id: Option<u64>,
+    /// The webhook of ours a job deletes.
+    #[sqlx(try_from = "OptionalId")]
+    pub webhook_id: Option<u64>,
     /// What to do.
     #[sqlx(try_from = "String")]
     pub operation: Operation,
@@ -152,16 +161,18 @@ pub struct Job {
 impl Job {
     /// Whose webhook the job calls.
     pub fn target(&self) -> Target {
-        // The table's check constraint guarantees exactly one of the four.
+        // The table's check constraint guarantees exactly one of the five.
         match (
             self.destination_id,
             self.peer_id,
             self.times_id,
+            self.webhook_id,
             self.channel_id,
         ) {
             (Some(destination), ..) => Target::Destination(destination),
             (_, Some(peer), ..) => Target::Peer(peer),
-            (_, _, Some(times), _) => Target::Times(times),
+            (_, _, Some(times), ..) => Target::Times(times),
+            (_, _, _, Some(webhook), _) => Target::Webhook(webhook),
             (.., channel) => Target::Channel(channel.unwrap_or_default()),
         }
     }
@@ -188,18 +199,20 @@ impl OutboxListener {
 
 /// Enqueues a job; workers listening on [`NOTIFY_CHANNEL`] wake when the transaction commits.
 pub async fn enqueue(executor: impl PgExecutor<'_>, job: &NewJob<'_>) -> Result<i64, StorageError> {
-    let (mut destination_id, mut peer_id, mut times_id, mut channel_id) = (None, None, None, None);
+    let (mut destination_id, mut peer_id, mut times_id, mut channel_id, mut webhook_id) =
+        (None, None, None, None, None);
     match job.target {
         Target::Destination(id) => destination_id = Some(id),
         Target::Peer(id) => peer_id = Some(id),
         Target::Times(id) => times_id = Some(id),
         Target::Channel(id) => channel_id = Some(sf(id)?),
+        Target::Webhook(id) => webhook_id = Some(sf(id)?),
     }
     let result = sqlx::query_scalar(
         "INSERT INTO outbox_jobs (server_guild_id, lane, destination_id, peer_id, times_id,
-                                  channel_id, operation, source_message_id, relay_id, member_id,
-                                  payload, scheduled_for)
-         VALUES ($1, $2, $3, $4, $11, $12, $5, $6, $7, $8, $9, coalesce($10, now()))
+                                  channel_id, webhook_id, operation, source_message_id, relay_id,
+                                  member_id, payload, scheduled_for)
+         VALUES ($1, $2, $3, $4, $11, $12, $13, $5, $6, $7, $8, $9, coalesce($10, now()))
          RETURNING id",
     )
     .bind(sf(job.server_guild_id)?)
@@ -214,6 +227,7 @@ pub async fn enqueue(executor: impl PgExecutor<'_>, job: &NewJob<'_>) -> Result<
     .bind(job.scheduled_for)
     .bind(times_id)
     .bind(channel_id)
+    .bind(webhook_id)
     .fetch_one(executor)
     .await;
     match result {

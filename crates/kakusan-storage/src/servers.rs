@@ -47,6 +47,8 @@ pub struct Server {
     pub previous_sealing_key: MaybePrivateKey,
     /// When the keys were last rotated.
     pub keys_rotated_at: Option<DateTime<Utc>>,
+    /// Whether the master webhook is to be replaced: a peer that held it was removed.
+    pub master_rotation_pending: bool,
 }
 
 /// What `/setup` stores.
@@ -101,6 +103,42 @@ pub async fn upsert_server(
     .fetch_one(executor)
     .await?;
     Ok(row)
+}
+
+/// Marks (or clears) the master webhook for replacement.
+pub async fn set_master_rotation_pending(
+    executor: impl PgExecutor<'_>,
+    guild_id: u64,
+    pending: bool,
+) -> Result<(), StorageError> {
+    sqlx::query("UPDATE servers SET master_rotation_pending = $2 WHERE guild_id = $1")
+        .bind(sf(guild_id)?)
+        .bind(pending)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Puts a new master webhook in place and clears its pending rotation. The bot-com channel is
+/// read from the new webhook's creation on, as after `/setup` with a new webhook.
+pub async fn replace_master_webhook(
+    executor: impl PgExecutor<'_>,
+    guild_id: u64,
+    webhook_id: u64,
+    webhook_token: &SecretString,
+) -> Result<Server, StorageError> {
+    sqlx::query_as::<_, Server>(
+        "UPDATE servers SET master_webhook_id = $2, master_webhook_token = $3,
+                            master_rotation_pending = false, envelopes_read_until = NULL,
+                            updated_at = now()
+         WHERE guild_id = $1 RETURNING *",
+    )
+    .bind(sf(guild_id)?)
+    .bind(sf(webhook_id)?)
+    .bind(webhook_token.expose())
+    .fetch_optional(executor)
+    .await?
+    .ok_or(StorageError::NotFound("server"))
 }
 
 /// Rotates the server's key pairs (`/setup rotate_keys:true`): the new ones become current,

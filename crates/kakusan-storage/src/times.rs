@@ -40,6 +40,8 @@ pub struct Times {
     /// that arrived while kakusan was away are read at the next start.
     #[sqlx(try_from = "OptionalId")]
     pub read_until: Option<u64>,
+    /// Whether its webhook is to be replaced: a peer that held it was removed.
+    pub rotation_pending: bool,
 }
 
 /// What `/regtimes` stores.
@@ -204,6 +206,52 @@ pub async fn mirrored_times(
     .bind(guilds)
     .fetch_all(executor)
     .await?)
+}
+
+/// Marks every times of our server for a new webhook (a peer that held their webhooks was
+/// removed). Returns how many.
+pub async fn mark_rotation_pending(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+) -> Result<u64, StorageError> {
+    let marked = sqlx::query("UPDATE times SET rotation_pending = true WHERE server_guild_id = $1")
+        .bind(sf(server_guild_id)?)
+        .execute(executor)
+        .await?;
+    Ok(marked.rows_affected())
+}
+
+/// The times of our server whose webhook is still to be replaced.
+pub async fn pending_rotations(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+) -> Result<Vec<Times>, StorageError> {
+    Ok(sqlx::query_as::<_, Times>(
+        "SELECT * FROM times WHERE server_guild_id = $1 AND rotation_pending ORDER BY id",
+    )
+    .bind(sf(server_guild_id)?)
+    .fetch_all(executor)
+    .await?)
+}
+
+/// Puts the times' new webhook in place and clears its pending rotation; returns the times.
+pub async fn replace_webhook(
+    executor: impl PgExecutor<'_>,
+    times_id: i64,
+    webhook_id: u64,
+    webhook_token: &SecretString,
+) -> Result<Times, StorageError> {
+    sqlx::query_as::<_, Times>(
+        "UPDATE times SET webhook_id = $2, webhook_token = $3, rotation_pending = false,
+                          broken_reason = NULL, broken_at = NULL
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(times_id)
+    .bind(sf(webhook_id)?)
+    .bind(webhook_token.expose())
+    .fetch_optional(executor)
+    .await?
+    .ok_or(StorageError::NotFound("times"))
 }
 
 /// Marks the times broken with `reason`, or working again with `None`.

@@ -43,7 +43,7 @@ pub(crate) const GATEWAY_RECONNECTS: &str = "kakusan_gateway_reconnects_total";
 pub(crate) const GATEWAY_SHARDS_CONNECTED: &str = "kakusan_gateway_shards_connected";
 
 /// Job operations, as `kakusan_storage::outbox::Operation::as_str` names them.
-const OPERATIONS: [&str; 4] = ["send", "edit", "delete", "envelope"];
+const OPERATIONS: [&str; 5] = ["send", "edit", "delete", "envelope", "delete_webhook"];
 /// Delivery outcomes, as the delivery worker labels them.
 const OUTCOMES: [&str; 5] = ["delivered", "retry", "failed", "broken", "gone"];
 /// The slash commands of SPEC §2.

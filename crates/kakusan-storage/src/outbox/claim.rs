@@ -59,6 +59,8 @@ pub enum Endpoint {
     },
     /// A channel of our own server the bot posts in; nothing to look up.
     Channel(u64),
+    /// A webhook of ours to delete; nothing to look up.
+    Webhook(u64),
 }
 
 impl Endpoint {
@@ -69,6 +71,7 @@ impl Endpoint {
             Endpoint::Peer { id, .. } => Target::Peer(id),
             Endpoint::Times { id, .. } => Target::Times(id),
             Endpoint::Channel(channel) => Target::Channel(channel),
+            Endpoint::Webhook(webhook) => Target::Webhook(webhook),
         }
     }
 }
@@ -143,6 +146,7 @@ impl From<ClaimedRow> for ClaimedJob {
                 webhook: webhook(row.times_webhook_id, row.times_webhook_token),
             },
             Target::Channel(channel) => Endpoint::Channel(channel),
+            Target::Webhook(webhook) => Endpoint::Webhook(webhook),
         };
         ClaimedJob {
             job: row.job,

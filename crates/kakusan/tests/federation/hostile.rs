@@ -588,3 +588,139 @@ async fn rotated_keys_reach_the_peers_and_the_stolen_old_key_is_worth_nothing() 
         assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_peer_loses_every_webhook_it_was_given() {
+    let federation = Federation::peered(KAKUSAN, false).await;
+    let (sim, alpha) = (&federation.sim, &federation.alpha);
+    // Beta turned hostile: it holds alpha's times webhook (announced to it) and master webhook
+    // (in alpha's card).
+    let webhooks = || async {
+        sqlx::query_as::<_, (i64, String, i64, String)>(
+            "SELECT t.webhook_id, t.webhook_token, s.master_webhook_id, s.master_webhook_token
+             FROM times t JOIN servers s ON s.guild_id = t.server_guild_id",
+        )
+        .fetch_one(&alpha.pool)
+        .await
+        .unwrap()
+    };
+    let (old_times, old_times_token, old_master, old_master_token) = webhooks().await;
+    let card_before = card_in(
+        &alpha
+            .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
+            .await
+            .content,
+    );
+
+    let reply = alpha
+        .invoke(
+            sim,
+            alpha.botcom,
+            alpha.admin,
+            "unregserver",
+            vec![("server", string("beta"))],
+        )
+        .await
+        .content;
+    assert!(
+        reply.contains("1 times webhook(s) were replaced"),
+        "{reply}"
+    );
+    assert!(reply.contains("and the master webhook"), "{reply}");
+    let (new_times, _, new_master, _) = webhooks().await;
+    assert_ne!(new_times, old_times);
+    assert_ne!(new_master, old_master);
+
+    // The old webhooks are deleted from the outbox: what beta kept no longer posts anything.
+    eventually(PATIENCE, "the old webhooks to be deleted", async || {
+        let times_hooks: Vec<u64> = sim.webhooks(alpha.times).iter().map(|w| w.id).collect();
+        let botcom_hooks: Vec<u64> = sim.webhooks(alpha.botcom).iter().map(|w| w.id).collect();
+        (!times_hooks.contains(&(old_times as u64)) && !botcom_hooks.contains(&(old_master as u64)))
+            .then_some(())
+    })
+    .await;
+    for (id, token) in [(old_times, old_times_token), (old_master, old_master_token)] {
+        let status = reqwest::Client::new()
+            .post(format!("{}/api/v10/webhooks/{id}/{token}", sim.api_url()))
+            .json(&serde_json::json!({ "content": "still here?" }))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "webhook {id}");
+    }
+
+    // Alpha goes on with its new webhooks: a new card, and Hanako's times still works.
+    let card_after = card_in(
+        &alpha
+            .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
+            .await
+            .content,
+    );
+    assert_ne!(card_after, card_before);
+    let sharelist = alpha
+        .invoke(sim, alpha.times, federation.hanako, "sharelist", vec![])
+        .await
+        .content;
+    assert!(sharelist.contains(", ok"), "{sharelist}");
+    assert!(
+        sim.webhooks(alpha.times)
+            .iter()
+            .any(|w| w.id == new_times as u64)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_cut_short_by_a_restart_is_finished_at_the_next_start() {
+    let mut federation = Federation::peered(KAKUSAN, false).await;
+    let old: i64 = sqlx::query_scalar("SELECT webhook_id FROM times")
+        .fetch_one(&federation.alpha.pool)
+        .await
+        .unwrap();
+    // As if alpha died right after /unregserver's transaction, before replacing anything.
+    federation.alpha.kill();
+    sqlx::query("UPDATE times SET rotation_pending = true")
+        .execute(&federation.alpha.pool)
+        .await
+        .unwrap();
+    federation.alpha.start(&federation.sim).await;
+    let alpha = &federation.alpha;
+    let new = eventually(PATIENCE, "the rotation to be finished", async || {
+        let (id, pending): (i64, bool) =
+            sqlx::query_as("SELECT webhook_id, rotation_pending FROM times")
+                .fetch_one(&alpha.pool)
+                .await
+                .unwrap();
+        (!pending && id != old).then_some(id)
+    })
+    .await;
+    // Beta, still a peer here, was told the new webhook and relays through it.
+    let beta = &federation.beta;
+    eventually(PATIENCE, "beta to know the new webhook", async || {
+        sqlx::query_scalar::<_, i64>("SELECT webhook_id FROM destinations")
+            .fetch_one(&beta.pool)
+            .await
+            .unwrap()
+            == new
+    })
+    .await;
+    let reply = beta
+        .invoke(
+            &federation.sim,
+            beta.times,
+            federation.hanako,
+            "here",
+            vec![("message", string("through the new webhook"))],
+        )
+        .await
+        .content;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    eventually(PATIENCE, "the old webhook to be deleted", async || {
+        !federation
+            .sim
+            .webhooks(alpha.times)
+            .iter()
+            .any(|w| w.id == old as u64)
+    })
+    .await;
+}
