@@ -212,6 +212,14 @@ impl Deployment {
         sim.messages(self.botcom)
     }
 
+    /// This server's card, as `/card` shows it to its admin.
+    pub async fn card(&self, sim: &DiscordSim) -> String {
+        let reply = self
+            .invoke(sim, self.botcom, self.admin, "card", vec![])
+            .await;
+        card_in(&reply.content)
+    }
+
     /// This deployment's keys, read from its database as only its own process could (or an
     /// attacker who compromised it).
     pub async fn keys(&self) -> kakusan_protocol::ServerKeys {

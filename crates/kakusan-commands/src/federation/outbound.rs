@@ -80,11 +80,8 @@ impl Outbound {
         local: &Local,
         peer: &Peer,
     ) -> Outcome<()> {
-        let card = card(local)?;
-        let sealing = SealingKey::from_bytes(peer.sealing_key.0)
-            .context("the stored sealing key of a peer")?;
-        let hello = Hello::seal(&card, &sealing, &mut OsRng).context("sealing our card")?;
-        self.send_envelope(connection, local, peer, Body::PeerHello(hello), None)
+        let hello = hello(local, peer)?;
+        self.send_envelope(connection, local, peer, hello, None)
             .await
     }
 
@@ -98,19 +95,9 @@ impl Outbound {
         peer: &Peer,
         previous: &SigningSecret,
     ) -> Outcome<()> {
-        let card = card(local)?;
-        let sealing = SealingKey::from_bytes(peer.sealing_key.0)
-            .context("the stored sealing key of a peer")?;
-        let hello = Hello::seal(&card, &sealing, &mut OsRng).context("sealing our card")?;
-        self.queue_signed(
-            connection,
-            local,
-            peer,
-            Body::PeerHello(hello),
-            None,
-            previous,
-        )
-        .await
+        let hello = hello(local, peer)?;
+        self.queue_signed(connection, local, peer, hello, None, previous)
+            .await
     }
 
     /// Queues every times of our server, sealed to the peer, as a chunked `times.sync`.
@@ -229,6 +216,15 @@ fn refusal_status(error: &twilight_http::Error) -> Option<u16> {
         }
         _ => None,
     }
+}
+
+/// A `peer.hello` with our card, sealed to `peer`.
+fn hello(local: &Local, peer: &Peer) -> anyhow::Result<Body> {
+    let card = card(local)?;
+    let sealing =
+        SealingKey::from_bytes(peer.sealing_key.0).context("the stored sealing key of a peer")?;
+    let hello = Hello::seal(&card, &sealing, &mut OsRng).context("sealing our card")?;
+    Ok(Body::PeerHello(hello))
 }
 
 /// `body` for `peer` as wire text signed by `key`.

@@ -12,9 +12,7 @@ use kakusan_protocol::{
     WebhookPolicy, WebhookUrl,
 };
 
-use kakusan_testkit::federation::{
-    BOT_PERMISSIONS, Federation, card_in, first_button, press, string,
-};
+use kakusan_testkit::federation::{BOT_PERMISSIONS, Federation, first_button, press, string};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
@@ -250,18 +248,8 @@ async fn accept_registers_the_card_it_showed_and_a_server_that_only_said_hello_c
 async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
     let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
-    let card_alpha: String = card_in(
-        &alpha
-            .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
-            .await
-            .content,
-    );
-    let card_beta: String = card_in(
-        &beta
-            .invoke(sim, beta.botcom, beta.admin, "card", vec![])
-            .await
-            .content,
-    );
+    let card_alpha: String = alpha.card(sim).await;
+    let card_beta: String = beta.card(sim).await;
     // Alpha is compromised: the attacker signs with its keys and repeats its hello.
     let attacker = Attacker {
         keys: alpha.keys().await,
@@ -338,18 +326,8 @@ async fn a_peer_cannot_make_us_flood_discord_with_syncs_or_pings() {
 async fn an_announced_webhook_outside_the_peers_guild_is_never_used() {
     let federation = Federation::peered(KAKUSAN, false).await;
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
-    let card_alpha = card_in(
-        &alpha
-            .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
-            .await
-            .content,
-    );
-    let card_beta = card_in(
-        &beta
-            .invoke(sim, beta.botcom, beta.admin, "card", vec![])
-            .await
-            .content,
-    );
+    let card_alpha = alpha.card(sim).await;
+    let card_beta = beta.card(sim).await;
     let beta_card = Card::parse(&card_beta, &WebhookPolicy::discord()).unwrap();
     // Compromised alpha announces Hanako's times with beta's own master webhook as its hook:
     // her posts at beta would land in beta's bot-com channel.
@@ -492,12 +470,7 @@ async fn rotated_keys_reach_the_peers_and_the_stolen_old_key_is_worth_nothing() 
     let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
     // Alpha's admins fear its keys leaked: the attacker holds the old ones.
     let old_keys = alpha.keys().await;
-    let card_beta = card_in(
-        &beta
-            .invoke(sim, beta.botcom, beta.admin, "card", vec![])
-            .await
-            .content,
-    );
+    let card_beta = beta.card(sim).await;
     let reply = alpha
         .invoke(
             sim,
@@ -605,12 +578,7 @@ async fn a_removed_peer_loses_every_webhook_it_was_given() {
         .unwrap()
     };
     let (old_times, old_times_token, old_master, old_master_token) = webhooks().await;
-    let card_before = card_in(
-        &alpha
-            .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
-            .await
-            .content,
-    );
+    let card_before = alpha.card(sim).await;
 
     let reply = alpha
         .invoke(
@@ -651,12 +619,7 @@ async fn a_removed_peer_loses_every_webhook_it_was_given() {
     }
 
     // Alpha goes on with its new webhooks: a new card, and Hanako's times still works.
-    let card_after = card_in(
-        &alpha
-            .invoke(sim, alpha.botcom, alpha.admin, "card", vec![])
-            .await
-            .content,
-    );
+    let card_after = alpha.card(sim).await;
     assert_ne!(card_after, card_before);
     let sharelist = alpha
         .invoke(sim, alpha.times, federation.hanako, "sharelist", vec![])
