@@ -30,7 +30,10 @@ pub(crate) fn init(config: &LogConfig, bot_token: Option<&SecretString>) {
             .filter(|token| !token.expose().is_empty())
             .cloned(),
     };
-    let lines = tracing_subscriber::fmt::layer().with_writer(writer);
+    // Colours only on a terminal: in a container's log, or a file, escape codes are noise.
+    let lines = tracing_subscriber::fmt::layer()
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+        .with_writer(writer);
     let lines = match config.format {
         LogFormat::Pretty => lines.with_filter(filter).boxed(),
         LogFormat::Json => lines.json().flatten_event(true).with_filter(filter).boxed(),
