@@ -10,6 +10,7 @@ use kakusan_delivery::{
     webhook_username,
 };
 use kakusan_storage::destinations::{self, Destination};
+use kakusan_storage::outbox::Target;
 use kakusan_storage::{outbox, times};
 use uuid::Uuid;
 
@@ -281,22 +282,25 @@ impl Relays {
         for (index, (_, list)) in relays.iter().enumerate() {
             let mut targets = Vec::new();
             for job in list {
-                if job.destination_id.is_none() && job.peer_id.is_none() {
+                match job.target() {
+                    Target::Destination(id) => {
+                        let name = match names.get(&id) {
+                            Some(name) => name.clone(),
+                            None => {
+                                let name = destinations::destination(&self.ctx.pool, id)
+                                    .await?
+                                    .map_or_else(|| "?".to_owned(), |d| d.peer_name);
+                                names.insert(id, name.clone());
+                                name
+                            }
+                        };
+                        targets.push(name);
+                    }
                     // The copy in the channel where the /here was typed.
-                    targets.push("its channel here".to_owned());
-                }
-                if let Some(id) = job.destination_id {
-                    let name = match names.get(&id) {
-                        Some(name) => name.clone(),
-                        None => {
-                            let name = destinations::destination(&self.ctx.pool, id)
-                                .await?
-                                .map_or_else(|| "?".to_owned(), |d| d.peer_name);
-                            names.insert(id, name.clone());
-                            name
-                        }
-                    };
-                    targets.push(name);
+                    Target::Times(_) | Target::Channel(_) => {
+                        targets.push("its channel here".to_owned());
+                    }
+                    Target::Peer(_) | Target::Webhook(_) => {}
                 }
             }
             let first = list[0];

@@ -526,16 +526,7 @@ pub async fn fail_queued_for_destination(
     destination_id: i64,
     error: &str,
 ) -> Result<u64, StorageError> {
-    let result = sqlx::query(
-        "UPDATE outbox_jobs SET last_error = $2, failed_at = now()
-         WHERE destination_id = $1 AND failed_at IS NULL
-           AND (leased_until IS NULL OR leased_until < now())",
-    )
-    .bind(destination_id)
-    .bind(error)
-    .execute(executor)
-    .await?;
-    Ok(result.rows_affected())
+    fail_queued(executor, "destination_id", destination_id, error).await
 }
 
 /// Fails every queued job for a peer whose master webhook refuses us, so none of them calls
@@ -545,15 +536,26 @@ pub async fn fail_queued_for_peer(
     peer_id: i64,
     error: &str,
 ) -> Result<u64, StorageError> {
-    let result = sqlx::query(
+    fail_queued(executor, "peer_id", peer_id, error).await
+}
+
+/// Fails the queued jobs whose `column` (a target column, never input) is `id`.
+async fn fail_queued(
+    executor: impl PgExecutor<'_>,
+    column: &'static str,
+    id: i64,
+    error: &str,
+) -> Result<u64, StorageError> {
+    let sql = format!(
         "UPDATE outbox_jobs SET last_error = $2, failed_at = now()
-         WHERE peer_id = $1 AND failed_at IS NULL
-           AND (leased_until IS NULL OR leased_until < now())",
-    )
-    .bind(peer_id)
-    .bind(error)
-    .execute(executor)
-    .await?;
+         WHERE {column} = $1 AND failed_at IS NULL
+           AND (leased_until IS NULL OR leased_until < now())"
+    );
+    let result = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(error)
+        .execute(executor)
+        .await?;
     Ok(result.rows_affected())
 }
 

@@ -500,3 +500,24 @@ pub async fn press(sim: &DiscordSim, message: u64, user: u64, id: &str) -> Strin
         .unwrap()
         .content
 }
+
+/// Posts `content` through webhook `id`/`token` at the simulator `api`, as a peer (or an
+/// attacker holding the URL) would: like any client, it waits out a 429 and tries again.
+pub async fn post_through_webhook(api: &str, id: u64, token: &str, content: &str) {
+    let url = format!("{api}/api/v10/webhooks/{id}/{token}");
+    loop {
+        let response = reqwest::Client::new()
+            .post(&url)
+            .json(&serde_json::json!({ "content": content, "allowed_mentions": { "parse": [] } }))
+            .send()
+            .await
+            .unwrap();
+        if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.status().is_success(), "{}", response.status());
+            return;
+        }
+        let body: serde_json::Value = response.json().await.unwrap();
+        let wait = body["retry_after"].as_f64().unwrap_or(1.0);
+        tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+    }
+}

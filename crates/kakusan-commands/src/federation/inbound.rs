@@ -7,7 +7,7 @@
 //! which answers with the content to whoever holds the webhook's token. With `KAKUSAN_MIRROR`
 //! set the content is already there and no call is made.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
@@ -124,6 +124,10 @@ pub(crate) struct Inbound {
     /// database went away in between), by message id: their id is forgotten before they are
     /// checked again, or the retry would look like a replay.
     unfinished: Mutex<HashMap<u64, (u64, String)>>,
+    /// Announced webhooks this process found in their peer's guild, by peer row id and webhook
+    /// id: a sync repeats every registration, and each need not cost a Discord call again.
+    /// In memory by design: after a restart each is checked once more.
+    checked_webhooks: Mutex<HashSet<(i64, u64)>>,
 }
 
 impl Inbound {
@@ -134,6 +138,7 @@ impl Inbound {
             pings,
             syncs: Mutex::default(),
             unfinished: Mutex::default(),
+            checked_webhooks: Mutex::default(),
         }
     }
 
@@ -145,6 +150,12 @@ impl Inbound {
 
     fn sync_map(&self) -> std::sync::MutexGuard<'_, HashMap<i64, SyncAssembler>> {
         self.syncs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn checked_map(&self) -> std::sync::MutexGuard<'_, HashSet<(i64, u64)>> {
+        self.checked_webhooks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -425,6 +436,10 @@ impl Inbound {
     /// guild, before anything is relayed through it: a peer must not point our members' posts
     /// into our own bot-com channel, or into a third server's times.
     async fn check_webhook(&self, peer: &Peer, hook: &WebhookUrl) -> Result<(), InboundError> {
+        let key = (peer.id, hook.id().get());
+        if self.checked_map().contains(&key) {
+            return Ok(());
+        }
         let result = self
             .ctx
             .http
@@ -448,6 +463,7 @@ impl Inbound {
             }
         };
         if webhook.guild_id.map(|guild| guild.get()) == Some(peer.guild_id) {
+            self.checked_map().insert(key);
             Ok(())
         } else {
             Err(Refusal::ForeignWebhook(peer.name.to_string()).into())

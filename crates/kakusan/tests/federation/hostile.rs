@@ -2,8 +2,6 @@
 //! webhook and a card, signs valid envelopes and posts them exactly as a deployment would, and
 //! tries to do what it should not. Each attack fails beside the legitimate flow succeeding.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use discord_sim::{DiscordSim, Message};
 use kakusan_protocol::rand_core::OsRng;
@@ -12,7 +10,9 @@ use kakusan_protocol::{
     WebhookPolicy, WebhookUrl,
 };
 
-use kakusan_testkit::federation::{BOT_PERMISSIONS, Federation, first_button, press, string};
+use kakusan_testkit::federation::{
+    BOT_PERMISSIONS, Federation, first_button, post_through_webhook, press, string,
+};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
@@ -99,25 +99,7 @@ impl Attacker {
         .sign(self.keys.signing())
         .unwrap();
         let hook = victim.webhook();
-        let url = format!(
-            "{}/api/v10/webhooks/{}/{}",
-            self.api,
-            hook.id(),
-            hook.token()
-        );
-        loop {
-            let response = reqwest::Client::new()
-                .post(&url)
-                .json(&serde_json::json!({ "content": text.as_str(), "allowed_mentions": { "parse": [] } }))
-                .send()
-                .await
-                .unwrap();
-            if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
-                assert!(response.status().is_success(), "{}", response.status());
-                return;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        post_through_webhook(&self.api, hook.id().get(), hook.token(), text.as_str()).await;
     }
 
     /// A hello with its own card, sealed to the victim.

@@ -15,7 +15,8 @@ use discord_sim::{CommandOptionValue, MessageDraft};
 use kakusan_protocol::rand_core::OsRng;
 use kakusan_protocol::{Body, Envelope, ServerKeys, ServerName, Snowflake, TimesWithdraw};
 use kakusan_testkit::federation::{
-    Addresses, Deployment, Federation, destinations, first_button, press, string,
+    Addresses, Deployment, Federation, destinations, first_button, post_through_webhook, press,
+    string,
 };
 use kakusan_testkit::process::Binary;
 use kakusan_testkit::{PATIENCE, eventually};
@@ -412,23 +413,7 @@ async fn post_through_master_webhook(federation: &Federation, side: &Deployment,
             .fetch_one(&side.pool)
             .await
             .unwrap();
-    let url = format!("{}/api/v10/webhooks/{id}/{token}", federation.sim.api_url());
-    // The webhook takes 5 messages per 2 s; like any client, wait out a 429 and try again.
-    loop {
-        let response = reqwest::Client::new()
-            .post(&url)
-            .json(&serde_json::json!({ "content": content, "allowed_mentions": { "parse": [] } }))
-            .send()
-            .await
-            .unwrap();
-        if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
-            assert!(response.status().is_success(), "{}", response.status());
-            return;
-        }
-        let body: serde_json::Value = response.json().await.unwrap();
-        let wait = body["retry_after"].as_f64().unwrap_or(1.0);
-        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-    }
+    post_through_webhook(&federation.sim.api_url(), id as u64, &token, content).await;
 }
 
 async fn wait_for_line(federation: &Federation, needle: &str) {
