@@ -307,8 +307,8 @@ pub async fn confirm_key(executor: impl PgExecutor<'_>, peer_id: i64) -> Result<
     Ok(())
 }
 
-/// Claims the answer to a hello: true (and noted) when no sync went to the peer in answer to
-/// a hello within `window`, false when one did (the hello is then not answered again).
+/// Claims the answer to a hello: true (and noted) when no sync went to the peer within
+/// `window` (in answer to a hello or not), false when one did (the hello is then not answered).
 pub async fn claim_hello_sync(
     executor: impl PgExecutor<'_>,
     peer_id: i64,
@@ -325,6 +325,19 @@ pub async fn claim_hello_sync(
     .execute(executor)
     .await?;
     Ok(claimed.rows_affected() == 1)
+}
+
+/// Notes that a sync just went to the peer (whatever caused it): a hello within the window
+/// after it is not answered with another.
+pub async fn note_sync_sent(
+    executor: impl PgExecutor<'_>,
+    peer_id: i64,
+) -> Result<(), StorageError> {
+    sqlx::query("UPDATE peers SET last_sync_sent_at = now() WHERE id = $1")
+        .bind(peer_id)
+        .execute(executor)
+        .await?;
+    Ok(())
 }
 
 /// Marks the peer unreachable with `reason` (its master webhook refused us), or reachable

@@ -12,7 +12,7 @@ use kakusan_protocol::{
     Body, Card, DisplayName, Envelope, Hello, Registration, SealedSecret, SealingKey,
     SigningSecret, Snowflake, Ttl, WebhookUrl, split_sync_with_ttl,
 };
-use kakusan_storage::peers::Peer;
+use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::{PgConnection, SecretString, times};
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
@@ -151,6 +151,8 @@ impl Outbound {
             };
             enqueue_envelope(connection, local.guild_id(), peer.id, webhook_id, &payload).await?;
         }
+        // Every sync counts towards the window in which hellos are not answered with another.
+        peers::note_sync_sent(&mut *connection, peer.id).await?;
         Ok(())
     }
 
