@@ -3,6 +3,8 @@
 
 use kakusan_storage::{SqlError, StorageError};
 
+use crate::i18n::Lang;
+
 /// What can go wrong in a handler.
 ///
 /// Storage errors convert by what they mean ([`StorageError::is_unavailable`] becomes
@@ -38,14 +40,13 @@ impl HandlerError {
         matches!(self, HandlerError::Unavailable(_))
     }
 
-    /// The sentence the member sees for this error.
-    pub(crate) fn sentence(&self) -> &str {
+    /// The sentence the member sees for this error, in their language. A refusal was worded
+    /// where it was raised, in the same language.
+    pub(crate) fn sentence(&self, lang: Lang) -> String {
         match self {
-            HandlerError::Refused(sentence) => sentence,
-            HandlerError::Unavailable(_) => STORAGE_UNAVAILABLE,
-            HandlerError::Internal(_) => {
-                "Something went wrong on kakusan's side; the operator can find the details in its log."
-            }
+            HandlerError::Refused(sentence) => sentence.clone(),
+            HandlerError::Unavailable(_) => crate::tr!(lang, "storage-unavailable"),
+            HandlerError::Internal(_) => crate::tr!(lang, "internal-error"),
         }
     }
 }
@@ -104,10 +105,6 @@ where
 /// How long a message event waits for the database to come back before it is given up.
 pub(crate) const OUTAGE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// The sentence a member sees when the database is down.
-pub(crate) const STORAGE_UNAVAILABLE: &str =
-    "Storage unavailable, nothing was lost — try again shortly.";
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -118,14 +115,21 @@ mod tests {
     fn each_kind_of_error_has_its_sentence() {
         let down = HandlerError::from(StorageError::Unavailable(SqlError::PoolTimedOut));
         assert!(down.is_unavailable());
-        assert_eq!(down.sentence(), STORAGE_UNAVAILABLE);
+        assert_eq!(
+            down.sentence(Lang::En),
+            "Storage unavailable, nothing was lost — try again shortly."
+        );
+        assert_eq!(
+            down.sentence(Lang::Ja),
+            "データベースに接続できません。何も失われていません。少し待ってからもう一度お試しください。"
+        );
         // A transaction begun on the pool gives sqlx's own error; it means the same.
         assert!(HandlerError::from(SqlError::PoolTimedOut).is_unavailable());
         let refused = HandlerError::refused("Not here.");
-        assert_eq!(refused.sentence(), "Not here.");
+        assert_eq!(refused.sentence(Lang::Ja), "Not here.");
         let bug = HandlerError::from(SqlError::RowNotFound);
         assert!(!bug.is_unavailable());
-        assert!(bug.sentence().starts_with("Something went wrong"));
+        assert!(bug.sentence(Lang::En).starts_with("Something went wrong"));
         assert!(!HandlerError::from(anyhow::anyhow!("a bug")).is_unavailable());
     }
 

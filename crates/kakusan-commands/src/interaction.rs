@@ -24,6 +24,7 @@ use crate::admin::Admin;
 use crate::component::ComponentAction;
 use crate::context::Context;
 use crate::error::{HandlerError, Outcome};
+use crate::i18n::Lang;
 use crate::model::KakusanCommand;
 use crate::relay::{CheckedHere, Relays};
 use crate::times::TimesCommands;
@@ -39,6 +40,8 @@ pub(crate) struct Ctx {
     /// The member's name in this guild: nickname, else global name, else user name.
     pub(crate) display_name: String,
     pub(crate) avatar_url: Option<String>,
+    /// The language of every sentence this member is shown (see [`Lang::negotiate`]).
+    pub(crate) lang: Lang,
     permissions: Permissions,
 }
 
@@ -56,6 +59,10 @@ impl Ctx {
             user_id: user.id,
             display_name,
             avatar_url,
+            lang: Lang::negotiate(
+                interaction.locale.as_deref(),
+                interaction.guild_locale.as_deref(),
+            ),
             permissions: member.permissions.unwrap_or(Permissions::empty()),
         })
     }
@@ -125,14 +132,14 @@ impl Reply {
 
 /// The answer to show for a handler's outcome: its reply, its refusal, or (logged) the
 /// sentence for an error of ours.
-fn settle(result: Outcome<Reply>, what: &str) -> Reply {
+fn settle(result: Outcome<Reply>, what: &str, lang: Lang) -> Reply {
     match result {
         Ok(reply) => reply,
         Err(error) => {
             if !matches!(error, HandlerError::Refused(_)) {
                 tracing::error!("{what} failed: {error:#}");
             }
-            Reply::text(error.sentence())
+            Reply::text(error.sentence(lang))
         }
     }
 }
@@ -238,14 +245,14 @@ impl Interactions {
             match checked {
                 Ok(checked) => self.here(&ctx, checked, line).await?,
                 Err(refused) => {
-                    self.respond(&ctx, &settle(Err(refused), "/here"), true)
+                    self.respond(&ctx, &settle(Err(refused), "/here", ctx.lang), true)
                         .await?
                 }
             }
         } else {
             self.defer(&ctx).await?;
             let result = self.run_command(&ctx, command).await;
-            let reply = settle(result, &format!("/{name}"));
+            let reply = settle(result, &format!("/{name}"), ctx.lang);
             self.edit(&ctx, &reply).await?;
         }
         // Counted once the member has the answer: with the database down this waits for a
@@ -280,10 +287,10 @@ impl Interactions {
                 if !deferred {
                     self.defer(ctx).await?;
                 }
-                settle(self.relays.report_here(&stored).await, "/here")
+                settle(self.relays.report_here(&stored).await, "/here", ctx.lang)
             }
             Err(error) => {
-                let reply = settle(Err(error), "/here");
+                let reply = settle(Err(error), "/here", ctx.lang);
                 if !deferred {
                     return self.respond(ctx, &reply, true).await;
                 }
@@ -394,7 +401,7 @@ impl Interactions {
                     .await
             }
         };
-        let reply = settle(result, "a button");
+        let reply = settle(result, "a button", ctx.lang);
         if reply.replaces_message {
             return self
                 .answer(&ctx, InteractionResponseType::UpdateMessage, &reply, false)

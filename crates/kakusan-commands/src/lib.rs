@@ -16,6 +16,7 @@ pub mod component;
 mod context;
 mod error;
 mod federation;
+mod i18n;
 mod interaction;
 mod lines;
 mod mirror;
