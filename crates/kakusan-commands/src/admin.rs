@@ -20,8 +20,10 @@ use twilight_model::id::Id;
 use crate::context::{Context, Local, WEBHOOK_NAME};
 use crate::error::{HandlerError, Outcome};
 use crate::federation::{Inbound, Outbound, Pings, PostFailure, card, fingerprint, peer_card};
+use crate::i18n::Lang;
 use crate::interaction::{Ctx, Reply};
 use crate::model::SetupCommand;
+use crate::reasons::reason;
 use crate::rotation::Rotations;
 
 /// How often a member may run `/ping` or `/pingall`.
@@ -76,9 +78,12 @@ impl Admin {
                 + 1;
             metrics::counter!("kakusan_ping_cooldowns_total").increment(1);
             tracing::info!(command, "a ping within the cooldown was refused");
-            return Err(HandlerError::refused(format!(
-                "You can ping once every {} seconds; try /{command} again in {wait} s.",
-                PING_COOLDOWN.as_secs()
+            return Err(HandlerError::refused(crate::tr!(
+                ctx.lang,
+                "ping-cooldown",
+                seconds = PING_COOLDOWN.as_secs(),
+                command = command,
+                wait = wait
             )));
         }
         last.insert(key, now);
@@ -89,9 +94,10 @@ impl Admin {
         let name = match ServerName::parse(setup.name.trim()) {
             Ok(name) => name,
             Err(_) => {
-                return Ok(Reply::text(format!(
-                    "`{}` cannot be a server name: use 2 to 32 characters of a-z, 0-9 and '-'.",
-                    setup.name.trim()
+                return Ok(Reply::text(crate::tr!(
+                    ctx.lang,
+                    "setup-bad-name",
+                    name = setup.name.trim()
                 )));
             }
         };
@@ -99,8 +105,10 @@ impl Admin {
         let webhook = match self.ctx.http.create_webhook(channel, WEBHOOK_NAME).await {
             Ok(response) => response.model().await?,
             Err(error) if discord_code(&error).is_some() => {
-                return Ok(Reply::text(format!(
-                    "I cannot create a webhook in <#{channel}>: give me View Channel and Manage Webhooks there, then run /setup again."
+                return Ok(Reply::text(crate::tr!(
+                    ctx.lang,
+                    "setup-no-webhook",
+                    channel = channel.get()
                 )));
             }
             Err(error) => {
@@ -131,8 +139,10 @@ impl Admin {
             )
             .await
             .map_err(|error| match error {
-                StorageError::DuplicateServerName => HandlerError::refused(format!(
-                    "The name `{name}` is already used by another server of this deployment; choose another."
+                StorageError::DuplicateServerName => HandlerError::refused(crate::tr!(
+                    ctx.lang,
+                    "setup-name-taken",
+                    name = name.as_str()
                 )),
                 other => other.into(),
             })?;
@@ -197,41 +207,51 @@ impl Admin {
                 .await;
         }
         let card = card(&local)?.encode();
+        let lang = ctx.lang;
+        let done = crate::tr!(
+            lang,
+            "setup-done",
+            name = name.as_str(),
+            channel = channel.get()
+        );
         let peers_line = match (told, rotated) {
             (0, false) => String::new(),
-            (_, false) => format!(" {told} peer(s) were told about the change."),
-            (_, true) => format!(
-                " Its keys were rotated (new key {}); {told} peer(s) were sent the new card, signed with the old key.",
-                fingerprint(&local.keys.verify_key())
+            (_, false) => crate::tr!(lang, "setup-peers-told", count = told),
+            (_, true) => crate::tr!(
+                lang,
+                "setup-keys-rotated",
+                key = fingerprint(&local.keys.verify_key()),
+                count = told
             ),
         };
+        let give = crate::tr!(lang, "setup-give-card");
         Ok(Reply::text(format!(
-            "This server is **{name}** in the federation, with <#{channel}> as its bot-com channel.{peers_line}\n\
-             Give this card to the admins of the servers you want to peer with (it is a secret of sorts: it lets them post to your bot-com channel):\n```\n{card}\n```"
+            "{}\n{give}\n```\n{card}\n```",
+            lang.join(&[done, peers_line])
         )))
     }
 
     pub(crate) async fn show_card(&self, ctx: &Ctx) -> Outcome<Reply> {
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let card = card(&local)?.encode();
-        Ok(Reply::text(format!(
-            "The card of **{}**:\n```\n{card}\n```",
-            local.name
-        )))
+        let title = crate::tr!(ctx.lang, "card-show", name = local.name.as_str());
+        Ok(Reply::text(format!("{title}\n```\n{card}\n```")))
     }
 
     pub(crate) async fn regserver(&self, ctx: &Ctx, text: &str) -> Outcome<Reply> {
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let card = match Card::parse(text, &WebhookPolicy::discord()) {
             Ok(card) => card,
             Err(error) => {
-                return Ok(Reply::text(format!(
-                    "That is not a kakusan card ({error}); ask the other server's admins for the output of their /card."
+                return Ok(Reply::text(crate::tr!(
+                    ctx.lang,
+                    "regserver-not-a-card",
+                    error = error.to_string()
                 )));
             }
         };
         if card.guild_id().get() == ctx.guild() || card.name() == &local.name {
-            return Ok(Reply::text("That is this server's own card."));
+            return Ok(Reply::text(crate::tr!(ctx.lang, "regserver-own-card")));
         }
         let mut transaction = self.ctx.pool.begin().await?;
         requests::lock_guild(&mut transaction, ctx.guild(), card.guild_id().get()).await?;
@@ -245,10 +265,11 @@ impl Admin {
         {
             Ok(peer) => peer,
             Err(StorageError::DuplicatePeer) => {
-                return Ok(Reply::text(format!(
-                    "A peer named `{}` or in guild {} is already registered; /unregserver it first to replace it.",
-                    card.name(),
-                    card.guild_id()
+                return Ok(Reply::text(crate::tr!(
+                    ctx.lang,
+                    "regserver-duplicate",
+                    name = card.name().as_str(),
+                    guild = card.guild_id().to_string()
                 )));
             }
             Err(error) => return Err(error.into()),
@@ -277,16 +298,11 @@ impl Admin {
                 .await?;
         }
         transaction.commit().await?;
+        let name = card.name().as_str();
         Ok(Reply::text(if peer.mutual {
-            format!(
-                "Registered **{}**. It had registered this server already, so you are mutual peers now and your members' times are being shared.",
-                card.name()
-            )
+            crate::tr!(ctx.lang, "regserver-mutual", name = name)
         } else {
-            format!(
-                "Registered **{}** and sent it a hello. You become mutual peers once its admins register this server or press Accept.",
-                card.name()
-            )
+            crate::tr!(ctx.lang, "regserver-hello", name = name)
         }))
     }
 
@@ -298,12 +314,12 @@ impl Admin {
         name: &str,
         keep_master: bool,
     ) -> Outcome<Reply> {
-        let local = self.ctx.local(ctx.guild()).await?;
-        let Some(peer) = peers::peer_by_name(&self.ctx.pool, ctx.guild(), name.trim()).await?
-        else {
-            return Ok(Reply::text(format!(
-                "There is no peer named `{}`.",
-                name.trim()
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
+        let Some(peer) = self.peer_named(ctx, name).await? else {
+            return Ok(Reply::text(crate::tr!(
+                ctx.lang,
+                "no-such-peer",
+                name = name.trim()
             )));
         };
         // Forgotten here first: if the database fails, nothing happened. The goodbye then goes
@@ -321,74 +337,86 @@ impl Admin {
         let told = self.outbound.post_now(&local, &peer, Body::PeerBye).await;
         self.inbound.forget_sync(peer.id);
         let rotated = self.rotations.finish(ctx.guild()).await?;
-        let mut text = match told {
-            Ok(()) => format!(
-                "Removed **{}** and everything learned from it; it was told goodbye.",
-                peer.name
-            ),
+        let lang = ctx.lang;
+        let name = peer.name.as_str();
+        let removed = match told {
+            Ok(()) => crate::tr!(lang, "unregserver-told", name = name),
             Err(error) => {
-                tracing::warn!("peer.bye to {} failed: {error:#}", peer.name);
-                format!(
-                    "Removed **{}** and everything learned from it, but it could not be told (its webhook did not answer); its admins may want to /unregserver this server too.",
-                    peer.name
-                )
+                tracing::warn!("peer.bye to {name} failed: {error:#}");
+                crate::tr!(lang, "unregserver-untold", name = name)
             }
         };
-        text += &format!(
-            " It held this server's webhooks: {} times webhook(s) were replaced",
-            rotated.times
-        );
-        text += if rotated.master {
-            ", and the master webhook (the other peers get the new card)."
+        let master = if rotated.master {
+            "replaced"
         } else if keep_master {
-            "; the master webhook was kept (keep_master)."
+            "kept"
         } else {
-            "."
+            "none"
         };
-        if rotated.failed > 0 {
-            text += &format!(
-                " {} could not be replaced now; kakusan tries again at its next start.",
-                rotated.failed
-            );
-        }
-        Ok(Reply::text(text))
+        let webhooks = crate::tr!(
+            lang,
+            "unregserver-webhooks",
+            count = rotated.times,
+            master = master
+        );
+        let retry = if rotated.failed > 0 {
+            crate::tr!(lang, "unregserver-retry", count = rotated.failed)
+        } else {
+            String::new()
+        };
+        Ok(Reply::text(lang.join(&[removed, webhooks, retry])))
     }
 
     pub(crate) async fn serverlist(&self, ctx: &Ctx) -> Outcome<Reply> {
         let list = peers::list_peers(&self.ctx.pool, ctx.guild()).await?;
         let pending = requests::pending_requests(&self.ctx.pool, ctx.guild()).await?;
         if list.is_empty() && pending.is_empty() {
-            return Ok(Reply::text(
-                "This server has no peers yet. An admin registers one with /regserver and its card.",
-            ));
+            return Ok(Reply::text(crate::tr!(ctx.lang, "serverlist-empty")));
         }
-        let mut lines = vec![format!("Peers ({}):", list.len())];
+        let lang = ctx.lang;
+        let mut lines = vec![crate::tr!(lang, "serverlist-header", count = list.len())];
         for peer in &list {
             let state = match (&peer.unreachable_reason, peer.mutual) {
-                (Some(reason), _) => format!(
-                    "unreachable ({reason}) since <t:{}:R>; /ping retries",
-                    peer.unreachable_at.map_or(0, |at| at.timestamp())
+                (Some(stored), _) => crate::tr!(
+                    lang,
+                    "serverlist-unreachable",
+                    reason = reason(lang, Some(stored)),
+                    since = peer.unreachable_at.map_or(0, |at| at.timestamp())
                 ),
-                (None, true) => "mutual".to_owned(),
-                (None, false) => "waiting for them to register this server".to_owned(),
+                (None, true) => crate::tr!(lang, "serverlist-mutual"),
+                (None, false) => crate::tr!(lang, "serverlist-waiting"),
             };
-            let seen = peer
-                .last_seen_at
-                .map(|at| format!("last seen <t:{}:R>", at.timestamp()))
-                .unwrap_or_else(|| "never seen".to_owned());
+            let seen = match peer.last_seen_at {
+                Some(at) => crate::tr!(lang, "serverlist-seen", at = at.timestamp()),
+                None => crate::tr!(lang, "serverlist-never-seen"),
+            };
             let ping = match (peer.last_ping_at, peer.last_ping_rtt_ms) {
-                (Some(at), Some(rtt)) => format!("last ping {rtt} ms <t:{}:R>", at.timestamp()),
-                _ => "never pinged".to_owned(),
+                (Some(at), Some(rtt)) => {
+                    crate::tr!(lang, "serverlist-pinged", rtt = rtt, at = at.timestamp())
+                }
+                _ => crate::tr!(lang, "serverlist-never-pinged"),
             };
-            lines.push(format!("• **{}**: {state}; {seen}; {ping}", peer.name));
+            lines.push(crate::tr!(
+                lang,
+                "serverlist-peer",
+                name = peer.name.as_str(),
+                state = state,
+                seen = seen,
+                ping = ping
+            ));
         }
         // Requests are no peers yet: each shows the key that binds it to its card.
         for request in &pending {
-            let key = VerifyKey::from_bytes(request.verify_key.0)
-                .map_or_else(|_| "unreadable".to_owned(), |key| fingerprint(&key));
-            lines.push(format!(
-                "• **{}** (guild {}, key {key}): asks to be accepted (Accept button in the bot-com channel)",
-                request.name, request.guild_id
+            let key = VerifyKey::from_bytes(request.verify_key.0).map_or_else(
+                |_| crate::tr!(lang, "key-unreadable"),
+                |key| fingerprint(&key),
+            );
+            lines.push(crate::tr!(
+                lang,
+                "serverlist-request",
+                name = request.name.as_str(),
+                guild = request.guild_id.to_string(),
+                key = key
             ));
         }
         Ok(Reply::text(lines.join("\n")))
@@ -398,25 +426,19 @@ impl Admin {
     /// showed, or nothing.
     pub(crate) async fn accept_peer(&self, ctx: &Ctx, request_id: i64) -> Outcome<Reply> {
         if !ctx.can_manage_guild() {
-            return Ok(Reply::text(
-                "Only someone with the Manage Server permission can accept a peer.",
-            ));
+            return Ok(Reply::text(crate::tr!(ctx.lang, "accept-not-admin")));
         }
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let mut transaction = self.ctx.pool.begin().await?;
         let accepted =
             requests::accept_request(&mut transaction, ctx.guild(), request_id, ctx.user()).await;
         let peer = match accepted {
             Ok(Some(peer)) => peer,
             Ok(None) => {
-                return Ok(Reply::text(
-                    "That request is no longer pending: it was accepted, or its guild was registered another way.",
-                ));
+                return Ok(Reply::text(crate::tr!(ctx.lang, "accept-not-pending")));
             }
             Err(StorageError::DuplicatePeer) => {
-                return Ok(Reply::text(
-                    "Another peer of this server already has that name; it was not accepted.",
-                ));
+                return Ok(Reply::text(crate::tr!(ctx.lang, "accept-name-taken")));
             }
             Err(error) => return Err(error.into()),
         };
@@ -429,17 +451,19 @@ impl Admin {
                 .await?;
         }
         transaction.commit().await?;
-        self.ctx
-            .botcom_line(
-                &local.server,
-                &format!("<@{}> accepted **{}** as a peer.", ctx.user(), peer.name),
-            )
-            .await;
+        let line = crate::tr!(
+            Lang::of_server(&local.server),
+            "botcom-accepted",
+            user = ctx.user(),
+            name = peer.name.as_str()
+        );
+        self.ctx.botcom_line(&local.server, &line).await;
         Ok(Reply {
-            text: format!(
-                "**{}** was accepted by <@{}>; you are mutual peers now.",
-                peer.name,
-                ctx.user()
+            text: crate::tr!(
+                ctx.lang,
+                "accept-done",
+                name = peer.name.as_str(),
+                user = ctx.user()
             ),
             components: Vec::new(),
             replaces_message: true,
@@ -448,12 +472,12 @@ impl Admin {
 
     pub(crate) async fn ping(&self, ctx: &Ctx, name: &str) -> Outcome<Reply> {
         self.ping_cooldown(ctx, "ping")?;
-        let local = self.ctx.local(ctx.guild()).await?;
-        let Some(peer) = peers::peer_by_name(&self.ctx.pool, ctx.guild(), name.trim()).await?
-        else {
-            return Ok(Reply::text(format!(
-                "There is no peer named `{}`.",
-                name.trim()
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
+        let Some(peer) = self.peer_named(ctx, name).await? else {
+            return Ok(Reply::text(crate::tr!(
+                ctx.lang,
+                "no-such-peer",
+                name = name.trim()
             )));
         };
         Ok(Reply::text(self.ping_line(ctx, &local, &peer).await?))
@@ -461,10 +485,10 @@ impl Admin {
 
     pub(crate) async fn pingall(&self, ctx: &Ctx) -> Outcome<Reply> {
         self.ping_cooldown(ctx, "pingall")?;
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let list = peers::list_peers(&self.ctx.pool, ctx.guild()).await?;
         if list.is_empty() {
-            return Ok(Reply::text("This server has no peers to ping."));
+            return Ok(Reply::text(crate::tr!(ctx.lang, "pingall-no-peers")));
         }
         let lines = join_all(list.iter().map(|peer| self.ping_line(ctx, &local, peer))).await;
         let lines: Vec<String> = lines
@@ -473,11 +497,16 @@ impl Admin {
             .map(|(line, peer)| {
                 line.unwrap_or_else(|error| {
                     tracing::warn!("ping of {} failed: {error:#}", peer.name);
-                    format!("**{}**: could not be pinged", peer.name)
+                    crate::tr!(ctx.lang, "ping-failed", name = peer.name.as_str())
                 })
             })
             .collect();
         Ok(Reply::text(lines.join("\n")))
+    }
+
+    /// The peer of this guild named `name` (as typed, spaces around it ignored).
+    async fn peer_named(&self, ctx: &Ctx, name: &str) -> Outcome<Option<Peer>> {
+        Ok(peers::peer_by_name(&self.ctx.pool, ctx.guild(), name.trim()).await?)
     }
 
     /// One peer's line for `/ping` and `/pingall`: the pong's round trip, and whether the
@@ -498,25 +527,36 @@ impl Admin {
                         let rtt = (at - sent).num_milliseconds().clamp(0, i64::from(i32::MAX));
                         let rtt = i32::try_from(rtt).unwrap_or(i32::MAX);
                         peers::record_ping(&self.ctx.pool, peer.id, rtt).await?;
-                        format!("pong in {rtt} ms")
+                        crate::tr!(ctx.lang, "ping-pong", rtt = rtt)
                     }
-                    _ => format!("no pong within {} s", PONG_WAIT.as_secs()),
+                    _ => crate::tr!(ctx.lang, "ping-no-pong", seconds = PONG_WAIT.as_secs()),
                 }
             }
             Err(PostFailure::Refused(status)) => {
-                let reason = format!("its webhook refused us ({status})");
-                peers::set_unreachable(&self.ctx.pool, peer.id, Some(&reason)).await?;
-                tracing::warn!("ping to {}: {reason}", peer.name);
-                format!("unreachable: {reason}; nothing is sent to it until a ping gets through")
+                // Stored in English, the log's words; shown in each member's language.
+                let stored = PostFailure::Refused(status).to_string();
+                peers::set_unreachable(&self.ctx.pool, peer.id, Some(&stored)).await?;
+                tracing::warn!("ping to {}: {stored}", peer.name);
+                crate::tr!(
+                    ctx.lang,
+                    "ping-unreachable",
+                    reason = reason(ctx.lang, Some(&stored))
+                )
             }
             Err(PostFailure::Other(error)) => {
                 tracing::warn!("ping to {} could not be sent: {error:#}", peer.name);
-                "the ping could not be sent (its webhook did not answer)".to_owned()
+                crate::tr!(ctx.lang, "ping-not-sent")
             }
         };
         self.pings.forget(guild, nonce);
         let times = self.check_destination(ctx, peer).await?;
-        Ok(format!("**{}**: {pong}; {times}", peer.name))
+        Ok(crate::tr!(
+            ctx.lang,
+            "ping-line",
+            name = peer.name.as_str(),
+            pong = pong,
+            times = times
+        ))
     }
 
     /// Whether the member's destination at `peer` still has its webhook; a deleted one is
@@ -525,7 +565,7 @@ impl Admin {
         let mine =
             destinations::destinations_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
         let Some(destination) = mine.iter().find(|d| d.peer_id == peer.id) else {
-            return Ok("you have no times there".to_owned());
+            return Ok(crate::tr!(ctx.lang, "ping-no-times"));
         };
         let id = Id::new_checked(destination.webhook_id).context("a stored webhook id")?;
         let result = self
@@ -535,7 +575,7 @@ impl Admin {
             .token(destination.webhook_token.expose())
             .await;
         match result {
-            Ok(_) => Ok("your times there: ok".to_owned()),
+            Ok(_) => Ok(crate::tr!(ctx.lang, "ping-times-ok")),
             Err(error) if is_unknown_webhook(&error) => {
                 destinations::mark_broken(
                     &self.ctx.pool,
@@ -543,11 +583,11 @@ impl Admin {
                     "the webhook was deleted",
                 )
                 .await?;
-                Ok("your times there: broken (its webhook was deleted)".to_owned())
+                Ok(crate::tr!(ctx.lang, "ping-times-broken"))
             }
             Err(error) => {
                 tracing::warn!(%error, "checking a destination webhook");
-                Ok("your times there: could not be checked".to_owned())
+                Ok(crate::tr!(ctx.lang, "ping-times-unchecked"))
             }
         }
     }

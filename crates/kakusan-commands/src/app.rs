@@ -8,6 +8,7 @@ use kakusan_storage::PgPool;
 use twilight_http::Client;
 use twilight_model::channel::Message;
 use twilight_model::gateway::event::Event;
+use twilight_model::gateway::payload::incoming::GuildCreate;
 use twilight_model::id::Id;
 use twilight_model::id::marker::UserMarker;
 
@@ -127,6 +128,19 @@ impl App {
             Event::InteractionCreate(interaction) => {
                 Ok(self.interactions.interaction(interaction.0, line).await?)
             }
+            // The guild's language, for the lines kakusan writes there without a member's
+            // interaction to take one from.
+            Event::GuildCreate(guild) => match &*guild {
+                GuildCreate::Available(guild) => {
+                    self.guild_locale(guild.id.get(), &guild.preferred_locale)
+                        .await
+                }
+                GuildCreate::Unavailable(_) => Ok(()),
+            },
+            Event::GuildUpdate(guild) => {
+                self.guild_locale(guild.id.get(), &guild.preferred_locale)
+                    .await
+            }
             Event::MessageCreate(message) if !self.is_own(&message.author.id) => {
                 through_outage(|| self.message_created(&message)).await
             }
@@ -138,6 +152,12 @@ impl App {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Records a guild's preferred locale; a guild that is no server yet has none to record.
+    async fn guild_locale(&self, guild: u64, locale: &str) -> Outcome<()> {
+        kakusan_storage::servers::set_locale(&self.ctx.pool, guild, locale).await?;
+        Ok(())
     }
 
     fn is_own(&self, author: &Id<UserMarker>) -> bool {

@@ -9,6 +9,8 @@
 use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle, Component};
 use uuid::Uuid;
 
+use crate::i18n::Lang;
+
 /// Discord's limit on buttons in one action row.
 const BUTTONS_PER_ROW: usize = 5;
 /// Discord's limit on action rows in one message.
@@ -98,36 +100,37 @@ fn button(action: ComponentAction, label: &str, style: ButtonStyle) -> Component
     })
 }
 
-/// The "Accept" button for a peer's introduction.
-pub fn accept_button(request_id: i64) -> Component {
+/// The "Accept" button for a peer's introduction, labelled in `lang`.
+pub fn accept_button(request_id: i64, lang: Lang) -> Component {
     button(
         ComponentAction::AcceptPeer { request_id },
-        "Accept",
+        &crate::tr!(lang, "button-accept"),
         ButtonStyle::Primary,
     )
 }
 
-/// The "Cancel" button for a pending relay.
-pub fn cancel_button(relay_id: Uuid) -> Component {
+/// The "Cancel" button for a pending relay, labelled in `lang`.
+pub fn cancel_button(relay_id: Uuid, lang: Lang) -> Component {
     button(
         ComponentAction::CancelRelay { relay_id },
-        "Cancel",
+        &crate::tr!(lang, "button-cancel"),
         ButtonStyle::Danger,
     )
 }
 
-/// The "Stop" (or, for a stopped one, "Start") button of a destination in `/sharelist`.
-pub fn destination_button(destination_id: i64, stopped: bool, peer: &str) -> Component {
+/// The "Stop" (or, for a stopped one, "Start") button of a destination in `/sharelist`,
+/// labelled in `lang`.
+pub fn destination_button(destination_id: i64, stopped: bool, peer: &str, lang: Lang) -> Component {
     if stopped {
         button(
             ComponentAction::StartDestination { destination_id },
-            &format!("Start {peer}"),
+            &crate::tr!(lang, "button-start", server = peer),
             ButtonStyle::Success,
         )
     } else {
         button(
             ComponentAction::StopDestination { destination_id },
-            &format!("Stop {peer}"),
+            &crate::tr!(lang, "button-stop", server = peer),
             ButtonStyle::Secondary,
         )
     }
@@ -226,15 +229,19 @@ mod tests {
 
     #[test]
     fn buttons_carry_label_style_and_id() {
-        let Component::Button(accept) = accept_button(7) else {
+        let Component::Button(accept) = accept_button(7, Lang::En) else {
             panic!("not a button");
         };
         assert_eq!(accept.label.as_deref(), Some("Accept"));
+        let Component::Button(japanese) = accept_button(7, Lang::Ja) else {
+            panic!("not a button");
+        };
+        assert_eq!(japanese.label.as_deref(), Some("承認"));
         assert_eq!(accept.style, ButtonStyle::Primary);
         assert_eq!(accept.custom_id.as_deref(), Some("accept-peer:7"));
         assert_eq!(accept.url, None);
 
-        let Component::Button(cancel) = cancel_button(relay_id()) else {
+        let Component::Button(cancel) = cancel_button(relay_id(), Lang::En) else {
             panic!("not a button");
         };
         assert_eq!(cancel.label.as_deref(), Some("Cancel"));
@@ -256,7 +263,11 @@ mod tests {
 
     #[test]
     fn rows_hold_five_buttons_and_a_message_five_rows() {
-        let buttons = |n: i64| (0..n).map(accept_button).collect::<Vec<_>>();
+        let buttons = |n: i64| {
+            (0..n)
+                .map(|id| accept_button(id, Lang::En))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(row_sizes(&rows(buttons(0))), Vec::<usize>::new());
         assert_eq!(row_sizes(&rows(buttons(1))), [1]);
         assert_eq!(row_sizes(&rows(buttons(5))), [5]);

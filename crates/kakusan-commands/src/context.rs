@@ -15,6 +15,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, ChannelMarker};
 
 use crate::error::{HandlerError, Outcome};
+use crate::i18n::Lang;
 
 /// What the handlers need to know about this deployment.
 #[derive(Debug, Clone)]
@@ -45,17 +46,16 @@ pub(crate) const WEBHOOK_NAME: &str = "kakusan";
 
 impl Context {
     /// This guild's server, or the refusal telling the member it is not set up.
-    pub(crate) async fn local(&self, guild: u64) -> Outcome<Local> {
+    pub(crate) async fn local(&self, guild: u64, lang: Lang) -> Outcome<Local> {
         match servers::server(&self.pool, guild).await? {
             Some(server) => Ok(Local::load(server)),
-            None => Err(HandlerError::refused(
-                "This server is not set up for kakusan yet: someone with Manage Server must run /setup first.",
-            )),
+            None => Err(HandlerError::refused(crate::tr!(lang, "not-set-up"))),
         }
     }
 
-    /// Posts one line in the server's bot-com channel as the bot, pinging nobody. A failure is
-    /// only logged: the line is a courtesy, the state is in the database.
+    /// Posts one line in the server's bot-com channel as the bot, pinging nobody; `line` is
+    /// worded in the server's language ([`Lang::of_server`]). A failure is only logged: the
+    /// line is a courtesy, the state is in the database.
     pub(crate) async fn botcom_line(&self, server: &Server, line: &str) {
         let Some(channel) = Id::new_checked(server.botcom_channel_id) else {
             return;

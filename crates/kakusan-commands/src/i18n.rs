@@ -15,7 +15,7 @@ use unic_langid::LanguageIdentifier;
 
 /// A language kakusan speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Lang {
+pub enum Lang {
     /// English: the fallback for every locale that is not Japanese.
     #[default]
     En,
@@ -40,6 +40,31 @@ impl Lang {
             .or(guild_locale)
             .map(Lang::from_locale)
             .unwrap_or_default()
+    }
+
+    /// The language of what kakusan writes in a server without a member's interaction
+    /// (bot-com lines, notices in times channels): the guild's preferred locale.
+    pub(crate) fn of_server(server: &kakusan_storage::servers::Server) -> Lang {
+        server
+            .locale
+            .as_deref()
+            .map(Lang::from_locale)
+            .unwrap_or_default()
+    }
+
+    /// Sentences as one answer: English puts a space between them, Japanese (whose sentences
+    /// end in `。`) nothing.
+    pub(crate) fn join(self, sentences: &[String]) -> String {
+        let separator = match self {
+            Lang::En => " ",
+            Lang::Ja => "",
+        };
+        sentences
+            .iter()
+            .filter(|sentence| !sentence.is_empty())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(separator)
     }
 
     /// The Discord locale code this language is stored and sent as.
@@ -264,6 +289,73 @@ mod tests {
         assert_eq!(Lang::negotiate(None, Some("ja")), Lang::Ja);
         assert_eq!(Lang::negotiate(None, None), Lang::En);
         assert_eq!(Lang::negotiate(Some("fr"), None), Lang::En);
+    }
+
+    /// Plurals and the other selectors read as whole sentences in both languages.
+    #[test]
+    fn selectors_make_whole_sentences() {
+        use crate::tr;
+        let delivered =
+            |lang, count: usize| tr!(lang, "here-delivered", delivered = 1, count = count);
+        assert_eq!(delivered(Lang::En, 1), "Delivered to 1 of 1 destination.");
+        assert_eq!(delivered(Lang::En, 2), "Delivered to 1 of 2 destinations.");
+        assert_eq!(delivered(Lang::Ja, 2), "2 件中 1 件の配信先に届けました。");
+        assert_eq!(
+            tr!(
+                Lang::En,
+                "unregserver-webhooks",
+                count = 1,
+                master = "replaced"
+            ),
+            "It held this server's webhooks: 1 times webhook was replaced, and the master webhook (the other peers get the new card)."
+        );
+        assert_eq!(
+            tr!(Lang::En, "unregserver-webhooks", count = 0, master = "none"),
+            "It held this server's webhooks: 0 times webhooks were replaced."
+        );
+        assert_eq!(
+            tr!(Lang::Ja, "unregserver-webhooks", count = 2, master = "kept"),
+            "相手はこのサーバーのウェブフックを持っていました。times のウェブフック 2 件を作り直しました。マスターウェブフックはそのままです (keep_master)。"
+        );
+        let here = |lang, mirror| {
+            tr!(
+                lang,
+                "sharelist-here",
+                channel = 5,
+                mirror = mirror,
+                state = "ok"
+            )
+        };
+        assert_eq!(here(Lang::En, "on"), "Here: <#5> (mirror), ok");
+        assert_eq!(here(Lang::En, "off"), "Here: <#5>, ok");
+        assert_eq!(here(Lang::Ja, "on"), "このサーバー: <#5>（ミラー）、ok");
+        assert_eq!(
+            tr!(Lang::En, "regtimes-updated", now = "on", was = "off"),
+            "Updated your times here: mirror mode is now on (it was off). Its webhook and your destinations stay as they are."
+        );
+        assert_eq!(
+            tr!(
+                Lang::En,
+                "botcom-envelope-rejected",
+                label = "stale",
+                reason = "too old"
+            ),
+            "Envelope check: too old."
+        );
+        assert_eq!(
+            tr!(
+                Lang::Ja,
+                "botcom-envelope-rejected",
+                label = "stale",
+                reason = "too old"
+            ),
+            "受け取ったメッセージを拒否しました（時刻がずれています）: too old"
+        );
+        assert_eq!(
+            Lang::Ja.join(&["一。".into(), String::new(), "二。".into()]),
+            "一。二。"
+        );
+        assert_eq!(Lang::En.join(&["One.".into(), "Two.".into()]), "One. Two.");
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub(crate) struct Ctx {
     pub(crate) avatar_url: Option<String>,
     /// The language of every sentence this member is shown (see [`Lang::negotiate`]).
     pub(crate) lang: Lang,
+    /// The guild's locale as the interaction gave it, recorded for the lines kakusan writes
+    /// there without an interaction.
+    guild_locale: Option<String>,
     permissions: Permissions,
 }
 
@@ -63,6 +66,7 @@ impl Ctx {
                 interaction.locale.as_deref(),
                 interaction.guild_locale.as_deref(),
             ),
+            guild_locale: interaction.guild_locale.clone(),
             permissions: member.permissions.unwrap_or(Permissions::empty()),
         })
     }
@@ -95,9 +99,9 @@ impl Ctx {
                     .permissions
                     .contains(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES)
             {
-                "You may not attach files in this channel, so kakusan will not post your file here."
+                crate::tr!(self.lang, "no-attach-permission")
             } else {
-                "You may not send messages in this channel, so kakusan will not post for you here."
+                crate::tr!(self.lang, "no-send-permission")
             },
         ))
     }
@@ -226,22 +230,21 @@ impl Interactions {
         let command = match KakusanCommand::parse(data) {
             Ok(command) => command,
             Err(error) => {
-                return self
-                    .respond(&ctx, &Reply::text(format!("{error}.")), true)
-                    .await;
+                let text = crate::tr!(ctx.lang, "command-unreadable", error = error.to_string());
+                return self.respond(&ctx, &Reply::text(text), true).await;
             }
         };
         let name = command.name();
         metrics::counter!("kakusan_command_uses_total", "command" => name).increment(1);
         if command.needs_manage_guild() && !ctx.can_manage_guild() {
-            let text = format!("You need the Manage Server permission to run /{name} here.");
+            let text = crate::tr!(ctx.lang, "needs-manage-server", command = name);
             return self.respond(&ctx, &Reply::text(text), true).await;
         }
         if let KakusanCommand::Here(here) = command {
             // What `/here` can refuse is refused at once, before anything is stored.
             let checked = ctx
                 .require_posting(here.attachment.is_some())
-                .and_then(|()| self.relays.check_here(&here));
+                .and_then(|()| self.relays.check_here(&here, ctx.lang));
             match checked {
                 Ok(checked) => self.here(&ctx, checked, line).await?,
                 Err(refused) => {
@@ -261,6 +264,12 @@ impl Interactions {
             kakusan_storage::usage::count_command_use(&self.ctx.pool, ctx.guild(), name).await
         {
             tracing::warn!(%error, "could not count the command's use");
+        }
+        if let Some(locale) = &ctx.guild_locale
+            && let Err(error) =
+                kakusan_storage::servers::set_locale(&self.ctx.pool, ctx.guild(), locale).await
+        {
+            tracing::warn!(%error, "could not record the guild's locale");
         }
         Ok(())
     }
@@ -378,7 +387,7 @@ impl Interactions {
             return self
                 .respond(
                     &ctx,
-                    &Reply::text("This button is not kakusan's any more."),
+                    &Reply::text(crate::tr!(ctx.lang, "button-unknown")),
                     true,
                 )
                 .await;

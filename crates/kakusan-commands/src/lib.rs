@@ -21,6 +21,7 @@ mod interaction;
 mod lines;
 mod mirror;
 pub mod model;
+mod reasons;
 pub mod register;
 mod relay;
 mod rotation;

@@ -17,8 +17,10 @@ use uuid::Uuid;
 use crate::component;
 use crate::context::Context;
 use crate::error::{HandlerError, Outcome};
+use crate::i18n::Lang;
 use crate::interaction::{Ctx, Reply, clip};
 use crate::model::HereCommand;
+use crate::reasons::reason;
 use crate::schedule::parse_schedule;
 
 /// How long `/here` waits for its copies before it reports; the rest is in `/queue`.
@@ -27,6 +29,8 @@ const DELIVERY_REPORT_WAIT: Duration = Duration::from_secs(8);
 /// A `/here` whose copies are queued.
 pub(crate) struct StoredHere {
     relay_id: Uuid,
+    /// The member's language, for the report.
+    lang: Lang,
     working: Vec<Destination>,
     broken: Vec<Destination>,
     at: Option<DateTime<Utc>>,
@@ -50,23 +54,23 @@ impl Relays {
     }
 
     /// Refuses what cannot be relayed, with the sentence to show, before anything happens.
-    pub(crate) fn check_here(&self, here: &HereCommand) -> Outcome<CheckedHere> {
+    pub(crate) fn check_here(&self, here: &HereCommand, lang: Lang) -> Outcome<CheckedHere> {
         let length = here.message.chars().count();
         if length > 2000 {
-            return Err(HandlerError::refused(format!(
-                "A message can hold at most 2,000 characters; yours has {length}. Shorten it and try again."
+            return Err(HandlerError::refused(crate::tr!(
+                lang,
+                "here-too-long",
+                length = length
             )));
         }
         if here.message.trim().is_empty() && here.attachment.is_none() {
-            return Err(HandlerError::refused(
-                "There is nothing to relay: the message is empty.",
-            ));
+            return Err(HandlerError::refused(crate::tr!(lang, "here-empty")));
         }
         let at = match here.at.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => Some(
                 parse_schedule(text, Utc::now())
-                    .map_err(|error| HandlerError::refused(error.to_string()))?,
+                    .map_err(|error| HandlerError::refused(error.sentence(lang)))?,
             ),
         };
         Ok(CheckedHere {
@@ -84,7 +88,7 @@ impl Relays {
     /// (the one in this channel included) are queued in one transaction, in the order the
     /// gateway delivered the member's interactions. Nothing is sent before it commits.
     pub(crate) async fn store_here(&self, ctx: &Ctx, here: &CheckedHere) -> Outcome<StoredHere> {
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let all =
             destinations::destinations_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
         // Destinations the member stopped get nothing and are not counted.
@@ -93,19 +97,17 @@ impl Relays {
         let (working, broken): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|d| d.broken_reason.is_none());
         if working.is_empty() && broken.is_empty() && !stopped.is_empty() {
-            return Err(HandlerError::refused(format!(
-                "You have stopped every one of your destinations ({}), so nothing was relayed; start one in /sharelist.",
-                names(&stopped)
+            return Err(HandlerError::refused(crate::tr!(
+                ctx.lang,
+                "here-all-stopped",
+                names = names(&stopped)
             )));
         }
         if working.is_empty() {
             return Err(HandlerError::refused(if broken.is_empty() {
-                "You have no times channel in any peered server yet, so there is nowhere to relay to. Run /regtimes in your times channels (here and in the peered servers).".to_owned()
+                crate::tr!(ctx.lang, "here-nowhere")
             } else {
-                format!(
-                    "Every one of your destinations is broken, so nothing was relayed: {}. See /sharelist.",
-                    names(&broken)
-                )
+                crate::tr!(ctx.lang, "here-all-broken", names = names(&broken))
             }));
         }
         let username = webhook_username(&ctx.display_name, local.name.as_str());
@@ -161,6 +163,7 @@ impl Relays {
         transaction.commit().await?;
         Ok(StoredHere {
             relay_id,
+            lang: ctx.lang,
             working,
             broken,
             at: here.at,
@@ -170,30 +173,33 @@ impl Relays {
     /// `/here`, after the member was answered that it is being handled: what became of the
     /// stored relay, waiting a little for its copies.
     pub(crate) async fn report_here(&self, stored: &StoredHere) -> Outcome<Reply> {
+        let lang = stored.lang;
         let broken_line = if stored.broken.is_empty() {
             String::new()
         } else {
-            format!(
-                "\nSkipped, because they are broken: {} (see /sharelist).",
-                names(&stored.broken)
-            )
+            let skipped = crate::tr!(lang, "here-skipped-broken", names = names(&stored.broken));
+            format!("\n{skipped}")
         };
         if let Some(at) = stored.at {
-            return Ok(Reply::text(format!(
-                "Scheduled for <t:{}:f> to {} destination(s): {}. /queue shows it and can cancel it.{broken_line}",
-                at.timestamp(),
-                stored.working.len(),
-                names(&stored.working)
-            )));
+            let scheduled = crate::tr!(
+                lang,
+                "here-scheduled",
+                at = at.timestamp(),
+                count = stored.working.len(),
+                names = names(&stored.working)
+            );
+            return Ok(Reply::text(scheduled + &broken_line));
         }
-        let report = match self.delivery_report(stored.relay_id, &stored.working).await {
+        let report = match self
+            .delivery_report(stored.relay_id, &stored.working, lang)
+            .await
+        {
             Ok(report) => report,
             // The relay is stored: it goes out when the database is back, whatever the
             // report could not read.
-            Err(error) if error.is_unavailable() => format!(
-                "Queued for {} destination(s); it will be delivered. (Storage is unavailable right now, so there is no delivery report; /queue shows it later.)",
-                stored.working.len()
-            ),
+            Err(error) if error.is_unavailable() => {
+                crate::tr!(lang, "here-queued-no-report", count = stored.working.len())
+            }
             Err(error) => return Err(error),
         };
         Ok(Reply::text(report + &broken_line))
@@ -204,6 +210,7 @@ impl Relays {
         &self,
         relay_id: Uuid,
         destinations: &[Destination],
+        lang: Lang,
     ) -> Outcome<String> {
         let deadline = tokio::time::Instant::now() + DELIVERY_REPORT_WAIT;
         let jobs = loop {
@@ -222,7 +229,7 @@ impl Relays {
             let Some(destination) = job.destination_id else {
                 // The copy in the member's own channel: only its failure is worth a word.
                 if job.failed_at.is_some() {
-                    not_shown = Some(job.last_error.as_deref().unwrap_or("failed"));
+                    not_shown = Some(reason(lang, job.last_error.as_deref()));
                 }
                 continue;
             };
@@ -231,33 +238,33 @@ impl Relays {
                 .map_or("?", |d| d.peer_name.as_str());
             match (&job.failed_at, &job.last_error) {
                 (Some(_), error) => {
-                    failed.push(format!("{name} ({})", error.as_deref().unwrap_or("failed")))
+                    failed.push(format!("{name} ({})", reason(lang, error.as_deref())))
                 }
                 (None, _) => waiting.push(name.to_owned()),
             }
         }
         let delivered = destinations.len() - failed.len() - waiting.len();
-        let mut report = format!(
-            "Delivered to {delivered} of {} destination(s).",
-            destinations.len()
-        );
+        let mut report = vec![crate::tr!(
+            lang,
+            "here-delivered",
+            delivered = delivered,
+            count = destinations.len()
+        )];
         if !failed.is_empty() {
-            report += &format!(" Failed: {}.", failed.join(", "));
+            report.push(crate::tr!(lang, "here-failed", list = failed.join(", ")));
         }
         if !waiting.is_empty() {
-            report += &format!(" Still on the way to: {} (see /queue).", waiting.join(", "));
+            report.push(crate::tr!(lang, "here-waiting", names = waiting.join(", ")));
         }
         if let Some(error) = not_shown {
-            report += &format!(" It could not be shown in this channel: {error}.");
+            report.push(crate::tr!(lang, "here-not-shown", error = error));
         }
-        Ok(report)
+        Ok(lang.join(&report))
     }
 
     pub(crate) async fn queue(&self, ctx: &Ctx, all: bool) -> Outcome<Reply> {
         if all && !ctx.can_manage_guild() {
-            return Ok(Reply::text(
-                "You need the Manage Server permission to see everyone's queue (all:true); /queue alone shows yours.",
-            ));
+            return Ok(Reply::text(crate::tr!(ctx.lang, "queue-all-not-admin")));
         }
         let member = (!all).then(|| ctx.user());
         let jobs = outbox::pending_jobs(&self.ctx.pool, ctx.guild(), member).await?;
@@ -271,13 +278,13 @@ impl Relays {
         }
         if relays.is_empty() {
             return Ok(Reply::text(if all {
-                "Nothing is waiting to be relayed from this server."
+                crate::tr!(ctx.lang, "queue-empty-all")
             } else {
-                "Nothing of yours is waiting to be relayed."
+                crate::tr!(ctx.lang, "queue-empty-mine")
             }));
         }
         let mut names: HashMap<i64, String> = HashMap::new();
-        let mut lines = vec![format!("Pending relays ({}):", relays.len())];
+        let mut lines = vec![crate::tr!(ctx.lang, "queue-header", count = relays.len())];
         let now = Utc::now();
         for (index, (_, list)) in relays.iter().enumerate() {
             let mut targets = Vec::new();
@@ -298,7 +305,7 @@ impl Relays {
                     }
                     // The copy in the channel where the /here was typed.
                     Target::Times(_) | Target::Channel(_) => {
-                        targets.push("its channel here".to_owned());
+                        targets.push(crate::tr!(ctx.lang, "queue-origin"));
                     }
                     Target::Peer(_) | Target::Webhook(_) => {}
                 }
@@ -313,14 +320,24 @@ impl Relays {
                 .take(40)
                 .collect();
             let state = if first.scheduled_for > now {
-                format!("scheduled for <t:{}:f>", first.scheduled_for.timestamp())
+                crate::tr!(
+                    ctx.lang,
+                    "queue-scheduled",
+                    at = first.scheduled_for.timestamp()
+                )
             } else if let Some(error) = list.iter().find_map(|j| j.last_error.as_deref()) {
-                format!("retrying; last error: {error}")
+                crate::tr!(
+                    ctx.lang,
+                    "queue-retrying",
+                    error = reason(ctx.lang, Some(error))
+                )
             } else {
-                "on its way".to_owned()
+                crate::tr!(ctx.lang, "queue-on-its-way")
             };
             let who = match (all, first.member_id) {
-                (true, Some(member)) => format!(" by <@{member}>"),
+                (true, Some(member)) => {
+                    format!(" {}", crate::tr!(ctx.lang, "queue-by", member = member))
+                }
                 _ => String::new(),
             };
             lines.push(format!(
@@ -331,7 +348,7 @@ impl Relays {
         }
         let buttons = relays
             .iter()
-            .map(|(relay, _)| component::cancel_button(*relay))
+            .map(|(relay, _)| component::cancel_button(*relay, ctx.lang))
             .collect();
         Ok(Reply {
             text: lines.join("\n"),
@@ -345,12 +362,13 @@ impl Relays {
         let member = (!ctx.can_manage_guild()).then(|| ctx.user());
         let cancelled = outbox::cancel_relay(&self.ctx.pool, ctx.guild(), relay_id, member).await?;
         Ok(Reply::text(match (cancelled.removed, cancelled.running) {
-            (0, 0) => {
-                "Nothing left to cancel: that relay was delivered or cancelled already.".to_owned()
-            }
-            (removed, 0) => format!("Cancelled: {removed} cop(ies) will not be sent."),
-            (removed, running) => format!(
-                "Cancelled {removed} cop(ies); {running} were already being sent and will arrive."
+            (0, 0) => crate::tr!(ctx.lang, "cancel-nothing"),
+            (removed, 0) => crate::tr!(ctx.lang, "cancel-done", count = removed),
+            (removed, running) => crate::tr!(
+                ctx.lang,
+                "cancel-partly",
+                removed = removed,
+                running = running
             ),
         }))
     }

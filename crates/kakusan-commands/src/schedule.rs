@@ -7,6 +7,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::i18n::Lang;
+
 /// How many days ahead a relay may be scheduled, inclusive.
 pub const MAX_AHEAD_DAYS: i64 = 30;
 
@@ -14,26 +16,18 @@ pub const MAX_AHEAD_DAYS: i64 = 30;
 /// answer too long for Discord.
 const ECHO_LIMIT: usize = 40;
 
-/// Why a schedule could not be read; each Display is one sentence for the member.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a schedule could not be read; [`ScheduleError::sentence`] is one sentence for the
+/// member, in their language (Display is the English one, for the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScheduleError {
     /// Nothing (or only spaces) was given.
-    #[error("no time given: use 30m, 2h, 1d or an RFC 3339 time like 2026-11-23T09:00:00+09:00")]
     Empty,
     /// The text is neither a delay nor an RFC 3339 time.
-    #[error(
-        "cannot read `{text}` as a time: use 30m, 2h, 1d or an RFC 3339 time like 2026-11-23T09:00:00+09:00"
-    )]
     Unreadable {
         /// The input, shortened to 40 characters.
         text: String,
     },
     /// The time is now or earlier (a zero delay included).
-    #[error(
-        "that time is in the past: {} is not after now ({})",
-        show(.at),
-        show(.now)
-    )]
     InPast {
         /// The time asked for.
         at: DateTime<Utc>,
@@ -41,23 +35,53 @@ pub enum ScheduleError {
         now: DateTime<Utc>,
     },
     /// The time is more than [`MAX_AHEAD_DAYS`] days ahead.
-    #[error(
-        "that time is too far ahead: {} is more than 30 days from now, the longest a relay can wait",
-        show(.at)
-    )]
     TooFar {
         /// The time asked for.
         at: DateTime<Utc>,
     },
     /// The delay is too large to compute at all.
-    #[error(
-        "that time is too far ahead: `{text}` is beyond any date, and a relay can wait at most 30 days"
-    )]
     Overflow {
         /// The input, shortened to 40 characters.
         text: String,
     },
 }
+
+impl ScheduleError {
+    /// The sentence for the member, in `lang`.
+    pub fn sentence(&self, lang: Lang) -> String {
+        match self {
+            ScheduleError::Empty => crate::tr!(lang, "schedule-empty"),
+            ScheduleError::Unreadable { text } => {
+                crate::tr!(lang, "schedule-unreadable", text = text.as_str())
+            }
+            ScheduleError::InPast { at, now } => {
+                crate::tr!(lang, "schedule-past", at = show(at), now = show(now))
+            }
+            ScheduleError::TooFar { at } => {
+                crate::tr!(
+                    lang,
+                    "schedule-too-far",
+                    at = show(at),
+                    days = MAX_AHEAD_DAYS
+                )
+            }
+            ScheduleError::Overflow { text } => crate::tr!(
+                lang,
+                "schedule-overflow",
+                text = text.as_str(),
+                days = MAX_AHEAD_DAYS
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sentence(Lang::En))
+    }
+}
+
+impl std::error::Error for ScheduleError {}
 
 /// A time as shown to members: RFC 3339 in UTC, to the second, like the input it answers.
 fn show(at: &DateTime<Utc>) -> String {
@@ -290,7 +314,11 @@ mod tests {
     }
 
     #[test]
-    fn messages_are_one_plain_sentence() {
+    fn messages_are_one_plain_sentence_in_either_language() {
+        assert_eq!(
+            ScheduleError::Unreadable { text: "x".into() }.sentence(Lang::Ja),
+            "`x` を時刻として読み取れません。30m、2h、1d、または 2026-11-23T09:00:00+09:00 のような RFC 3339 形式で指定してください"
+        );
         assert_eq!(
             ScheduleError::Unreadable { text: "x".into() }.to_string(),
             "cannot read `x` as a time: use 30m, 2h, 1d or an RFC 3339 time like 2026-11-23T09:00:00+09:00"

@@ -12,7 +12,9 @@ use crate::component;
 use crate::context::{Context, WEBHOOK_NAME};
 use crate::error::{HandlerError, Outcome};
 use crate::federation::{Outbound, registration};
+use crate::i18n::Lang;
 use crate::interaction::{Ctx, Reply};
+use crate::reasons::reason;
 
 /// The members' times commands.
 pub(crate) struct TimesCommands {
@@ -28,16 +30,15 @@ impl TimesCommands {
     /// `/regtimes`; `mirror` is `None` when the member left the option out.
     pub(crate) async fn regtimes(&self, ctx: &Ctx, mirror: Option<bool>) -> Outcome<Reply> {
         ctx.require_posting(false)?;
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         if mirror == Some(true) && !self.ctx.config.message_content {
-            return Ok(Reply::text(
-                "Mirror mode needs the Message Content intent, which this deployment does not request; ask its operator to set KAKUSAN_MIRROR=true, or register without mirror and use /here.",
-            ));
+            return Ok(Reply::text(crate::tr!(
+                ctx.lang,
+                "regtimes-mirror-unavailable"
+            )));
         }
         if ctx.channel_id.get() == local.server.botcom_channel_id {
-            return Ok(Reply::text(
-                "The bot-com channel cannot be a times channel; run /regtimes in your own times channel.",
-            ));
+            return Ok(Reply::text(crate::tr!(ctx.lang, "regtimes-botcom")));
         }
         // Checked before a webhook is made, so the common refusals leave nothing behind.
         if let Some(existing) =
@@ -46,9 +47,10 @@ impl TimesCommands {
             if existing.channel_id == ctx.channel_id.get() {
                 return self.update_times(ctx, &existing, mirror).await;
             }
-            return Ok(Reply::text(format!(
-                "You already have a times channel in this server: <#{}>. Run /unregtimes there first.",
-                existing.channel_id
+            return Ok(Reply::text(crate::tr!(
+                ctx.lang,
+                "regtimes-elsewhere",
+                channel = existing.channel_id
             )));
         }
         let webhook = match self
@@ -59,9 +61,7 @@ impl TimesCommands {
         {
             Ok(response) => response.model().await?,
             Err(error) if discord_code(&error).is_some() => {
-                return Ok(Reply::text(
-                    "I cannot create a webhook in this channel: give me View Channel and Manage Webhooks here, then run /regtimes again.",
-                ));
+                return Ok(Reply::text(crate::tr!(ctx.lang, "regtimes-no-webhook")));
             }
             Err(error) => {
                 return Err(anyhow::Error::new(error)
@@ -87,11 +87,11 @@ impl TimesCommands {
             )
             .await
             .map_err(|error| match error {
-                StorageError::DuplicateTimes => HandlerError::refused(
-                    "You already have a times channel in this server; run /unregtimes there first.",
-                ),
+                StorageError::DuplicateTimes => {
+                    HandlerError::refused(crate::tr!(ctx.lang, "regtimes-duplicate"))
+                }
                 StorageError::ChannelTaken => {
-                    HandlerError::refused("This channel is already someone's times channel.")
+                    HandlerError::refused(crate::tr!(ctx.lang, "regtimes-channel-taken"))
                 }
                 other => other.into(),
             })?;
@@ -125,15 +125,18 @@ impl TimesCommands {
                 return Err(error);
             }
         };
-        let mirror_line = if mirror {
-            " Your plain messages here are relayed too (mirror mode); edits and deletes follow."
+        let done = crate::tr!(
+            ctx.lang,
+            "regtimes-done",
+            server = local.name.as_str(),
+            count = announced
+        );
+        let after = if mirror {
+            crate::tr!(ctx.lang, "regtimes-mirror-on")
         } else {
-            " Post with /here to reach your other times channels."
+            crate::tr!(ctx.lang, "regtimes-use-here")
         };
-        Ok(Reply::text(format!(
-            "This channel is your times in **{}**; it was announced to {announced} mutual peer(s).{mirror_line}",
-            local.name
-        )))
+        Ok(Reply::text(ctx.lang.join(&[done, after])))
     }
 
     /// `/regtimes` again in the member's own times channel: its options change in place; the
@@ -145,6 +148,7 @@ impl TimesCommands {
         mirror: Option<bool>,
     ) -> Outcome<Reply> {
         let state = |on: bool| if on { "on" } else { "off" };
+        let lang = ctx.lang;
         match mirror {
             Some(mirror) if mirror != existing.mirror => {
                 let mut transaction = self.ctx.pool.begin().await?;
@@ -157,33 +161,34 @@ impl TimesCommands {
                         .await?;
                 }
                 transaction.commit().await?;
+                let updated = crate::tr!(
+                    lang,
+                    "regtimes-updated",
+                    now = state(mirror),
+                    was = state(existing.mirror)
+                );
                 let after = if mirror {
-                    " Your plain messages here are relayed from now on; edits and deletes follow."
+                    crate::tr!(lang, "regtimes-mirror-from-now")
                 } else {
-                    " Post with /here to reach your other times channels."
+                    crate::tr!(lang, "regtimes-use-here")
                 };
-                Ok(Reply::text(format!(
-                    "Updated your times here: mirror mode is now {} (it was {}). Its webhook and your destinations stay as they are.{after}",
-                    state(mirror),
-                    state(existing.mirror)
-                )))
+                Ok(Reply::text(lang.join(&[updated, after])))
             }
-            _ => Ok(Reply::text(format!(
-                "This channel already is your times here, with mirror mode {}; nothing changed.",
-                state(existing.mirror)
+            _ => Ok(Reply::text(crate::tr!(
+                lang,
+                "regtimes-unchanged",
+                mirror = state(existing.mirror)
             ))),
         }
     }
 
     pub(crate) async fn unregtimes(&self, ctx: &Ctx) -> Outcome<Reply> {
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let mut transaction = self.ctx.pool.begin().await?;
         let Some(times) =
             times::unregister_times(&mut *transaction, ctx.user(), ctx.channel_id.get()).await?
         else {
-            return Ok(Reply::text(
-                "This channel is not your times channel; run /unregtimes in the channel you registered (see /sharelist).",
-            ));
+            return Ok(Reply::text(crate::tr!(ctx.lang, "unregtimes-not-yours")));
         };
         let mut told = 0;
         for peer in peers::list_peers(&mut *transaction, ctx.guild()).await? {
@@ -199,8 +204,10 @@ impl TimesCommands {
         }
         transaction.commit().await?;
         self.ctx.delete_webhook_quietly(times.webhook_id).await;
-        Ok(Reply::text(format!(
-            "This channel is no longer your times; {told} peer(s) were told to stop sending here."
+        Ok(Reply::text(crate::tr!(
+            ctx.lang,
+            "unregtimes-done",
+            count = told
         )))
     }
 
@@ -208,36 +215,37 @@ impl TimesCommands {
         let mine = times::times_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
         let destinations =
             destinations::destinations_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
+        let lang = ctx.lang;
         let mut lines = Vec::new();
         match mine {
-            Some(times) => lines.push(format!(
-                "Here: <#{}>{}, {}",
-                times.channel_id,
-                if times.mirror { " (mirror)" } else { "" },
-                state(times.broken_reason.as_deref())
+            Some(times) => lines.push(crate::tr!(
+                lang,
+                "sharelist-here",
+                channel = times.channel_id,
+                mirror = if times.mirror { "on" } else { "off" },
+                state = state(lang, times.broken_reason.as_deref())
             )),
-            None => lines.push("Here: no times channel (run /regtimes in yours).".to_owned()),
+            None => lines.push(crate::tr!(lang, "sharelist-no-times")),
         }
         if destinations.is_empty() {
-            lines.push(
-                "Nowhere else yet: register your times with /regtimes in the peered servers too."
-                    .to_owned(),
-            );
+            lines.push(crate::tr!(lang, "sharelist-nowhere"));
         }
         let mut buttons = Vec::new();
         for destination in &destinations {
             let stopped = destination.stopped_at.is_some();
-            lines.push(format!(
-                "**{}**: times of {}, {}{}",
-                destination.peer_name,
-                destination.member_name,
-                state(destination.broken_reason.as_deref()),
-                if stopped { ", stopped by you" } else { "" }
+            lines.push(crate::tr!(
+                lang,
+                "sharelist-destination",
+                server = destination.peer_name.as_str(),
+                member = destination.member_name.as_str(),
+                state = state(lang, destination.broken_reason.as_deref()),
+                stopped = if stopped { "yes" } else { "no" }
             ));
             buttons.push(component::destination_button(
                 destination.id,
                 stopped,
                 &destination.peer_name,
+                lang,
             ));
         }
         Ok(Reply {
@@ -265,9 +273,7 @@ impl TimesCommands {
         )
         .await?
         else {
-            return Ok(Reply::text(
-                "That destination is not yours, or it is gone; see /sharelist.",
-            ));
+            return Ok(Reply::text(crate::tr!(ctx.lang, "destination-not-yours")));
         };
         if stopped {
             outbox::fail_queued_for_destination(
@@ -278,23 +284,19 @@ impl TimesCommands {
             .await?;
         }
         transaction.commit().await?;
+        let server = destination.peer_name.as_str();
         Ok(Reply::text(if stopped {
-            format!(
-                "Stopped: your posts no longer go to **{}** until you start it again (/sharelist).",
-                destination.peer_name
-            )
+            crate::tr!(ctx.lang, "destination-stopped", server = server)
         } else {
-            format!(
-                "Started: your posts go to **{}** again.",
-                destination.peer_name
-            )
+            crate::tr!(ctx.lang, "destination-started", server = server)
         }))
     }
 }
 
-fn state(broken: Option<&str>) -> String {
+/// A times' or destination's state, its stored reason in the member's language.
+fn state(lang: Lang, broken: Option<&str>) -> String {
     match broken {
-        None => "ok".to_owned(),
-        Some(reason) => format!("broken: {reason}"),
+        None => crate::tr!(lang, "state-ok"),
+        Some(stored) => crate::tr!(lang, "state-broken", reason = reason(lang, Some(stored))),
     }
 }

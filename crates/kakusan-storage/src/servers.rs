@@ -49,6 +49,9 @@ pub struct Server {
     pub keys_rotated_at: Option<DateTime<Utc>>,
     /// Whether the master webhook is to be replaced: a peer that held it was removed.
     pub master_rotation_pending: bool,
+    /// The guild's language as Discord names it (`ja`, `en-US`, …), for what kakusan writes
+    /// without a member's interaction (bot-com lines, notices); `None` until Discord said.
+    pub locale: Option<String>,
 }
 
 /// What `/setup` stores.
@@ -198,6 +201,23 @@ pub async fn server(
     )
 }
 
+/// Records the guild's language (its `preferred_locale`, or an interaction's `guild_locale`).
+/// A guild that is no server yet has nothing to record; an unchanged locale writes nothing.
+pub async fn set_locale(
+    executor: impl PgExecutor<'_>,
+    guild_id: u64,
+    locale: &str,
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "UPDATE servers SET locale = $2 WHERE guild_id = $1 AND locale IS DISTINCT FROM $2",
+    )
+    .bind(sf(guild_id)?)
+    .bind(locale)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// The server whose bot-com channel is `channel_id`, where envelopes arrive.
 pub async fn server_by_botcom_channel(
     executor: impl PgExecutor<'_>,
@@ -244,6 +264,21 @@ mod tests {
 
     use super::*;
     use crate::fixtures;
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn the_locale_is_recorded_for_servers_only(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let locale =
+            |pool: PgPool| async move { super::server(&pool, 100).await.unwrap().unwrap().locale };
+        assert_eq!(locale(pool.clone()).await, None);
+        set_locale(&pool, 100, "ja").await.unwrap();
+        assert_eq!(locale(pool.clone()).await.as_deref(), Some("ja"));
+        set_locale(&pool, 100, "en-US").await.unwrap();
+        assert_eq!(locale(pool.clone()).await.as_deref(), Some("en-US"));
+        // A guild without /setup: nothing to record, and no error.
+        set_locale(&pool, 200, "ja").await.unwrap();
+        assert!(super::server(&pool, 200).await.unwrap().is_none());
+    }
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn the_envelope_cursor_only_moves_forward_and_restarts_with_a_new_webhook(pool: PgPool) {

@@ -70,6 +70,8 @@ pub(crate) async fn start(
         token: config.token.expose().to_owned(),
         intents,
         event_types: EventTypeFlags::READY
+            | EventTypeFlags::GUILD_CREATE
+            | EventTypeFlags::GUILD_UPDATE
             | EventTypeFlags::INTERACTION_CREATE
             | EventTypeFlags::MESSAGE_CREATE
             | EventTypeFlags::MESSAGE_UPDATE

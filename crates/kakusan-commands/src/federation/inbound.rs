@@ -32,6 +32,7 @@ use super::pings::Pings;
 use crate::component;
 use crate::context::{Context, Local};
 use crate::error::{HandlerError, Outcome};
+use crate::i18n::Lang;
 
 /// Why an envelope that passed the protocol's checks is still refused by the flows.
 #[derive(Debug, thiserror::Error)]
@@ -267,9 +268,13 @@ impl Inbound {
     async fn reject(&self, local: &Local, label: &'static str, reason: &str) {
         metrics::counter!("kakusan_envelopes_rejected_total", "reason" => label).increment(1);
         tracing::warn!(server = %local.name, reason = label, "envelope rejected: {reason}");
-        self.ctx
-            .botcom_line(&local.server, &format!("Envelope check: {reason}."))
-            .await;
+        let line = crate::tr!(
+            Lang::of_server(&local.server),
+            "botcom-envelope-rejected",
+            label = label,
+            reason = reason
+        );
+        self.ctx.botcom_line(&local.server, &line).await;
     }
 
     /// What a verified envelope does.
@@ -323,12 +328,12 @@ impl Inbound {
             Body::PeerBye => {
                 peers::record_bye(&self.ctx.pool, peer.id).await?;
                 self.forget_sync(peer.id);
-                self.ctx
-                    .botcom_line(
-                        &local.server,
-                        &format!("{src} said goodbye; what it had shared is forgotten."),
-                    )
-                    .await;
+                let line = crate::tr!(
+                    Lang::of_server(&local.server),
+                    "botcom-bye",
+                    name = src.as_str()
+                );
+                self.ctx.botcom_line(&local.server, &line).await;
                 Ok(())
             }
             Body::TimesAnnounce(registration) => {
@@ -415,9 +420,11 @@ impl Inbound {
         let Some(channel) = Id::new_checked(times.channel_id) else {
             return;
         };
-        let text = format!(
-            "<@{member_id}>: your posts here now also go to **{}** (your times there). /sharelist shows it and can stop it.",
-            peer.name
+        let text = crate::tr!(
+            Lang::of_server(&local.server),
+            "notice-new-destination",
+            member = member_id,
+            server = peer.name.as_str()
         );
         let none = AllowedMentions::default();
         if let Err(error) = self
@@ -639,12 +646,13 @@ impl Inbound {
         if rotated {
             let fingerprint = fingerprint(&card.verify_key());
             tracing::info!(peer = %name, key = %fingerprint, "a peer rotated its keys");
-            self.ctx
-                .botcom_line(
-                    &local.server,
-                    &format!("{name} rotated its keys (new key {fingerprint})."),
-                )
-                .await;
+            let line = crate::tr!(
+                Lang::of_server(&local.server),
+                "botcom-rotated",
+                name = name.as_str(),
+                key = fingerprint.as_str()
+            );
+            self.ctx.botcom_line(&local.server, &line).await;
         }
         if confirms
             && servers::forget_previous_keys_if_confirmed(&self.ctx.pool, local.guild_id()).await?
@@ -656,12 +664,12 @@ impl Inbound {
             tracing::info!(peer = %name, "a hello within 10 minutes of the last answered one; no sync sent");
         }
         if answered {
-            self.ctx
-                .botcom_line(
-                    &local.server,
-                    &format!("{name} is a mutual peer; our times were sent to it."),
-                )
-                .await;
+            let line = crate::tr!(
+                Lang::of_server(&local.server),
+                "botcom-mutual",
+                name = name.as_str()
+            );
+            self.ctx.botcom_line(&local.server, &line).await;
         }
         Ok(())
     }
@@ -672,14 +680,15 @@ impl Inbound {
         let Some(channel) = Id::new_checked(local.server.botcom_channel_id) else {
             return;
         };
-        let text = format!(
-            "**{}** (guild {}, key {}) registered this server and asks to be accepted. \
-             Someone with Manage Server can press Accept, or run /regserver with its card.",
-            card.name(),
-            card.guild_id(),
-            fingerprint(&card.verify_key()),
+        let lang = Lang::of_server(&local.server);
+        let text = crate::tr!(
+            lang,
+            "approval-request",
+            name = card.name().as_str(),
+            guild = card.guild_id().to_string(),
+            key = fingerprint(&card.verify_key())
         );
-        let rows = component::rows(vec![component::accept_button(request_id)]);
+        let rows = component::rows(vec![component::accept_button(request_id, lang)]);
         let none = AllowedMentions::default();
         if let Err(error) = self
             .ctx
