@@ -89,6 +89,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/guilds/{id}/members", post(add_member))
         .route("/_sim/guilds/{id}/bots", post(add_bot))
         .route("/_sim/guilds/{id}/everyone", put(set_everyone))
+        .route("/_sim/guilds/{id}/locale", put(set_guild_locale))
+        .route("/_sim/users/{id}/locale", put(set_user_locale))
         .route("/_sim/channels/{id}/threads", post(create_thread))
         .route("/_sim/channels/{id}/overwrites", put(set_overwrite))
         .route(
@@ -197,6 +199,24 @@ async fn set_everyone(
     Json(body): Json<Value>,
 ) -> Answer {
     sim.set_everyone_permissions(guild, field(&body, "permissions")?)?;
+    done()
+}
+
+async fn set_guild_locale(
+    State(sim): State<SimHandle>,
+    Path(guild): Path<u64>,
+    Json(body): Json<Value>,
+) -> Answer {
+    sim.set_guild_locale(guild, text(&body, "locale")?)?;
+    done()
+}
+
+async fn set_user_locale(
+    State(sim): State<SimHandle>,
+    Path(user): Path<u64>,
+    Json(body): Json<Value>,
+) -> Answer {
+    sim.set_user_locale(user, text(&body, "locale")?)?;
     done()
 }
 

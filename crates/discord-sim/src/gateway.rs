@@ -481,6 +481,22 @@ pub(crate) fn dispatch_guild_create(world: &mut World, guild_id: u64, app_id: u6
     );
 }
 
+/// Dispatches GUILD_UPDATE (the guild object without channels and members) to the apps in
+/// the guild.
+pub(crate) fn dispatch_guild_update(world: &mut World, guild_id: u64) {
+    let Some(guild) = world.guilds.get(&guild_id).cloned() else {
+        return;
+    };
+    let payload = world.guild_json(&guild, None);
+    dispatch_each(
+        world,
+        "GUILD_UPDATE",
+        INTENT_GUILDS,
+        Some(guild_id),
+        |_, _, _| Some(payload.clone()),
+    );
+}
+
 /// Dispatches CHANNEL_CREATE (or THREAD_CREATE) to the apps in the channel's guild.
 pub(crate) fn dispatch_channel_create(world: &mut World, channel_id: u64) {
     let Some(channel) = world.channels.get(&channel_id).cloned() else {

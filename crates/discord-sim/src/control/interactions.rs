@@ -462,7 +462,7 @@ fn create_interaction(
         "token": token,
         "version": 1,
         "app_permissions": world.channel_permissions(channel_id, bot).to_string(),
-        "locale": "en-US",
+        "locale": world.user_locale(user_id),
         "entitlements": [],
         "attachment_size_limit": world.upload_limit,
         "context": if guild_id.is_some() { 0 } else { 1 },
@@ -473,9 +473,10 @@ fn create_interaction(
     match guild_id.and_then(|g| world.guilds.get(&g)) {
         Some(guild) => {
             payload["guild_id"] = json!(guild.id.to_string());
-            payload["guild_locale"] = json!("en-US");
+            let guild_locale = world.guild_locale(guild.id);
+            payload["guild_locale"] = json!(guild_locale);
             payload["guild"] =
-                json!({ "id": guild.id.to_string(), "locale": "en-US", "features": [] });
+                json!({ "id": guild.id.to_string(), "locale": guild_locale, "features": [] });
             payload["authorizing_integration_owners"] = json!({ "0": guild.id.to_string() });
             if let Some(member) = guild.members.get(&user_id) {
                 let mut member_json = world.member_json(member, true);

@@ -331,6 +331,32 @@ impl SimHandle {
         })
     }
 
+    /// Sets the language of a user's Discord client (`ja`, `en-US`, …): the `locale` of their
+    /// interactions from now on. Every user starts with `en-US`.
+    pub fn set_user_locale(&self, user_id: u64, locale: &str) -> Result<(), SimError> {
+        self.with_world(|world| {
+            if !world.users.contains_key(&user_id) {
+                return Err(SimError::Unknown("user"));
+            }
+            world.user_locales.insert(user_id, locale.to_owned());
+            Ok(())
+        })
+    }
+
+    /// Sets a guild's preferred locale, as its admin does in the server settings: interactions
+    /// there carry it as `guild_locale`, and the apps in the guild get GUILD_UPDATE. Every
+    /// guild starts with `en-US`.
+    pub fn set_guild_locale(&self, guild_id: u64, locale: &str) -> Result<(), SimError> {
+        self.with_world(|world| {
+            if !world.guilds.contains_key(&guild_id) {
+                return Err(SimError::Unknown("guild"));
+            }
+            world.guild_locales.insert(guild_id, locale.to_owned());
+            gateway::dispatch_guild_update(world, guild_id);
+            Ok(())
+        })
+    }
+
     /// Gives a user an avatar (a generated image hash) and returns the hash; the avatar URL
     /// is then `https://cdn.discordapp.com/avatars/{user}/{hash}.png`, as clients build it.
     pub fn set_avatar(&self, user_id: u64) -> Result<String, SimError> {

@@ -487,7 +487,14 @@ pub(crate) struct World {
     pub(crate) identifies: BTreeMap<u64, u64>,
     /// Every IDENTIFY and RESUME per application, oldest first.
     pub(crate) handshakes: BTreeMap<u64, Vec<Handshake>>,
+    /// Users' Discord client language (an interaction's `locale`) where a test set one.
+    pub(crate) user_locales: HashMap<u64, String>,
+    /// Guilds' `preferred_locale` (and interactions' `guild_locale`) where a test set one.
+    pub(crate) guild_locales: HashMap<u64, String>,
 }
+
+/// The locale of users and guilds no test gave another.
+pub(crate) const DEFAULT_LOCALE: &str = "en-US";
 
 /// The current time in Discord's timestamp format.
 pub(crate) fn now_rfc3339() -> String {
@@ -529,7 +536,23 @@ impl World {
             connection_serial: 0,
             identifies: BTreeMap::new(),
             handshakes: BTreeMap::new(),
+            user_locales: HashMap::new(),
+            guild_locales: HashMap::new(),
         }
+    }
+
+    /// A user's client language: `en-US` unless a test set another.
+    pub(crate) fn user_locale(&self, user_id: u64) -> &str {
+        self.user_locales
+            .get(&user_id)
+            .map_or(DEFAULT_LOCALE, String::as_str)
+    }
+
+    /// A guild's preferred locale: `en-US` unless a test set another.
+    pub(crate) fn guild_locale(&self, guild_id: u64) -> &str {
+        self.guild_locales
+            .get(&guild_id)
+            .map_or(DEFAULT_LOCALE, String::as_str)
     }
 
     pub(crate) fn next_id(&mut self) -> u64 {
@@ -580,7 +603,7 @@ impl World {
         let mut user = self.user_json(app.bot_user_id);
         user["mfa_enabled"] = json!(false);
         user["verified"] = json!(true);
-        user["locale"] = json!("en-US");
+        user["locale"] = json!(self.user_locale(app.bot_user_id));
         user["flags"] = json!(0);
         user["email"] = Value::Null;
         user
@@ -694,7 +717,7 @@ impl World {
             "safety_alerts_channel_id": null,
             "max_presences": null, "max_members": 500000, "vanity_url_code": null,
             "description": null, "premium_tier": 0, "premium_subscription_count": 0,
-            "preferred_locale": "en-US", "max_video_channel_users": 25,
+            "preferred_locale": self.guild_locale(guild.id), "max_video_channel_users": 25,
             "max_stage_video_channel_users": 50, "nsfw_level": 0,
             "premium_progress_bar_enabled": false,
         });

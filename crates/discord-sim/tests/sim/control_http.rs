@@ -94,6 +94,27 @@ async fn a_world_can_be_built_and_driven_over_http() {
     assert_eq!(message.id, Id::new(id(&posted)));
     assert_eq!(message.content, "over http");
 
+    // Languages: a guild's (GUILD_UPDATE follows) and a user's.
+    for (path, locale) in [
+        (format!("guilds/{guild}"), "ja"),
+        (format!("users/{user}"), "ja"),
+    ] {
+        let (status, _) = call(
+            &client,
+            Method::PUT,
+            format!("{base}/{path}/locale"),
+            Some(json!({ "locale": locale })),
+        )
+        .await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let preferred = next_matching(&mut shard, |e| match e {
+        Event::GuildUpdate(g) => Some(g.preferred_locale.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(preferred, "ja");
+
     let (_, list) = call(
         &client,
         Method::GET,

@@ -463,3 +463,42 @@ async fn modals_and_deferred_updates_are_accepted_for_the_right_interaction_type
     assert_eq!(read.kind, 9);
     assert_eq!(read.data["custom_id"], "why");
 }
+
+#[tokio::test]
+async fn members_and_guilds_speak_english_until_a_test_gives_them_another_language() {
+    let f = fixture().await;
+    register(
+        &f,
+        json!([{ "type": 1, "name": "card", "description": "Show the card", "version": "1" }]),
+    )
+    .await;
+    let mut shard = ready_shard(&f.sim, &f.app.token, relay_intents()).await;
+    let invoke = |sim: &discord_sim::DiscordSim| {
+        sim.invoke_command(&CommandInvocation::new(
+            f.app.id, f.channel, f.member, "card",
+        ))
+        .unwrap()
+    };
+    invoke(&f.sim);
+    let english = next_interaction(&mut shard).await;
+    assert_eq!(english.locale.as_deref(), Some("en-US"));
+    assert_eq!(english.guild_locale.as_deref(), Some("en-US"));
+
+    f.sim.set_user_locale(f.member, "ja").unwrap();
+    f.sim.set_guild_locale(f.guild, "ja").unwrap();
+    // The guild's admin changed its language: the app is told.
+    let updated = next_matching(&mut shard, |e| match e {
+        Event::GuildUpdate(guild) => Some(guild.preferred_locale.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(updated, "ja");
+    invoke(&f.sim);
+    let japanese = next_interaction(&mut shard).await;
+    assert_eq!(japanese.locale.as_deref(), Some("ja"));
+    assert_eq!(japanese.guild_locale.as_deref(), Some("ja"));
+
+    // Only what exists can be given a language.
+    assert!(f.sim.set_user_locale(999, "ja").is_err());
+    assert!(f.sim.set_guild_locale(999, "ja").is_err());
+}

@@ -136,7 +136,7 @@ async fn here_outside_the_members_times_is_posted_by_the_bot_after_it_is_stored(
         )
         .await
         .content;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     let shown = sim
         .wait_for_message(elsewhere, PATIENCE, |m| m.content.contains("from general"))
         .await
@@ -214,9 +214,9 @@ async fn a_member_cannot_make_kakusan_post_where_they_may_not() {
 
     // Without a file she may post there, and in her times everything works.
     let reply = here_in(no_files, false).await.content;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     let reply = here_in(alpha.times, true).await.content;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     assert!(
         !sim.messages(read_only)
             .iter()

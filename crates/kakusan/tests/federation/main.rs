@@ -71,7 +71,7 @@ async fn two_deployments_peer_and_relay_a_members_post() {
     let reply = federation
         .here(vec![("message", string("hello from alpha <@everyone>"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     let copies = federation.copies_at_beta();
     assert_eq!(copies.len(), 1, "{copies:#?}");
     assert_eq!(copies[0].content, "hello from alpha <@everyone>");
@@ -101,7 +101,7 @@ async fn two_deployments_peer_and_relay_a_members_post() {
             ("attachment", CommandOptionValue::Attachment(upload)),
         ])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     let with_file = federation
         .copies_at_beta()
         .into_iter()
@@ -694,7 +694,7 @@ async fn without_the_message_content_intent_envelopes_are_read_through_the_maste
     let reply = federation
         .here(vec![("message", string("no intent needed"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
 
     // Mirror mode does need it, and says so.
     let reply = federation
@@ -725,7 +725,7 @@ async fn a_deleted_destination_webhook_is_reported_and_marked_broken() {
         .here(vec![("message", string("into the void"))])
         .await;
     assert!(
-        reply.starts_with("Delivered to 0 of 1 destination(s). Failed: beta ("),
+        reply.starts_with("Delivered to 0 of 1 destination. Failed: beta ("),
         "{reply}"
     );
     let sharelist = federation
@@ -773,7 +773,7 @@ async fn a_deleted_destination_webhook_is_reported_and_marked_broken() {
     })
     .await;
     let reply = federation.here(vec![("message", string("back"))]).await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
 
     // With beta's master webhook gone too, /unregserver still forgets beta and says that beta
     // could not be told.
@@ -817,7 +817,7 @@ async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused()
         )
         .await
         .content;
-    assert!(reply.contains("1 peer(s) were told"), "{reply}");
+    assert!(reply.contains("1 peer was told"), "{reply}");
     eventually(PATIENCE, "beta to know the new name", || async {
         let name: String = sqlx::query_scalar("SELECT name FROM peers")
             .fetch_one(&beta.pool)
@@ -836,7 +836,7 @@ async fn a_renamed_server_stays_a_peer_and_an_impostor_of_its_guild_is_refused()
         )
         .await
         .content;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     let at_alpha = sim
         .wait_for_message(alpha.times, PATIENCE, |m| m.content == "to the renamed")
         .await

@@ -36,7 +36,7 @@ async fn a_here_stored_before_an_outage_says_so_and_is_delivered_after_it() {
     cluster.stop();
     let reply = sim.wait_for_reply(&here, PATIENCE).await.unwrap().content;
     assert!(
-        reply.starts_with("Queued for 1 destination(s); it will be delivered."),
+        reply.starts_with("Queued for 1 destination; it will be delivered."),
         "{reply}"
     );
 

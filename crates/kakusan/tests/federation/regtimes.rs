@@ -52,7 +52,7 @@ async fn regtimes_again_in_ones_times_turns_mirror_on_and_off_in_place() {
     federation.hanako_posts("after mirror off");
     // A /here after it goes down the same lane: once it is there, the plain post would be too.
     let reply = federation.here(vec![("message", string("marker"))]).await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     let copies: Vec<String> = federation
         .copies_at_beta()
         .into_iter()
@@ -98,7 +98,7 @@ async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
         .content;
     assert!(reply.contains("nothing changed"), "{reply}");
     let reply = federation.here(vec![("message", string("first"))]).await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     assert_eq!(notices(), 1);
 
     // She stops beta from /sharelist: nothing goes there until she starts it again.
@@ -134,7 +134,7 @@ async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
     let answer = press(sim, sharelist.id, federation.hanako, &start).await;
     assert!(answer.starts_with("Started"), "{answer}");
     let reply = federation.here(vec![("message", string("again"))]).await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     let copies: Vec<String> = federation
         .copies_at_beta()
         .into_iter()
