@@ -165,6 +165,8 @@ ping-times-unchecked = あなたの times: 確認できませんでした
 
 botcom-accepted = <@{ $user }> が **{ $name }** を連携サーバーとして承認しました。
 botcom-envelope-rejected = 受け取ったメッセージを拒否しました（{ $label ->
+    [malformed] 形式が正しくありません
+    [too_large] 大きすぎます
     [bad_signature] 署名が正しくありません
     [stale] 時刻がずれています
     [replayed] 再送されたものです

@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource};
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use unic_langid::LanguageIdentifier;
 
 /// A language kakusan speaks.
@@ -130,10 +130,55 @@ pub(crate) fn text(lang: Lang, id: &str, args: Option<&FluentArgs>) -> String {
     text.into_owned()
 }
 
+/// A value for a placeholder. Numbers that `f64` holds exactly stay numbers (plural selectors
+/// need them); larger ones can only be Discord ids, which Fluent would round as floats, so they
+/// become text. Strings are strings.
+pub(crate) trait Arg {
+    /// The Fluent value.
+    fn arg(self) -> FluentValue<'static>;
+}
+
+/// The largest integer an `f64` holds exactly (2^53).
+const EXACT_IN_F64: u64 = 1 << 53;
+
+macro_rules! integer_arg {
+    ($($type:ty),+) => {$(
+        impl Arg for $type {
+            #[allow(clippy::cast_lossless, clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_sign_loss)]
+            fn arg(self) -> FluentValue<'static> {
+                if (self as i128).unsigned_abs() <= u128::from(EXACT_IN_F64) {
+                    FluentValue::from(self as f64)
+                } else {
+                    FluentValue::from(self.to_string())
+                }
+            }
+        }
+    )+};
+}
+integer_arg!(u16, u32, u64, usize, i32, i64);
+
+impl Arg for &str {
+    fn arg(self) -> FluentValue<'static> {
+        FluentValue::from(self.to_owned())
+    }
+}
+
+impl Arg for String {
+    fn arg(self) -> FluentValue<'static> {
+        FluentValue::from(self)
+    }
+}
+
+impl Arg for &String {
+    fn arg(self) -> FluentValue<'static> {
+        FluentValue::from(self.clone())
+    }
+}
+
 /// Renders a message in a language: `tr!(lang, "here-queued", count = 3, server = name)`.
 ///
-/// Placeholders are named as in the message files (`{ $count }`); a value is anything Fluent
-/// takes (strings, numbers).
+/// Placeholders are named as in the message files (`{ $count }`); a value is a string or an
+/// integer (see [`Arg`]: a Discord id stays exact).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! tr {
@@ -142,7 +187,7 @@ macro_rules! tr {
     };
     ($lang:expr, $id:literal, $($name:ident = $value:expr),+ $(,)?) => {{
         let mut args = ::fluent_bundle::FluentArgs::new();
-        $( args.set(stringify!($name), $value); )+
+        $( args.set(stringify!($name), $crate::i18n::Arg::arg($value)); )+
         $crate::i18n::text($lang, $id, Some(&args))
     }};
 }
@@ -294,7 +339,6 @@ mod tests {
     /// Plurals and the other selectors read as whole sentences in both languages.
     #[test]
     fn selectors_make_whole_sentences() {
-        use crate::tr;
         let delivered =
             |lang, count: usize| tr!(lang, "here-delivered", delivered = 1, count = count);
         assert_eq!(delivered(Lang::En, 1), "Delivered to 1 of 1 destination.");
@@ -356,6 +400,20 @@ mod tests {
             "一。二。"
         );
         assert_eq!(Lang::En.join(&["One.".into(), "Two.".into()]), "One. Two.");
+    }
+
+    #[test]
+    fn discord_ids_are_shown_exactly_and_counts_select_plurals() {
+        let id: u64 = 1_577_114_464_896_024_577;
+        assert_eq!(
+            crate::tr!(Lang::En, "accept-done", name = "beta", user = id),
+            "**beta** was accepted by <@1577114464896024577>; you are mutual peers now."
+        );
+        let count: u64 = 1;
+        assert_eq!(
+            crate::tr!(Lang::En, "cancel-done", count = count),
+            "Cancelled: 1 copy will not be sent."
+        );
     }
 
     #[test]

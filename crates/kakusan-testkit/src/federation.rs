@@ -207,6 +207,23 @@ impl Deployment {
         sim.invoke_command(&invocation).unwrap()
     }
 
+    /// Sets the guild's preferred locale (`ja`, `en-US`), as its admin does in the server
+    /// settings: the running deployment gets GUILD_UPDATE, and interactions there carry it as
+    /// `guild_locale`. Guilds start in `en-US`.
+    pub fn set_guild_locale(&self, sim: &DiscordSim, locale: &str) {
+        sim.set_guild_locale(self.guild, locale).unwrap();
+    }
+
+    /// The locale this deployment stored for its server (`None` before `/setup` or before
+    /// Discord said).
+    pub async fn stored_locale(&self) -> Option<String> {
+        sqlx::query_scalar("SELECT locale FROM servers")
+            .fetch_optional(&self.pool)
+            .await
+            .unwrap()
+            .flatten()
+    }
+
     /// Messages in this deployment's bot-com channel.
     pub fn botcom_messages(&self, sim: &DiscordSim) -> Vec<Message> {
         sim.messages(self.botcom)
@@ -262,7 +279,19 @@ pub enum Addresses {
     Shared,
 }
 
+/// Another member in both guilds, with a times channel in each (not registered yet).
+#[derive(Debug, Clone, Copy)]
+pub struct Member {
+    /// The user.
+    pub id: u64,
+    /// Their times channel in alpha's guild.
+    pub alpha_times: u64,
+    /// Their times channel in beta's guild.
+    pub beta_times: u64,
+}
+
 /// Two deployments, `alpha` and `beta`, and the member Hanako who is in both guilds.
+/// Everyone's client speaks `en-US` unless a test gives them another locale.
 pub struct Federation {
     /// The simulated Discord both talk to.
     pub sim: DiscordSim,
@@ -451,6 +480,26 @@ impl Federation {
         .flat_map(|channel| self.sim.webhooks(channel))
         .map(|webhook| webhook.token)
         .collect()
+    }
+
+    /// A new member of both guilds whose Discord client speaks `locale` (`ja`, `en-US`), with
+    /// a channel `times-<name>` in each guild.
+    pub fn member(&self, name: &str, locale: &str) -> Member {
+        let id = self.sim.create_user(name);
+        self.sim.set_user_locale(id, locale).unwrap();
+        let mut times = [0; 2];
+        for (side, channel) in [&self.alpha, &self.beta].into_iter().zip(&mut times) {
+            self.sim.add_member(side.guild, id, &[]).unwrap();
+            *channel = self
+                .sim
+                .create_channel(side.guild, &format!("times-{name}"))
+                .unwrap();
+        }
+        Member {
+            id,
+            alpha_times: times[0],
+            beta_times: times[1],
+        }
     }
 
     /// Posts as Hanako in alpha's times channel.

@@ -4,6 +4,7 @@
 
 mod here;
 mod hostile;
+mod language;
 mod outage;
 mod regtimes;
 mod resume;
