@@ -315,13 +315,7 @@ impl Admin {
         keep_master: bool,
     ) -> Outcome<Reply> {
         let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
-        let Some(peer) = self.peer_named(ctx, name).await? else {
-            return Ok(Reply::text(crate::tr!(
-                ctx.lang,
-                "no-such-peer",
-                name = name.trim()
-            )));
-        };
+        let peer = self.peer_named(ctx, name).await?;
         // Forgotten here first: if the database fails, nothing happened. The goodbye then goes
         // out directly, not through the outbox, because no peer row is left to address a
         // queued job to; if it cannot be sent, the admin is told.
@@ -473,13 +467,7 @@ impl Admin {
     pub(crate) async fn ping(&self, ctx: &Ctx, name: &str) -> Outcome<Reply> {
         self.ping_cooldown(ctx, "ping")?;
         let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
-        let Some(peer) = self.peer_named(ctx, name).await? else {
-            return Ok(Reply::text(crate::tr!(
-                ctx.lang,
-                "no-such-peer",
-                name = name.trim()
-            )));
-        };
+        let peer = self.peer_named(ctx, name).await?;
         Ok(Reply::text(self.ping_line(ctx, &local, &peer).await?))
     }
 
@@ -504,9 +492,13 @@ impl Admin {
         Ok(Reply::text(lines.join("\n")))
     }
 
-    /// The peer of this guild named `name` (as typed, spaces around it ignored).
-    async fn peer_named(&self, ctx: &Ctx, name: &str) -> Outcome<Option<Peer>> {
-        Ok(peers::peer_by_name(&self.ctx.pool, ctx.guild(), name.trim()).await?)
+    /// The peer of this guild named `name` (as typed, spaces around it ignored), or the
+    /// refusal saying there is none.
+    async fn peer_named(&self, ctx: &Ctx, name: &str) -> Outcome<Peer> {
+        let name = name.trim();
+        peers::peer_by_name(&self.ctx.pool, ctx.guild(), name)
+            .await?
+            .ok_or_else(|| HandlerError::refused(crate::tr!(ctx.lang, "no-such-peer", name = name)))
     }
 
     /// One peer's line for `/ping` and `/pingall`: the pong's round trip, and whether the

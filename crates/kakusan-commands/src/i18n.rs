@@ -144,7 +144,7 @@ const EXACT_IN_F64: u64 = 1 << 53;
 macro_rules! integer_arg {
     ($($type:ty),+) => {$(
         impl Arg for $type {
-            #[allow(clippy::cast_lossless, clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_sign_loss)]
+            // Exact: the value was just checked to be within 2^53.
             fn arg(self) -> FluentValue<'static> {
                 if (self as i128).unsigned_abs() <= u128::from(EXACT_IN_F64) {
                     FluentValue::from(self as f64)

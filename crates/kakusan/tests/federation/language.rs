@@ -83,31 +83,27 @@ async fn each_member_reads_kakusan_in_their_own_language() {
         "beta を停止"
     );
 
-    // /here delivers and says so in Japanese; a time kakusan cannot read is refused in
-    // Japanese, and nothing is relayed.
-    let reply = say(
-        sim,
-        alpha,
-        taro.alpha_times,
-        taro.id,
-        "here",
-        vec![("message", string("こんにちは"))],
-    )
-    .await;
-    assert_eq!(reply, "1 件中 1 件の配信先に届けました。");
-    let reply = say(
-        sim,
-        alpha,
-        taro.alpha_times,
-        taro.id,
-        "here",
-        vec![("message", string("later")), ("at", string("someday"))],
-    )
-    .await;
-    assert_eq!(
-        reply,
-        "`someday` を時刻として読み取れません。30m、2h、1d、または 2026-11-23T09:00:00+09:00 のような RFC 3339 形式で指定してください"
-    );
+    // /here delivers and says so in each member's language; a time kakusan cannot read is
+    // refused in it, and nothing is relayed. Hanako reads English.
+    for (user, channel, delivered, unreadable) in [
+        (
+            taro.id,
+            taro.alpha_times,
+            "1 件中 1 件の配信先に届けました。",
+            "`someday` を時刻として読み取れません。30m、2h、1d、または 2026-11-23T09:00:00+09:00 のような RFC 3339 形式で指定してください",
+        ),
+        (
+            hanako,
+            alpha.times,
+            "Delivered to 1 of 1 destination.",
+            "cannot read `someday` as a time: use 30m, 2h, 1d or an RFC 3339 time like 2026-11-23T09:00:00+09:00",
+        ),
+    ] {
+        let here = |options| say(sim, alpha, channel, user, "here", options);
+        assert_eq!(here(vec![("message", string("hello"))]).await, delivered);
+        let later = vec![("message", string("later")), ("at", string("someday"))];
+        assert_eq!(here(later).await, unreadable);
+    }
     // An admin command from a member who may not run it, with a server that shows it to
     // everyone: the refusal is Japanese too.
     let interaction = alpha.start_command(sim, taro.alpha_times, taro.id, "card", vec![], true);
@@ -117,31 +113,8 @@ async fn each_member_reads_kakusan_in_their_own_language() {
         "ここで /card を実行するには「サーバー管理」権限が必要です。"
     );
 
-    // Hanako, in the same federation, reads English: at beta too, whose guild is Japanese,
-    // since her own client's language comes first.
-    let reply = say(
-        sim,
-        alpha,
-        alpha.times,
-        hanako,
-        "here",
-        vec![("message", string("hello"))],
-    )
-    .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination.");
-    let reply = say(
-        sim,
-        alpha,
-        alpha.times,
-        hanako,
-        "here",
-        vec![("message", string("later")), ("at", string("someday"))],
-    )
-    .await;
-    assert_eq!(
-        reply,
-        "cannot read `someday` as a time: use 30m, 2h, 1d or an RFC 3339 time like 2026-11-23T09:00:00+09:00"
-    );
+    // Hanako reads English at beta too, whose guild is Japanese: her own client's language
+    // comes first.
     let sharelist = say(sim, beta, beta.times, hanako, "sharelist", vec![]).await;
     assert_eq!(
         sharelist,
