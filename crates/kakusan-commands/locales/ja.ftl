@@ -173,6 +173,13 @@ botcom-envelope-rejected = 受け取ったメッセージを拒否しました�
     [unknown_src] 登録されていない送信元です
     [wrong_dst] 宛先が違います
     [ttl_expired] TTL が切れています
+    [own_message] 自分が送ったものです
+    [bad_card] カードが正しくありません
+    [key_mismatch] 鍵が登録済みのものと違います
+    [bad_webhook] ウェブフックが使えません
+    [foreign_webhook] 相手のギルドのウェブフックではありません
+    [bad_sync] 同期を組み立てられません
+    [name_taken] 名前が他の連携サーバーと重複しています
     [not_mutual] 相互連携ではありません
    *[other] 確認できませんでした
 }）: { $reason }
