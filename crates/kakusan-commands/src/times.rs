@@ -13,6 +13,7 @@ use crate::context::{Context, WEBHOOK_NAME};
 use crate::error::{HandlerError, Outcome};
 use crate::federation::{Outbound, registration};
 use crate::interaction::{Ctx, Reply};
+use twilight_model::id::Id;
 
 /// The members' times commands.
 pub(crate) struct TimesCommands {
@@ -51,13 +52,22 @@ impl TimesCommands {
                 existing.channel_id
             )));
         }
+        // Discord gives threads and forum posts no webhooks: a thread's is its parent's, and
+        // every call through it names the thread.
         let webhook = match self
             .ctx
             .http
-            .create_webhook(ctx.channel_id, WEBHOOK_NAME)
+            .create_webhook(ctx.thread_parent.unwrap_or(ctx.channel_id), WEBHOOK_NAME)
             .await
         {
             Ok(response) => response.model().await?,
+            Err(error) if discord_code(&error).is_some() && ctx.thread_parent.is_some() => {
+                return Ok(Reply::text(crate::tr!(
+                    ctx.lang,
+                    "thread-webhook-refused",
+                    parent = channel_of(ctx)
+                )));
+            }
             Err(error) if discord_code(&error).is_some() => {
                 return Ok(Reply::text(
                     "I cannot create a webhook in this channel: give me View Channel and Manage Webhooks here, then run /regtimes again.",
@@ -80,6 +90,7 @@ impl TimesCommands {
                     member_id: ctx.user(),
                     member_name: &ctx.display_name,
                     channel_id: ctx.channel_id.get(),
+                    parent_channel_id: ctx.thread_parent.map(Id::get),
                     webhook_id: webhook.id.get(),
                     webhook_token: &token,
                     mirror,
@@ -130,10 +141,19 @@ impl TimesCommands {
         } else {
             " Post with /here to reach your other times channels."
         };
-        Ok(Reply::text(format!(
+        let mut text = format!(
             "This channel is your times in **{}**; it was announced to {announced} mutual peer(s).{mirror_line}",
             local.name
-        )))
+        );
+        if ctx.thread_parent.is_some() {
+            text.push(' ');
+            text.push_str(&crate::tr!(
+                ctx.lang,
+                "thread-times-registered",
+                parent = channel_of(ctx)
+            ));
+        }
+        Ok(Reply::text(text))
     }
 
     /// `/regtimes` again in the member's own times channel: its options change in place; the
@@ -290,6 +310,13 @@ impl TimesCommands {
             )
         }))
     }
+}
+
+/// The parent channel of the thread the command was run in, as a mention for a sentence.
+fn channel_of(ctx: &Ctx) -> String {
+    ctx.thread_parent
+        .map(|parent| format!("<#{parent}>"))
+        .unwrap_or_default()
 }
 
 fn state(broken: Option<&str>) -> String {
