@@ -258,3 +258,154 @@ async fn webhooks_can_be_listed_fetched_and_deleted() {
     client.delete_webhook(webhook.id).await.unwrap();
     assert!(f.sim.webhooks(f.channel).is_empty());
 }
+
+#[tokio::test]
+async fn a_webhook_message_in_a_thread_is_edited_and_deleted_only_with_its_thread_id() {
+    let f = fixture().await;
+    let thread = f.sim.create_thread(f.channel, "log").unwrap();
+    let client = http(&f.sim, &f.app.token);
+    let webhook = client
+        .create_webhook(Id::new(f.channel), "relay")
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let token = webhook.token.as_deref().unwrap();
+    let message = client
+        .execute_webhook(webhook.id, token)
+        .content("in the thread")
+        .thread_id(Id::new(thread))
+        .wait()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let without = client
+        .update_webhook_message(webhook.id, token, message.id)
+        .content(Some("edited"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        api_error(&without).1,
+        Some(10008),
+        "the channel is searched"
+    );
+    client
+        .update_webhook_message(webhook.id, token, message.id)
+        .content(Some("edited"))
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap();
+    assert_eq!(f.sim.message(message.id.get()).unwrap().content, "edited");
+    let without = client
+        .delete_webhook_message(webhook.id, token, message.id)
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&without).1, Some(10008));
+    client
+        .delete_webhook_message(webhook.id, token, message.id)
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap();
+    assert!(f.sim.message(message.id.get()).unwrap().deleted);
+}
+
+#[tokio::test]
+async fn a_post_reopens_an_archived_thread_but_not_a_locked_one() {
+    let f = fixture().await;
+    let thread = f.sim.create_thread(f.channel, "log").unwrap();
+    let client = http(&f.sim, &f.app.token);
+    let webhook = client
+        .create_webhook(Id::new(f.channel), "relay")
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let token = webhook.token.as_deref().unwrap();
+    let archived = |thread: u64| f.sim.channel(thread).unwrap().archived;
+    f.sim.set_thread_state(thread, true, false).unwrap();
+    client
+        .execute_webhook(webhook.id, token)
+        .content("wake up")
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap();
+    assert!(!archived(thread), "the post reopened it");
+    let shown = client
+        .channel(Id::new(thread))
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(shown.thread_metadata.map(|m| m.archived), Some(false));
+
+    f.sim.set_thread_state(thread, true, true).unwrap();
+    let error = client
+        .execute_webhook(webhook.id, token)
+        .content("let me in")
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (400, Some(50083)));
+    assert!(archived(thread), "a locked thread stays archived");
+    let error = f
+        .sim
+        .post_message(
+            thread,
+            f.member,
+            discord_sim::MessageDraft::text("me neither"),
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("archived"), "{error}");
+}
+
+#[tokio::test]
+async fn a_forum_takes_webhook_posts_only_into_its_posts() {
+    let f = fixture().await;
+    let forum = f.sim.create_forum(f.guild, "times").unwrap();
+    let post = f
+        .sim
+        .create_forum_post(forum, f.member, "alice's times", "hello")
+        .unwrap();
+    let starter = f.sim.messages(post);
+    assert_eq!(starter.len(), 1, "a post starts with its first message");
+    assert_eq!(starter[0].author_id, f.member);
+    let client = http(&f.sim, &f.app.token);
+    let webhook = client
+        .create_webhook(Id::new(forum), "relay")
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let token = webhook.token.as_deref().unwrap();
+    let error = client
+        .execute_webhook(webhook.id, token)
+        .content("where?")
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (400, Some(220001)));
+    let message = client
+        .execute_webhook(webhook.id, token)
+        .content("in the post")
+        .thread_id(Id::new(post))
+        .wait()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(message.channel_id, Id::new(post));
+    let shown = client
+        .channel(Id::new(post))
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(shown.parent_id, Some(Id::new(forum)));
+}
