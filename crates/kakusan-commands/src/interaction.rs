@@ -104,11 +104,7 @@ impl Ctx {
             return Ok(());
         }
         Err(HandlerError::refused(
-            if with_file
-                && self
-                    .permissions
-                    .contains(Permissions::VIEW_CHANNEL | send)
-            {
+            if with_file && self.permissions.contains(Permissions::VIEW_CHANNEL | send) {
                 "You may not attach files in this channel, so kakusan will not post your file here."
             } else {
                 "You may not send messages in this channel, so kakusan will not post for you here."

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use kakusan_storage::outbox::{
-    ClaimedDestination, ClaimedJob, Endpoint, Job, Operation, Webhook,
-};
+use kakusan_storage::outbox::{ClaimedDestination, ClaimedJob, Endpoint, Job, Operation, Webhook};
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
 use twilight_model::id::marker::ChannelMarker;

@@ -436,7 +436,10 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(thread.parent_channel_id, Some(70));
-        assert_eq!((thread.thread_id(), thread.webhook_channel_id()), (Some(75), 70));
+        assert_eq!(
+            (thread.thread_id(), thread.webhook_channel_id()),
+            (Some(75), 70)
+        );
         // Message events in the thread carry the thread's id: that is what finds it.
         let found = times_in_channel(&pool, 75).await.unwrap().unwrap();
         assert_eq!(found.id, thread.id);

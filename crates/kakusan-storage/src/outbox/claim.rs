@@ -139,11 +139,11 @@ impl From<ClaimedRow> for ClaimedJob {
                     row.destination_webhook_token,
                     row.destination_thread_id,
                 )
-                    .map(|webhook| ClaimedDestination {
-                        webhook,
-                        broken_reason: row.destination_broken_reason,
-                        copy_message_id: row.copy_message_id,
-                    }),
+                .map(|webhook| ClaimedDestination {
+                    webhook,
+                    broken_reason: row.destination_broken_reason,
+                    copy_message_id: row.copy_message_id,
+                }),
             },
             Target::Peer(id) => Endpoint::Peer {
                 id,

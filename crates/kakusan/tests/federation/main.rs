@@ -7,6 +7,7 @@ mod hostile;
 mod outage;
 mod regtimes;
 mod resume;
+mod threads;
 
 use std::time::Duration;
 
