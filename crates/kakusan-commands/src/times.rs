@@ -62,11 +62,13 @@ impl TimesCommands {
         {
             Ok(response) => response.model().await?,
             Err(error) if discord_code(&error).is_some() && ctx.thread_parent.is_some() => {
-                return Ok(Reply::text(crate::tr!(
-                    ctx.lang,
-                    "thread-webhook-refused",
-                    parent = channel_of(ctx)
-                )));
+                // Every times in a thread has its own webhook in the parent, where Discord
+                // allows 15 (30007): a busy forum fills up.
+                return Ok(Reply::text(if discord_code(&error) == Some(MAX_WEBHOOKS) {
+                    crate::tr!(ctx.lang, "thread-webhooks-full", parent = channel_of(ctx))
+                } else {
+                    crate::tr!(ctx.lang, "thread-webhook-refused", parent = channel_of(ctx))
+                }));
             }
             Err(error) if discord_code(&error).is_some() => {
                 return Ok(Reply::text(
@@ -311,6 +313,9 @@ impl TimesCommands {
         }))
     }
 }
+
+/// Discord's JSON error code for a channel that already has its 15 webhooks.
+const MAX_WEBHOOKS: u64 = 30007;
 
 /// The parent channel of the thread the command was run in, as a mention for a sentence.
 fn channel_of(ctx: &Ctx) -> String {
