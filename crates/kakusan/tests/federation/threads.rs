@@ -158,6 +158,37 @@ async fn a_thread_and_a_forum_post_are_times_with_here_mirror_mode_and_archiving
         .await
         .unwrap();
     assert_eq!(broken, None);
+
+    // Every times in a post has its webhook in the forum, where Discord allows 15: once they
+    // are taken, the next member is told so, and nothing is registered.
+    for filler in 1..15 {
+        let created = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v10/channels/{forum}/webhooks",
+                sim.api_url()
+            ))
+            .header("Authorization", format!("Bot {}", beta.app.token))
+            .json(&serde_json::json!({ "name": format!("other {filler}") }))
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success(), "{}", created.status());
+    }
+    let taro = sim.create_user("taro");
+    sim.add_member(beta.guild, taro, &[]).unwrap();
+    let his = sim
+        .create_forum_post(forum, taro, "taro", "my times")
+        .unwrap();
+    let reply = beta
+        .invoke(sim, his, taro, "regtimes", vec![])
+        .await
+        .content;
+    assert!(reply.contains("already has the 15 webhooks"), "{reply}");
+    let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM times")
+        .fetch_one(&beta.pool)
+        .await
+        .unwrap();
+    assert_eq!(registered, 1, "only Hanako's");
 }
 
 /// A second server of beta's deployment, in a guild of its own, peered with alpha, with
