@@ -3,7 +3,9 @@
 //! destination with a reason the member can read.
 
 use discord_sim::{CommandOptionValue, DiscordSim, Message, MessageDraft};
-use kakusan_testkit::federation::{BOT_PERMISSIONS, Deployment, Federation, card_in, string};
+use kakusan_testkit::federation::{
+    BOT_PERMISSIONS, Deployment, Federation, card_in, destinations, string, wait_mutual_peers,
+};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
@@ -224,14 +226,7 @@ async fn gamma(federation: &Federation) -> u64 {
         vec![("card", string(&card_alpha))],
     )
     .await;
-    eventually(PATIENCE, "alpha and gamma to be mutual", || async {
-        let mutual: i64 = sqlx::query_scalar("SELECT count(*) FROM peers WHERE mutual")
-            .fetch_one(&alpha.pool)
-            .await
-            .unwrap();
-        (mutual == 2).then_some(())
-    })
-    .await;
+    wait_mutual_peers(alpha, 2).await;
     let reply = beta
         .invoke(sim, times, federation.hanako, "regtimes", vec![])
         .await
@@ -252,7 +247,7 @@ async fn a_locked_thread_breaks_its_destination_with_a_reason_while_another_gets
     eventually(
         PATIENCE,
         "both of Hanako's destinations at alpha",
-        || async { (kakusan_testkit::federation::destinations(alpha).await == 2).then_some(()) },
+        || async { (destinations(alpha).await == 2).then_some(()) },
     )
     .await;
 
