@@ -188,6 +188,10 @@ pub(crate) fn edit(
         .filter(|m| !m.deleted)
         .cloned()
         .ok_or_else(ApiError::unknown_message)?;
+    // Discord changes no message of an archived thread, locked or not, until it is reopened.
+    if world.channel(message.channel_id)?.archived {
+        return Err(ApiError::thread_archived());
+    }
     if let Some(content) = input.payload.get("content") {
         message.content = content.as_str().unwrap_or_default().to_owned();
     }

@@ -173,7 +173,7 @@ impl Caller {
                 }
                 let result = request.await;
                 count_call(&result);
-                match result.map_err(|error| Failure::of(&error)) {
+                match result.map_err(|error| Failure::of_edit(&error)) {
                     Ok(response) => {
                         self.pacing.learn(job.lane, response.headers());
                         Ok(Done::Delivered)

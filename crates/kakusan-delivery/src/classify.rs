@@ -101,6 +101,19 @@ impl Failure {
         }
     }
 
+    /// Sorts a twilight error of an edit of a copy. An archived thread refuses changes to its
+    /// messages, yet takes new posts (which reopen it), so an edit refused for that fails
+    /// alone and leaves the destination working.
+    pub(crate) fn of_edit(error: &twilight_http::Error) -> Failure {
+        if discord_code(error) == Some(THREAD_ARCHIVED) {
+            return Failure::Rejected(
+                "the copy is in an archived thread, whose messages Discord does not let anyone change (50083)"
+                    .to_owned(),
+            );
+        }
+        Failure::of(error)
+    }
+
     /// The sentence stored on the job and shown to the member.
     pub(crate) fn reason(&self) -> &str {
         match self {

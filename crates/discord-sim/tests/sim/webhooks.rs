@@ -290,7 +290,7 @@ async fn a_webhook_message_in_a_thread_is_edited_and_deleted_only_with_its_threa
 }
 
 #[tokio::test]
-async fn a_post_reopens_an_archived_thread_but_not_a_locked_one() {
+async fn a_post_reopens_an_archived_thread_but_an_edit_does_not_and_a_lock_keeps_it_shut() {
     let f = fixture().await;
     let thread = f.sim.create_thread(f.channel, "log").unwrap();
     let client = http(&f.sim, &f.app.token);
@@ -298,12 +298,7 @@ async fn a_post_reopens_an_archived_thread_but_not_a_locked_one() {
     let token = webhook.token.as_deref().unwrap();
     let archived = |thread: u64| f.sim.channel(thread).unwrap().archived;
     f.sim.set_thread_state(thread, true, false).unwrap();
-    client
-        .execute_webhook(webhook.id, token)
-        .content("wake up")
-        .thread_id(Id::new(thread))
-        .await
-        .unwrap();
+    let message = post_in_thread(&client, &webhook, thread, "wake up").await;
     assert!(!archived(thread), "the post reopened it");
     let shown = client
         .channel(Id::new(thread))
@@ -313,6 +308,20 @@ async fn a_post_reopens_an_archived_thread_but_not_a_locked_one() {
         .await
         .unwrap();
     assert_eq!(shown.thread_metadata.map(|m| m.archived), Some(false));
+    f.sim.set_thread_state(thread, true, false).unwrap();
+    let error = client
+        .update_webhook_message(webhook.id, token, message.id)
+        .content(Some("changed"))
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (400, Some(50083)));
+    assert!(archived(thread), "an edit reopens nothing");
+    client
+        .delete_webhook_message(webhook.id, token, message.id)
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap();
 
     f.sim.set_thread_state(thread, true, true).unwrap();
     let error = client

@@ -143,14 +143,34 @@ async fn a_thread_and_a_forum_post_are_times_with_here_mirror_mode_and_archiving
         (sim.message(copy.id)?.content == "mirrored in a thread (edited)").then_some(())
     })
     .await;
+
+    // Once the forum post is archived, Discord refuses to change its messages: that edit fails
+    // on its own, the destination stays working, and the delete still reaches the copy.
+    sim.set_thread_state(post, true, false).unwrap();
+    sim.edit_message(mine, "edited while the post was archived")
+        .unwrap();
+    let failed = eventually(PATIENCE, "the refused edit to fail", || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT last_error FROM outbox_jobs WHERE operation = 'edit' AND failed_at IS NOT NULL",
+        )
+        .fetch_optional(&alpha.pool)
+        .await
+        .unwrap()
+        .flatten()
+    })
+    .await;
+    assert!(failed.contains("archived thread"), "{failed}");
+    assert_eq!(
+        sim.message(copy.id).unwrap().content,
+        "mirrored in a thread (edited)"
+    );
     sim.delete_message(mine).unwrap();
     eventually(PATIENCE, "the delete to reach the copy", || async {
         sim.message(copy.id)?.deleted.then_some(())
     })
     .await;
 
-    // An archived (not locked) forum post is reopened by the next relay, as Discord does.
-    sim.set_thread_state(post, true, false).unwrap();
+    // The archived (not locked) forum post is reopened by the next relay, as Discord does.
     let reply = here(&federation, alpha, thread, "while it was archived").await;
     assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
     copy_of(sim, post, "while it was archived").await;
