@@ -35,7 +35,10 @@ impl TimesCommands {
                 "Mirror mode needs the Message Content intent, which this deployment does not request; ask its operator to set KAKUSAN_MIRROR=true, or register without mirror and use /here.",
             ));
         }
-        if ctx.channel_id.get() == local.server.botcom_channel_id {
+        // A thread's webhook is its parent's and can post in the parent too: a thread of the
+        // bot-com channel would hand peers a webhook into it.
+        let botcom = local.server.botcom_channel_id;
+        if ctx.channel_id.get() == botcom || ctx.thread_parent.map(Id::get) == Some(botcom) {
             return Ok(Reply::text(
                 "The bot-com channel cannot be a times channel; run /regtimes in your own times channel.",
             ));

@@ -84,6 +84,22 @@ async fn a_thread_and_a_forum_post_are_times_with_here_mirror_mode_and_archiving
     );
     mutual(&federation).await;
 
+    // A thread's webhook could post in its parent: a thread of the bot-com channel is no times.
+    let inside_botcom = sim.create_thread(alpha.botcom, "hanako's corner").unwrap();
+    let reply = alpha
+        .invoke(sim, inside_botcom, hanako, "regtimes", vec![])
+        .await
+        .content;
+    assert!(
+        reply.starts_with("The bot-com channel cannot be a times"),
+        "{reply}"
+    );
+    assert_eq!(
+        sim.webhooks(alpha.botcom).len(),
+        1,
+        "only the master webhook"
+    );
+
     // At alpha her times is a thread of the times channel, in mirror mode; at beta a forum post.
     let thread = sim.create_thread(alpha.times, "hanako's log").unwrap();
     let reply = alpha
