@@ -29,7 +29,6 @@ fn thread_refusal(code: Option<u64>) -> Option<&'static str> {
     }
 }
 
-/// Why a call did not deliver.
 /// Discord's answer that a webhook does not exist: 10015, or a bare 404.
 fn unknown_webhook(status: u16, code: Option<u64>) -> bool {
     code == Some(UNKNOWN_WEBHOOK) || status == 404
@@ -55,6 +54,7 @@ pub fn discord_code(error: &twilight_http::Error) -> Option<u64> {
     }
 }
 
+/// Why a call did not deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
     /// Worth trying again later: a server error, a time-out, a broken connection.
