@@ -24,8 +24,8 @@ internal-error = Something went wrong on kakusan's side; the operator can find t
 
 ## Threads and forum posts as times
 
-thread-times-registered = It is a thread: posts reach it through the webhook of { $parent }, and a post reopens it when it is archived (unless it is locked).
-thread-webhooks-full = { $parent }, the channel this thread belongs to, already has the 15 webhooks Discord allows, so I cannot make one for your times here; an admin can delete unused webhooks there.
+thread-times-registered = Since this is a thread, relays reach it through a webhook in { $parent }; if the thread is archived, the next relay reopens it (unless it is locked).
+thread-webhooks-full = { $parent }, the channel this thread belongs to, already has the 15 webhooks Discord allows, so I cannot make one for your times here; ask an admin to delete unused webhooks there.
 thread-webhook-refused = I cannot create a webhook for this thread: give me View Channel and Manage Webhooks in { $parent }, the channel it belongs to, then run /regtimes again.
 
 ## Blocks (/block, /unblock)

@@ -23,8 +23,8 @@ internal-error = kakusan 側で問題が発生しました。詳細は運用者�
 
 ## Threads and forum posts as times
 
-thread-times-registered = このスレッドには { $parent } のウェブフックから投稿されます。アーカイブされても、ロックされていなければ次の投稿で再開されます。
-thread-webhooks-full = このスレッドの親チャンネル { $parent } には Discord の上限である 15 個のウェブフックがすでにあるため、タイムズ用のウェブフックを作成できません。管理者が不要なウェブフックを削除してください。
+thread-times-registered = スレッドのため、{ $parent } のウェブフックから投稿されます。アーカイブされても、ロックされていなければ次の投稿で再開されます。
+thread-webhooks-full = このスレッドの親チャンネル { $parent } には、Discord の上限である 15 個のウェブフックがすでにあるため、タイムズ用のウェブフックを作成できません。不要なウェブフックを管理者に削除してもらってください。
 thread-webhook-refused = このスレッド用のウェブフックを作成できません。親チャンネル { $parent } で「チャンネルを見る」と「ウェブフックの管理」の権限を付与してから、もう一度 /regtimes を実行してください。
 
 ## Blocks (/block, /unblock)
