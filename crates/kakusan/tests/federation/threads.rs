@@ -74,7 +74,7 @@ async fn forum_post_times(federation: &Federation) -> (u64, u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thread_and_a_forum_post_are_times_with_here_mirror_mode_and_archiving() {
+async fn a_thread_and_a_forum_post_are_times_with_here_mirror_mode_archiving_and_rotation() {
     let federation = Federation::start(KAKUSAN).await;
     let (sim, alpha, beta, hanako) = (
         &federation.sim,
@@ -227,6 +227,36 @@ async fn a_thread_and_a_forum_post_are_times_with_here_mirror_mode_and_archiving
         .await
         .unwrap();
     assert_eq!(registered, 1, "only Hanako's");
+
+    // Removing beta replaces the webhook it held: the new one is made in the thread's parent
+    // too, since Discord makes none in a thread.
+    let old_webhook = sim.webhooks(alpha.times)[0].id;
+    let reply = alpha
+        .invoke(
+            sim,
+            alpha.botcom,
+            alpha.admin,
+            "unregserver",
+            vec![("server", string("beta"))],
+        )
+        .await
+        .content;
+    assert!(
+        reply.contains("1 times webhook(s) were replaced"),
+        "{reply}"
+    );
+    eventually(
+        PATIENCE,
+        "the old webhook to give way to a new one",
+        || async {
+            let webhooks = sim.webhooks(alpha.times);
+            (webhooks.len() == 1 && webhooks[0].id != old_webhook)
+                .then_some(())
+                .ok_or_else(|| format!("{webhooks:?}"))
+        },
+    )
+    .await;
+    assert!(sim.webhooks(thread).is_empty());
 }
 
 /// A second server of beta's deployment, in a guild of its own, peered with alpha, with
