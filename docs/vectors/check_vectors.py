@@ -264,9 +264,12 @@ def no_control(text, limit):
 
 
 def check_registration(reg):
-    exact_keys(reg, ["member", "name", "channel", "hook"])
+    # `thread` is optional: absent for a times that is a channel of its own.
+    exact_keys(reg, ["member", "name", "channel", "hook"] + (["thread"] if isinstance(reg, dict) and "thread" in reg else []))
     sealed = b64d(reg["hook"])
     if not (snowflake(reg["member"]) and snowflake(reg["channel"]) and no_control(reg["name"], 80)):
+        raise Reject("malformed")
+    if "thread" in reg and not snowflake(reg["thread"]):
         raise Reject("malformed")
     if sealed is None or not 48 <= len(sealed) <= 48 + 1024:
         raise Reject("malformed")

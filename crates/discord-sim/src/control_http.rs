@@ -91,7 +91,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/guilds/{id}/everyone", put(set_everyone))
         .route("/_sim/guilds/{id}/locale", put(set_guild_locale))
         .route("/_sim/users/{id}/locale", put(set_user_locale))
+        .route("/_sim/guilds/{id}/forums", post(create_forum))
         .route("/_sim/channels/{id}/threads", post(create_thread))
+        .route("/_sim/channels/{id}/posts", post(create_forum_post))
+        .route("/_sim/channels/{id}/thread-state", put(set_thread_state))
         .route("/_sim/channels/{id}/overwrites", put(set_overwrite))
         .route(
             "/_sim/channels/{id}/messages",
@@ -155,7 +158,43 @@ async fn create_thread(
     Path(parent): Path<u64>,
     Json(body): Json<Value>,
 ) -> Answer {
-    id(sim.create_thread(parent, text(&body, "name")?)?)
+    let name = text(&body, "name")?;
+    if body["private"].as_bool() == Some(true) {
+        id(sim.create_private_thread(parent, name)?)
+    } else {
+        id(sim.create_thread(parent, name)?)
+    }
+}
+
+async fn create_forum(
+    State(sim): State<SimHandle>,
+    Path(guild): Path<u64>,
+    Json(body): Json<Value>,
+) -> Answer {
+    id(sim.create_forum(guild, text(&body, "name")?)?)
+}
+
+async fn create_forum_post(
+    State(sim): State<SimHandle>,
+    Path(forum): Path<u64>,
+    Json(body): Json<Value>,
+) -> Answer {
+    id(sim.create_forum_post(
+        forum,
+        field(&body, "user_id")?,
+        text(&body, "name")?,
+        text(&body, "content")?,
+    )?)
+}
+
+async fn set_thread_state(
+    State(sim): State<SimHandle>,
+    Path(thread): Path<u64>,
+    Json(body): Json<Value>,
+) -> Answer {
+    let flag = |key: &str| body[key].as_bool().unwrap_or(false);
+    sim.set_thread_state(thread, flag("archived"), flag("locked"))?;
+    done()
 }
 
 async fn create_role(

@@ -57,6 +57,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, 10003, "Unknown Channel")
     }
 
+    /// An archived thread that the caller may not reopen (it is locked).
+    pub(crate) fn thread_archived() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            50083,
+            "Operation cannot be performed on an archived thread",
+        )
+    }
+
     pub(crate) fn unknown_guild() -> Self {
         Self::new(StatusCode::NOT_FOUND, 10004, "Unknown Guild")
     }

@@ -69,9 +69,10 @@ pub use permissions::{
 };
 pub use ratelimit::{Limit, RateLimitConfig, RouteLimit};
 pub use world::{
-    App, Attachment, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, ClientId,
-    ClientStats, Command, FaultAction, Guild, Handshake, Interaction, InteractionResponse, Member,
-    Message, Overwrite, RecordedCall, Role, User, Webhook,
+    App, Attachment, CHANNEL_DM, CHANNEL_GUILD_FORUM, CHANNEL_GUILD_TEXT, CHANNEL_PRIVATE_THREAD,
+    CHANNEL_PUBLIC_THREAD, Channel, ClientId, ClientStats, Command, FaultAction, Guild, Handshake,
+    Interaction, InteractionResponse, Member, Message, Overwrite, RecordedCall, Role, User,
+    Webhook,
 };
 
 /// A running simulator. Dropping it stops the server.

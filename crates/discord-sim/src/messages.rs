@@ -41,6 +41,16 @@ pub(crate) fn create(
     extra: Extra,
 ) -> Result<u64, ApiError> {
     let channel = world.channel(channel_id)?.clone();
+    if channel.archived {
+        // Posting reopens an archived thread, as Discord does for members, bots and webhooks
+        // alike; a locked one stays shut.
+        if channel.locked {
+            return Err(ApiError::thread_archived());
+        }
+        if let Some(thread) = world.channels.get_mut(&channel_id) {
+            thread.archived = false;
+        }
+    }
     let id = world.next_id();
     let attachments = input.store_uploads(world, channel_id);
     let mut kind = extra.kind;
@@ -178,6 +188,10 @@ pub(crate) fn edit(
         .filter(|m| !m.deleted)
         .cloned()
         .ok_or_else(ApiError::unknown_message)?;
+    // Discord changes no message of an archived thread, locked or not, until it is reopened.
+    if world.channel(message.channel_id)?.archived {
+        return Err(ApiError::thread_archived());
+    }
     if let Some(content) = input.payload.get("content") {
         message.content = content.as_str().unwrap_or_default().to_owned();
     }

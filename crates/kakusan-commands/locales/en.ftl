@@ -27,6 +27,8 @@ reason-payload-unreadable = the job's payload is unreadable: { $detail }
 reason-copy-deleted = the copy was deleted at the destination
 reason-destination-broken = the destination is broken: { $detail }
 reason-stopped = you stopped this destination
+reason-thread-deleted = the thread or forum post was deleted
+reason-thread-locked = the thread or forum post is archived and locked; a moderator there must reopen it
 reason-peer-refused = its webhook refused us ({ $status })
 reason-failed = failed
 
@@ -210,6 +212,10 @@ botcom-mutual = { $name } is a mutual peer; our times were sent to it.
 ## Leaving (/forget-me)
 
 ## Threads and forum posts as times
+
+thread-times-registered = Since this is a thread, relays reach it through a webhook in { $parent }; if the thread is archived, the next relay reopens it (unless it is locked).
+thread-webhooks-full = { $parent }, the channel this thread belongs to, already has the 15 webhooks Discord allows, so I cannot make one for your times here; ask an admin to delete unused webhooks there.
+thread-webhook-refused = I cannot create a webhook for this thread: give me View Channel and Manage Webhooks in { $parent }, the channel it belongs to, then run /regtimes again.
 
 ## Blocks (/block, /unblock)
 

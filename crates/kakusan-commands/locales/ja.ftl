@@ -24,6 +24,8 @@ reason-payload-unreadable = 送信内容を読み取れません: { $detail }
 reason-copy-deleted = 配信先でコピーが削除されました
 reason-destination-broken = 配信先が利用できません: { $detail }
 reason-stopped = あなたがこの配信先を停止しました
+reason-thread-deleted = スレッドまたはフォーラム投稿が削除されました
+reason-thread-locked = スレッドまたはフォーラム投稿がアーカイブされロックされています。そのサーバーのモデレーターに再開してもらってください
 reason-peer-refused = 相手のウェブフックに拒否されました ({ $status })
 reason-failed = 失敗しました
 
@@ -192,5 +194,9 @@ botcom-mutual = { $name } と相互連携になりました。こちらの times
 ## Leaving (/forget-me)
 
 ## Threads and forum posts as times
+
+thread-times-registered = スレッドのため、{ $parent } のウェブフックから投稿されます。アーカイブされても、ロックされていなければ次の投稿で再開されます。
+thread-webhooks-full = このスレッドの親チャンネル { $parent } には、Discord の上限である 15 個のウェブフックがすでにあるため、タイムズ用のウェブフックを作成できません。不要なウェブフックを管理者に削除してもらってください。
+thread-webhook-refused = このスレッド用のウェブフックを作成できません。親チャンネル { $parent } で「チャンネルを見る」と「ウェブフックの管理」の権限を付与してから、もう一度 /regtimes を実行してください。
 
 ## Blocks (/block, /unblock)

@@ -36,6 +36,9 @@ pub(crate) struct Ctx {
     pub(crate) token: String,
     pub(crate) guild_id: Id<GuildMarker>,
     pub(crate) channel_id: Id<ChannelMarker>,
+    /// When the command was run in a thread or forum post, the channel it belongs to: the one
+    /// that can hold a webhook for it.
+    pub(crate) thread_parent: Option<Id<ChannelMarker>>,
     pub(crate) user_id: Id<UserMarker>,
     /// The member's name in this guild: nickname, else global name, else user name.
     pub(crate) display_name: String,
@@ -59,6 +62,11 @@ impl Ctx {
             token: interaction.token.clone(),
             guild_id: interaction.guild_id?,
             channel_id: interaction.channel.as_ref().map(|c| c.id)?,
+            thread_parent: interaction
+                .channel
+                .as_ref()
+                .filter(|c| c.kind.is_thread())
+                .and_then(|c| c.parent_id),
             user_id: user.id,
             display_name,
             avatar_url,
@@ -84,7 +92,13 @@ impl Ctx {
     /// Attach Files for a file). Discord resolves the member's permissions in the channel,
     /// overwrites included, and sends them with the interaction.
     pub(crate) fn require_posting(&self, with_file: bool) -> Outcome<()> {
-        let mut needed = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES;
+        // In a thread or forum post Discord asks for Send Messages in Threads instead.
+        let send = if self.thread_parent.is_some() {
+            Permissions::SEND_MESSAGES_IN_THREADS
+        } else {
+            Permissions::SEND_MESSAGES
+        };
+        let mut needed = Permissions::VIEW_CHANNEL | send;
         if with_file {
             needed |= Permissions::ATTACH_FILES;
         }
@@ -94,11 +108,7 @@ impl Ctx {
             return Ok(());
         }
         Err(HandlerError::refused(
-            if with_file
-                && self
-                    .permissions
-                    .contains(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES)
-            {
+            if with_file && self.permissions.contains(Permissions::VIEW_CHANNEL | send) {
                 crate::tr!(self.lang, "no-attach-permission")
             } else {
                 crate::tr!(self.lang, "no-send-permission")

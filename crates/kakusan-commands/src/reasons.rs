@@ -87,6 +87,16 @@ const KNOWN: &[(&str, &str, Rest)] = &[
         Rest::Nothing,
     ),
     (
+        "the thread or forum post was deleted",
+        "reason-thread-deleted",
+        Rest::Nothing,
+    ),
+    (
+        "the thread or forum post is archived and locked",
+        "reason-thread-locked",
+        Rest::Nothing,
+    ),
+    (
         "its webhook refused us (",
         "reason-peer-refused",
         Rest::Status,

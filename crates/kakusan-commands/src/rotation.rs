@@ -68,7 +68,7 @@ impl Rotations {
         let mut rotated = Rotated::default();
         let local = Local::load(server);
         for pending in times::pending_rotations(&self.ctx.pool, guild).await? {
-            let Some((id, token)) = self.new_webhook(pending.channel_id).await else {
+            let Some((id, token)) = self.new_webhook(pending.webhook_channel_id()).await else {
                 rotated.failed += 1;
                 continue;
             };

@@ -15,6 +15,7 @@ use crate::federation::{Outbound, registration};
 use crate::i18n::Lang;
 use crate::interaction::{Ctx, Reply};
 use crate::reasons::reason;
+use twilight_model::id::Id;
 
 /// The members' times commands.
 pub(crate) struct TimesCommands {
@@ -37,7 +38,10 @@ impl TimesCommands {
                 "regtimes-mirror-unavailable"
             )));
         }
-        if ctx.channel_id.get() == local.server.botcom_channel_id {
+        // A thread's webhook is its parent's and can post in the parent too: a thread of the
+        // bot-com channel would hand peers a webhook into it.
+        let botcom = local.server.botcom_channel_id;
+        if ctx.channel_id.get() == botcom || ctx.thread_parent.map(Id::get) == Some(botcom) {
             return Ok(Reply::text(crate::tr!(ctx.lang, "regtimes-botcom")));
         }
         // Checked before a webhook is made, so the common refusals leave nothing behind.
@@ -53,13 +57,24 @@ impl TimesCommands {
                 channel = existing.channel_id
             )));
         }
+        // Discord gives threads and forum posts no webhooks: a thread's is its parent's, and
+        // every call through it names the thread.
         let webhook = match self
             .ctx
             .http
-            .create_webhook(ctx.channel_id, WEBHOOK_NAME)
+            .create_webhook(ctx.thread_parent.unwrap_or(ctx.channel_id), WEBHOOK_NAME)
             .await
         {
             Ok(response) => response.model().await?,
+            Err(error) if discord_code(&error).is_some() && ctx.thread_parent.is_some() => {
+                // Every times in a thread has its own webhook in the parent, where Discord
+                // allows 15 (30007): a busy forum fills up.
+                return Ok(Reply::text(if discord_code(&error) == Some(MAX_WEBHOOKS) {
+                    crate::tr!(ctx.lang, "thread-webhooks-full", parent = channel_of(ctx))
+                } else {
+                    crate::tr!(ctx.lang, "thread-webhook-refused", parent = channel_of(ctx))
+                }));
+            }
             Err(error) if discord_code(&error).is_some() => {
                 return Ok(Reply::text(crate::tr!(ctx.lang, "regtimes-no-webhook")));
             }
@@ -80,6 +95,7 @@ impl TimesCommands {
                     member_id: ctx.user(),
                     member_name: &ctx.display_name,
                     channel_id: ctx.channel_id.get(),
+                    parent_channel_id: ctx.thread_parent.map(Id::get),
                     webhook_id: webhook.id.get(),
                     webhook_token: &token,
                     mirror,
@@ -136,7 +152,15 @@ impl TimesCommands {
         } else {
             crate::tr!(ctx.lang, "regtimes-use-here")
         };
-        Ok(Reply::text(ctx.lang.join(&[done, after])))
+        let mut parts = vec![done, after];
+        if ctx.thread_parent.is_some() {
+            parts.push(crate::tr!(
+                ctx.lang,
+                "thread-times-registered",
+                parent = channel_of(ctx)
+            ));
+        }
+        Ok(Reply::text(ctx.lang.join(&parts)))
     }
 
     /// `/regtimes` again in the member's own times channel: its options change in place; the
@@ -291,6 +315,16 @@ impl TimesCommands {
             crate::tr!(ctx.lang, "destination-started", server = server)
         }))
     }
+}
+
+/// Discord's JSON error code for a channel that already has its 15 webhooks.
+const MAX_WEBHOOKS: u64 = 30007;
+
+/// The parent channel of the thread the command was run in, as a mention for a sentence.
+fn channel_of(ctx: &Ctx) -> String {
+    ctx.thread_parent
+        .map(|parent| format!("<#{parent}>"))
+        .unwrap_or_default()
 }
 
 /// A times' or destination's state, its stored reason in the member's language.

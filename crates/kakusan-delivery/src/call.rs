@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use kakusan_storage::outbox::{ClaimedDestination, ClaimedJob, Endpoint, Job, Operation};
+use kakusan_storage::outbox::{ClaimedDestination, ClaimedJob, Endpoint, Job, Operation, Webhook};
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
-use twilight_model::id::marker::{ChannelMarker, WebhookMarker};
+use twilight_model::id::marker::ChannelMarker;
 
 use crate::classify::Failure;
 use crate::download::Downloads;
@@ -108,7 +108,6 @@ impl Caller {
                 ..
             } => {
                 let payload: SendPayload = parse_payload(job)?;
-                let webhook = (stored_id(webhook.id)?, webhook.token.expose());
                 self.send(job.lane, webhook, &payload).await?;
                 Ok(Done::Delivered)
             }
@@ -143,10 +142,9 @@ impl Caller {
                 "the destination is broken: {reason}"
             )));
         }
-        let webhook = (
-            stored_id(destination.webhook.id)?,
-            destination.webhook.token.expose(),
-        );
+        let webhook = &destination.webhook;
+        let (webhook_id, token) = (stored_id(webhook.id)?, webhook.token.expose());
+        let thread = webhook.thread_id.map(stored_id).transpose()?;
         let source = job.source_message_id.unwrap_or_default();
         match job.operation {
             Operation::Send => {
@@ -165,14 +163,17 @@ impl Caller {
                 };
                 let payload: EditPayload = parse_payload(job)?;
                 let mentions = AllowedMentions::default();
-                let result = self
+                let mut request = self
                     .http
-                    .update_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
+                    .update_webhook_message(webhook_id, token, stored_id(copy)?)
                     .content(Some(&payload.content))
-                    .allowed_mentions(Some(&mentions))
-                    .await;
+                    .allowed_mentions(Some(&mentions));
+                if let Some(thread) = thread {
+                    request = request.thread_id(thread);
+                }
+                let result = request.await;
                 count_call(&result);
-                match result.map_err(|error| Failure::of(&error)) {
+                match result.map_err(|error| Failure::of_edit(&error)) {
                     Ok(response) => {
                         self.pacing.learn(job.lane, response.headers());
                         Ok(Done::Delivered)
@@ -189,10 +190,13 @@ impl Caller {
                 let Some(copy) = destination.copy_message_id else {
                     return Ok(Done::Gone);
                 };
-                let result = self
-                    .http
-                    .delete_webhook_message(webhook.0, webhook.1, stored_id(copy)?)
-                    .await;
+                let mut request =
+                    self.http
+                        .delete_webhook_message(webhook_id, token, stored_id(copy)?);
+                if let Some(thread) = thread {
+                    request = request.thread_id(thread);
+                }
+                let result = request.await;
                 count_call(&result);
                 if let Ok(response) = &result {
                     self.pacing.learn(job.lane, response.headers());
@@ -242,21 +246,27 @@ impl Caller {
         Ok(())
     }
 
-    /// Executes the webhook with a copy of the member's message; returns the copy's id.
+    /// Executes the webhook with a copy of the member's message, in its thread if it has one;
+    /// returns the copy's id.
     async fn send(
         &self,
         lane: u64,
-        (webhook_id, token): (Id<WebhookMarker>, &str),
+        webhook: &Webhook,
         payload: &SendPayload,
     ) -> Result<u64, Failure> {
+        let webhook_id = stored_id(webhook.id)?;
+        let thread = webhook.thread_id.map(stored_id).transpose()?;
         let (content, files) = self.downloads.files(payload).await;
         let mentions = AllowedMentions::default();
         let mut request = self
             .http
-            .execute_webhook(webhook_id, token)
+            .execute_webhook(webhook_id, webhook.token.expose())
             .username(&payload.username)
             .allowed_mentions(Some(&mentions))
             .attachments(&files);
+        if let Some(thread) = thread {
+            request = request.thread_id(thread);
+        }
         if !content.is_empty() {
             request = request.content(&content);
         }

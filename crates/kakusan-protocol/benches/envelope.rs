@@ -70,6 +70,7 @@ fn main() {
             member: Snowflake::new(400_000_000_000_000_000 + u64::from(i)).unwrap(),
             name: DisplayName::parse("みどり").unwrap(),
             channel: Snowflake::new(900_000_000_000_000_001).unwrap(),
+            thread: None,
             hook,
         };
         let envelope = Envelope::new(

@@ -258,8 +258,13 @@ pub struct Registration {
     pub member: Snowflake,
     /// The member's display name at the sender.
     pub name: DisplayName,
-    /// The times channel's id at the sender.
+    /// The times channel's id at the sender: the channel that holds the webhook.
     pub channel: Snowflake,
+    /// The thread or forum post in `channel` that is the times, if it is one: every call
+    /// through the webhook names it (Discord's `thread_id`). Absent on the wire when `None`,
+    /// so a registration without a thread reads as it always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Snowflake>,
     /// The times channel's webhook URL, sealed to the receiver.
     pub hook: SealedSecret,
 }

@@ -98,6 +98,7 @@ mod tests {
                 member_id: member,
                 member_name: "Taro",
                 channel_id: member,
+                thread_id: None,
                 webhook_id: member,
                 webhook_token: &token,
             };
@@ -153,6 +154,7 @@ mod tests {
             member_id: 7,
             member_name: "Taro",
             channel_id: 7,
+            thread_id: None,
             webhook_id: 7,
             webhook_token: &SecretString::new("tok"),
         };

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-use crate::ids::sf;
+use crate::ids::{OptionalId, sf};
 use crate::{SecretString, StorageError};
 
 /// A destination as stored, with the name of the peer it belongs to.
@@ -20,9 +20,13 @@ pub struct Destination {
     pub member_id: u64,
     /// The member's display name at the peer.
     pub member_name: String,
-    /// The times channel at the peer.
+    /// The times channel at the peer (for a thread, the channel holding its webhook).
     #[sqlx(try_from = "i64")]
     pub channel_id: u64,
+    /// The thread or forum post the times is, if it is one: every call through the webhook
+    /// names it (`thread_id`).
+    #[sqlx(try_from = "OptionalId")]
+    pub thread_id: Option<u64>,
     /// The webhook in that channel, opened from the sealed announcement.
     #[sqlx(try_from = "i64")]
     pub webhook_id: u64,
@@ -48,8 +52,10 @@ pub struct Announced<'a> {
     pub member_id: u64,
     /// The member's display name at the peer.
     pub member_name: &'a str,
-    /// The times channel.
+    /// The times channel (for a thread, the channel holding the webhook).
     pub channel_id: u64,
+    /// The thread or forum post the times is, if it is one.
+    pub thread_id: Option<u64>,
     /// Its webhook.
     pub webhook_id: u64,
     /// The webhook's token.
@@ -70,11 +76,12 @@ pub async fn announce(
 ) -> Result<i64, StorageError> {
     let result = sqlx::query_scalar(
         "INSERT INTO destinations (peer_id, member_id, member_name, channel_id, webhook_id,
-                                   webhook_token, sync_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                                   webhook_token, sync_id, thread_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (peer_id, member_id) DO UPDATE SET
              member_name = EXCLUDED.member_name,
              channel_id = EXCLUDED.channel_id,
+             thread_id = EXCLUDED.thread_id,
              webhook_id = EXCLUDED.webhook_id,
              webhook_token = EXCLUDED.webhook_token,
              sync_id = EXCLUDED.sync_id,
@@ -90,6 +97,7 @@ pub async fn announce(
     .bind(sf(times.webhook_id)?)
     .bind(times.webhook_token.expose())
     .bind(sync_id)
+    .bind(times.thread_id.map(sf).transpose()?)
     .fetch_one(executor)
     .await;
     match result {
@@ -235,6 +243,7 @@ mod tests {
             member_id,
             member_name: "Taro",
             channel_id: member_id * 10,
+            thread_id: None,
             webhook_id: member_id * 100,
             webhook_token: token,
         }

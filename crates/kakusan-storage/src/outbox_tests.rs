@@ -30,6 +30,7 @@ async fn world(pool: PgPool) -> World {
             member_id: 7,
             member_name: "Taro",
             channel_id: webhook + 1,
+            thread_id: None,
             webhook_id: webhook,
             webhook_token: &token,
         };
@@ -357,6 +358,7 @@ async fn origin_jobs_target_a_times_or_a_channel_and_go_with_their_times(pool: P
             member_id: 7,
             member_name: "Taro",
             channel_id: 900,
+            parent_channel_id: None,
             webhook_id: 901,
             webhook_token: &SecretString::new("tok"),
             mirror: false,

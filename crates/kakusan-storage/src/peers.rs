@@ -541,6 +541,7 @@ mod tests {
             member_id: 7,
             member_name: "Taro",
             channel_id: 70,
+            thread_id: None,
             webhook_id: 700,
             webhook_token: &token,
         };

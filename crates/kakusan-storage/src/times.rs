@@ -19,10 +19,12 @@ pub struct Times {
     pub member_id: u64,
     /// The member's display name when they registered it, for announcements.
     pub member_name: String,
-    /// The channel.
+    /// The channel: the times itself, also when it is a thread or forum post (message events
+    /// there carry the thread's id as their channel).
     #[sqlx(try_from = "i64")]
     pub channel_id: u64,
-    /// The webhook kakusan created in the channel; peers post relays through it.
+    /// The webhook kakusan created for it, in the channel or, for a thread, in its parent;
+    /// peers post relays through it.
     #[sqlx(try_from = "i64")]
     pub webhook_id: u64,
     /// Its token.
@@ -42,6 +44,23 @@ pub struct Times {
     pub read_until: Option<u64>,
     /// Whether its webhook is to be replaced: a peer that held it was removed.
     pub rotation_pending: bool,
+    /// For a times that is a thread or forum post, the channel it belongs to: Discord gives
+    /// threads no webhooks, so the webhook lives there and every call names the thread.
+    #[sqlx(try_from = "OptionalId")]
+    pub parent_channel_id: Option<u64>,
+}
+
+impl Times {
+    /// The thread every call through the webhook names (`thread_id`), for a times that is a
+    /// thread or forum post.
+    pub fn thread_id(&self) -> Option<u64> {
+        self.parent_channel_id.map(|_| self.channel_id)
+    }
+
+    /// The channel that holds (or is to hold) the times' webhook.
+    pub fn webhook_channel_id(&self) -> u64 {
+        self.parent_channel_id.unwrap_or(self.channel_id)
+    }
 }
 
 /// What `/regtimes` stores.
@@ -53,9 +72,11 @@ pub struct NewTimes<'a> {
     pub member_id: u64,
     /// The member's display name.
     pub member_name: &'a str,
-    /// The channel.
+    /// The channel (the thread, for a times in a thread or forum post).
     pub channel_id: u64,
-    /// The webhook just created in it.
+    /// For a thread or forum post, the channel it belongs to, where the webhook was created.
+    pub parent_channel_id: Option<u64>,
+    /// The webhook just created for it.
     pub webhook_id: u64,
     /// Its token.
     pub webhook_token: &'a SecretString,
@@ -72,8 +93,8 @@ pub async fn register_times(
 ) -> Result<Times, StorageError> {
     Ok(sqlx::query_as::<_, Times>(
         "INSERT INTO times (server_guild_id, member_id, member_name, channel_id, webhook_id,
-                            webhook_token, mirror, read_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $5)
+                            webhook_token, mirror, read_until, parent_channel_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $8)
          RETURNING *",
     )
     .bind(sf(times.server_guild_id)?)
@@ -83,6 +104,7 @@ pub async fn register_times(
     .bind(sf(times.webhook_id)?)
     .bind(times.webhook_token.expose())
     .bind(times.mirror)
+    .bind(times.parent_channel_id.map(sf).transpose()?)
     .fetch_one(executor)
     .await?)
 }
@@ -289,6 +311,7 @@ mod tests {
             member_id,
             member_name: "Hanako",
             channel_id,
+            parent_channel_id: None,
             webhook_id: channel_id + 1000,
             webhook_token: token,
             mirror: false,
@@ -393,5 +416,32 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(missing, StorageError::NotFound("times")));
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_times_in_a_thread_keeps_its_webhook_in_the_parent(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let token = SecretString::new("tok");
+        let plain = register_times(&pool, &new_times(&token, 7, 70))
+            .await
+            .unwrap();
+        assert_eq!((plain.thread_id(), plain.webhook_channel_id()), (None, 70));
+        let thread = register_times(
+            &pool,
+            &NewTimes {
+                parent_channel_id: Some(70),
+                ..new_times(&token, 8, 75)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(thread.parent_channel_id, Some(70));
+        assert_eq!(
+            (thread.thread_id(), thread.webhook_channel_id()),
+            (Some(75), 70)
+        );
+        // Message events in the thread carry the thread's id: that is what finds it.
+        let found = times_in_channel(&pool, 75).await.unwrap().unwrap();
+        assert_eq!(found.id, thread.id);
     }
 }

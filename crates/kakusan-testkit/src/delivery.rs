@@ -136,6 +136,7 @@ impl World {
                     member_id: MEMBER,
                     member_name: "Hanako",
                     channel_id,
+                    thread_id: None,
                     webhook_id: webhook.id.get(),
                     webhook_token: &token,
                 },

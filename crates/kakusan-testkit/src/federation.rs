@@ -437,14 +437,7 @@ impl Federation {
     /// Waits until each side counts the other as a mutual peer.
     pub async fn wait_mutual(&self) {
         for side in [&self.alpha, &self.beta] {
-            eventually(PATIENCE, "the peers to be mutual", || async {
-                let mutual: i64 = sqlx::query_scalar("SELECT count(*) FROM peers WHERE mutual")
-                    .fetch_one(&side.pool)
-                    .await
-                    .unwrap();
-                (mutual == 1).then_some(())
-            })
-            .await;
+            wait_mutual_peers(side, 1).await;
         }
     }
 
@@ -508,6 +501,18 @@ impl Federation {
             .post_message(self.alpha.times, self.hanako, MessageDraft::text(text))
             .unwrap()
     }
+}
+
+/// Waits until `side`'s database holds `count` mutual peers (of all its servers together).
+pub async fn wait_mutual_peers(side: &Deployment, count: i64) {
+    eventually(PATIENCE, "the peers to be mutual", || async {
+        let mutual: i64 = sqlx::query_scalar("SELECT count(*) FROM peers WHERE mutual")
+            .fetch_one(&side.pool)
+            .await
+            .unwrap();
+        (mutual == count).then_some(())
+    })
+    .await;
 }
 
 /// How many destinations `side` knows.

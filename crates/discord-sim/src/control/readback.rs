@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::SimError;
-use crate::world::{ClientId, ClientStats, Command, Guild, Message, RecordedCall, Webhook};
+use crate::world::{
+    Channel, ClientId, ClientStats, Command, Guild, Message, RecordedCall, Webhook,
+};
 
 use super::SimHandle;
 
@@ -58,6 +60,11 @@ impl SimHandle {
             .filter(|m| m.channel_id == channel_id)
             .cloned()
             .collect()
+    }
+
+    /// One channel (or thread) as stored, with a thread's archived and locked state.
+    pub fn channel(&self, channel_id: u64) -> Option<Channel> {
+        self.shared.lock().channels.get(&channel_id).cloned()
     }
 
     /// One message by id.

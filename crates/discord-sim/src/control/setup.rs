@@ -9,8 +9,8 @@ use crate::gateway;
 use crate::messages;
 use crate::permissions;
 use crate::world::{
-    App, CHANNEL_DM, CHANNEL_GUILD_TEXT, CHANNEL_PUBLIC_THREAD, Channel, Guild, Member, Overwrite,
-    Role, User, now_rfc3339,
+    App, CHANNEL_DM, CHANNEL_GUILD_FORUM, CHANNEL_GUILD_TEXT, CHANNEL_PRIVATE_THREAD,
+    CHANNEL_PUBLIC_THREAD, Channel, Guild, Member, Overwrite, Role, User, now_rfc3339,
 };
 
 use super::SimHandle;
@@ -130,18 +130,78 @@ impl SimHandle {
         self.add_channel(Some(guild_id), CHANNEL_GUILD_TEXT, name, None, Vec::new())
     }
 
-    /// Creates a public thread under a text channel.
+    /// Creates a public thread under a text channel (or a post, without its first message,
+    /// in a forum channel).
     pub fn create_thread(&self, parent_id: u64, name: &str) -> Result<u64, SimError> {
-        let guild = self
-            .with_world(|w| w.channels.get(&parent_id).map(|c| c.guild_id))
+        self.add_thread(parent_id, CHANNEL_PUBLIC_THREAD, name)
+    }
+
+    /// Creates a private thread under a text channel. Thread membership is not simulated:
+    /// whoever sees the parent sees the thread.
+    pub fn create_private_thread(&self, parent_id: u64, name: &str) -> Result<u64, SimError> {
+        self.add_thread(parent_id, CHANNEL_PRIVATE_THREAD, name)
+    }
+
+    /// Creates a forum channel in a guild: it takes posts (threads), and no messages itself.
+    pub fn create_forum(&self, guild_id: u64, name: &str) -> Result<u64, SimError> {
+        self.add_channel(Some(guild_id), CHANNEL_GUILD_FORUM, name, None, Vec::new())
+    }
+
+    /// Creates a post in a forum channel as a member: a public thread whose first message is
+    /// the member's `content`, as Discord's client makes it.
+    pub fn create_forum_post(
+        &self,
+        forum_id: u64,
+        user_id: u64,
+        name: &str,
+        content: &str,
+    ) -> Result<u64, SimError> {
+        let kind = self.with_world(|w| w.channels.get(&forum_id).map(|c| c.kind));
+        if kind != Some(CHANNEL_GUILD_FORUM) {
+            return Err(SimError::Invalid(
+                "a forum post needs a forum channel".into(),
+            ));
+        }
+        let post = self.add_thread(forum_id, CHANNEL_PUBLIC_THREAD, name)?;
+        self.post_message(post, user_id, super::MessageDraft::text(content))?;
+        Ok(post)
+    }
+
+    /// Archives or reopens, locks or unlocks a thread (a moderator's or Discord's
+    /// auto-archive's doing). No THREAD_UPDATE is sent.
+    pub fn set_thread_state(
+        &self,
+        thread_id: u64,
+        archived: bool,
+        locked: bool,
+    ) -> Result<(), SimError> {
+        self.with_world(|world| {
+            let thread = world
+                .channels
+                .get_mut(&thread_id)
+                .filter(|c| c.is_thread())
+                .ok_or(SimError::Unknown("thread"))?;
+            thread.archived = archived;
+            thread.locked = locked;
+            Ok(())
+        })
+    }
+
+    fn add_thread(&self, parent_id: u64, kind: u8, name: &str) -> Result<u64, SimError> {
+        let parent = self
+            .with_world(|w| w.channels.get(&parent_id).map(|c| (c.guild_id, c.kind)))
             .ok_or(SimError::Unknown("channel"))?;
-        self.add_channel(
-            guild,
-            CHANNEL_PUBLIC_THREAD,
-            name,
-            Some(parent_id),
-            Vec::new(),
-        )
+        let (guild, parent_kind) = parent;
+        let allowed = match kind {
+            CHANNEL_PRIVATE_THREAD => parent_kind == CHANNEL_GUILD_TEXT,
+            _ => matches!(parent_kind, CHANNEL_GUILD_TEXT | 5 | CHANNEL_GUILD_FORUM),
+        };
+        if !allowed {
+            return Err(SimError::Invalid(
+                "threads belong to text, announcement or forum channels".into(),
+            ));
+        }
+        self.add_channel(guild, kind, name, Some(parent_id), Vec::new())
     }
 
     /// Creates a DM channel between a user and an application's bot.
@@ -183,6 +243,8 @@ impl SimHandle {
                     position,
                     overwrites: Vec::new(),
                     recipients,
+                    archived: false,
+                    locked: false,
                 },
             );
             gateway::dispatch_channel_create(world, id);

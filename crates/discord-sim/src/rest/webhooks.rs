@@ -91,6 +91,12 @@ pub(crate) async fn execute(
                     return Err(ApiError::unknown_channel());
                 }
                 channel_id = thread_id;
+            } else if world.channel(channel_id)?.kind == crate::world::CHANNEL_GUILD_FORUM {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    220001,
+                    "Webhooks posted to forum channels must have a thread_name or thread_id",
+                ));
             }
             let author = Author::Webhook {
                 id: webhook.id,
@@ -195,12 +201,19 @@ fn target_message(
         }
         Hook::Channel(webhook) => {
             let id = snowflake(message_id).map_err(|_| ApiError::unknown_message())?;
-            let thread = thread_id.and_then(|t| t.parse::<u64>().ok());
+            // A message in a thread is found only with its `thread_id`, as on Discord: without
+            // one the webhook's own channel is searched.
+            let channel = match thread_id {
+                Some(thread) => thread
+                    .parse::<u64>()
+                    .map_err(|_| ApiError::unknown_channel())?,
+                None => webhook.channel_id,
+            };
             world
                 .messages
                 .get(&id)
                 .filter(|m| !m.deleted && m.webhook_id == Some(webhook.id))
-                .filter(|m| thread.is_none_or(|t| m.channel_id == t))
+                .filter(|m| m.channel_id == channel)
                 .map(|m| m.id)
                 .ok_or_else(ApiError::unknown_message)
         }
@@ -266,7 +279,10 @@ pub(crate) async fn create_webhook(
     let app = world.apps[&app_id].clone();
     let channel = world.channel(channel_id)?.clone();
     world.require_channel_permissions(channel_id, app.bot_user_id, MANAGE_WEBHOOKS)?;
-    if channel.kind != crate::world::CHANNEL_GUILD_TEXT && channel.kind != 5 {
+    if !matches!(
+        channel.kind,
+        crate::world::CHANNEL_GUILD_TEXT | 5 | crate::world::CHANNEL_GUILD_FORUM
+    ) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             50024,

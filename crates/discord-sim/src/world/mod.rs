@@ -30,8 +30,12 @@ pub(crate) use input::{MessageInput, Upload, store_file};
 pub const CHANNEL_GUILD_TEXT: u8 = 0;
 /// Channel type of a direct message.
 pub const CHANNEL_DM: u8 = 1;
-/// Channel type of a public thread.
+/// Channel type of a public thread (also a forum post, whose parent is a forum channel).
 pub const CHANNEL_PUBLIC_THREAD: u8 = 11;
+/// Channel type of a private thread.
+pub const CHANNEL_PRIVATE_THREAD: u8 = 12;
+/// Channel type of a forum channel: it holds posts (threads) and no messages of its own.
+pub const CHANNEL_GUILD_FORUM: u8 = 15;
 
 /// Message flag: only the invoking user sees the message.
 pub(crate) const FLAG_EPHEMERAL: u64 = 1 << 6;
@@ -148,6 +152,11 @@ pub struct Channel {
     pub overwrites: Vec<Overwrite>,
     /// DM recipients.
     pub recipients: Vec<u64>,
+    /// For a thread: archived. A post (a member's, a bot's or a webhook's) reopens it, unless
+    /// it is also locked.
+    pub archived: bool,
+    /// For a thread: locked. While archived, nothing can be posted in it (50083).
+    pub locked: bool,
 }
 
 impl Channel {
@@ -688,8 +697,8 @@ impl World {
         }
         if channel.is_thread() {
             value["thread_metadata"] = json!({
-                "archived": false, "auto_archive_duration": 1440,
-                "archive_timestamp": id_time(channel.id), "locked": false,
+                "archived": channel.archived, "auto_archive_duration": 1440,
+                "archive_timestamp": id_time(channel.id), "locked": channel.locked,
             });
             value["member_count"] = json!(1);
             value["message_count"] = json!(0);
@@ -1069,6 +1078,8 @@ mod tests {
                 deny: 0,
             }],
             recipients,
+            archived: false,
+            locked: false,
         };
         world.channels.insert(
             200,

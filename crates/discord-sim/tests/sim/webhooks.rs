@@ -2,11 +2,42 @@
 //! delete their messages, attachments, threads, and a webhook deleted behind the bot's back.
 
 use twilight_gateway::Event;
+use twilight_model::channel::Webhook;
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::http::attachment::Attachment;
 use twilight_model::id::Id;
 
 use crate::common::*;
+
+/// Executes `webhook` with `content` into `thread` and returns the message.
+async fn post_in_thread(
+    client: &twilight_http::Client,
+    webhook: &Webhook,
+    thread: u64,
+    content: &str,
+) -> twilight_model::channel::Message {
+    client
+        .execute_webhook(webhook.id, webhook.token.as_deref().unwrap())
+        .content(content)
+        .thread_id(Id::new(thread))
+        .wait()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap()
+}
+
+/// A webhook the app makes in `channel`, with its token.
+async fn relay_webhook(client: &twilight_http::Client, channel: u64) -> Webhook {
+    client
+        .create_webhook(Id::new(channel), "relay")
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn create_execute_edit_and_delete_a_webhook_message() {
@@ -92,13 +123,7 @@ async fn create_execute_edit_and_delete_a_webhook_message() {
 async fn execute_without_wait_returns_no_content_and_still_posts() {
     let f = fixture().await;
     let client = http(&f.sim, &f.app.token);
-    let webhook = client
-        .create_webhook(Id::new(f.channel), "relay")
-        .await
-        .unwrap()
-        .model()
-        .await
-        .unwrap();
+    let webhook = relay_webhook(&client, f.channel).await;
     let response = client
         .execute_webhook(webhook.id, webhook.token.as_deref().unwrap())
         .content("fire and forget")
@@ -118,13 +143,7 @@ async fn execute_without_wait_returns_no_content_and_still_posts() {
 async fn files_are_uploaded_as_multipart_and_served() {
     let f = fixture().await;
     let client = http(&f.sim, &f.app.token);
-    let webhook = client
-        .create_webhook(Id::new(f.channel), "relay")
-        .await
-        .unwrap()
-        .model()
-        .await
-        .unwrap();
+    let webhook = relay_webhook(&client, f.channel).await;
     let files = [Attachment::from_bytes(
         "photo.png".into(),
         vec![1, 2, 3, 4],
@@ -169,23 +188,8 @@ async fn thread_id_posts_into_a_thread_of_the_webhook_channel() {
     let f = fixture().await;
     let thread = f.sim.create_thread(f.channel, "log").unwrap();
     let client = http(&f.sim, &f.app.token);
-    let webhook = client
-        .create_webhook(Id::new(f.channel), "relay")
-        .await
-        .unwrap()
-        .model()
-        .await
-        .unwrap();
-    let message = client
-        .execute_webhook(webhook.id, webhook.token.as_deref().unwrap())
-        .content("in the thread")
-        .thread_id(Id::new(thread))
-        .wait()
-        .await
-        .unwrap()
-        .model()
-        .await
-        .unwrap();
+    let webhook = relay_webhook(&client, f.channel).await;
+    let message = post_in_thread(&client, &webhook, thread, "in the thread").await;
     assert_eq!(message.channel_id, Id::new(thread));
     let other = f.sim.create_channel(f.guild, "elsewhere").unwrap();
     let error = client
@@ -202,13 +206,7 @@ async fn thread_id_posts_into_a_thread_of_the_webhook_channel() {
 async fn a_webhook_deleted_behind_the_bots_back_is_unknown() {
     let f = fixture().await;
     let client = http(&f.sim, &f.app.token);
-    let webhook = client
-        .create_webhook(Id::new(f.channel), "relay")
-        .await
-        .unwrap()
-        .model()
-        .await
-        .unwrap();
+    let webhook = relay_webhook(&client, f.channel).await;
     assert!(f.sim.delete_webhook(webhook.id.get()));
     let error = client
         .execute_webhook(webhook.id, webhook.token.as_deref().unwrap())
@@ -223,13 +221,7 @@ async fn a_webhook_deleted_behind_the_bots_back_is_unknown() {
 async fn webhooks_can_be_listed_fetched_and_deleted() {
     let f = fixture().await;
     let client = http(&f.sim, &f.app.token);
-    let webhook = client
-        .create_webhook(Id::new(f.channel), "relay")
-        .await
-        .unwrap()
-        .model()
-        .await
-        .unwrap();
+    let webhook = relay_webhook(&client, f.channel).await;
     let listed = client
         .channel_webhooks(Id::new(f.channel))
         .await
@@ -257,4 +249,128 @@ async fn webhooks_can_be_listed_fetched_and_deleted() {
     assert_eq!(by_token.id, webhook.id);
     client.delete_webhook(webhook.id).await.unwrap();
     assert!(f.sim.webhooks(f.channel).is_empty());
+}
+
+#[tokio::test]
+async fn a_webhook_message_in_a_thread_is_edited_and_deleted_only_with_its_thread_id() {
+    let f = fixture().await;
+    let thread = f.sim.create_thread(f.channel, "log").unwrap();
+    let client = http(&f.sim, &f.app.token);
+    let webhook = relay_webhook(&client, f.channel).await;
+    let token = webhook.token.as_deref().unwrap();
+    let message = post_in_thread(&client, &webhook, thread, "in the thread").await;
+    let without = client
+        .update_webhook_message(webhook.id, token, message.id)
+        .content(Some("edited"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        api_error(&without).1,
+        Some(10008),
+        "the channel is searched"
+    );
+    client
+        .update_webhook_message(webhook.id, token, message.id)
+        .content(Some("edited"))
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap();
+    assert_eq!(f.sim.message(message.id.get()).unwrap().content, "edited");
+    let without = client
+        .delete_webhook_message(webhook.id, token, message.id)
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&without).1, Some(10008));
+    client
+        .delete_webhook_message(webhook.id, token, message.id)
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap();
+    assert!(f.sim.message(message.id.get()).unwrap().deleted);
+}
+
+#[tokio::test]
+async fn a_post_reopens_an_archived_thread_but_an_edit_does_not_and_a_lock_keeps_it_shut() {
+    let f = fixture().await;
+    let thread = f.sim.create_thread(f.channel, "log").unwrap();
+    let client = http(&f.sim, &f.app.token);
+    let webhook = relay_webhook(&client, f.channel).await;
+    let token = webhook.token.as_deref().unwrap();
+    let archived = |thread: u64| f.sim.channel(thread).unwrap().archived;
+    f.sim.set_thread_state(thread, true, false).unwrap();
+    let message = post_in_thread(&client, &webhook, thread, "wake up").await;
+    assert!(!archived(thread), "the post reopened it");
+    let shown = client
+        .channel(Id::new(thread))
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(shown.thread_metadata.map(|m| m.archived), Some(false));
+    f.sim.set_thread_state(thread, true, false).unwrap();
+    let error = client
+        .update_webhook_message(webhook.id, token, message.id)
+        .content(Some("changed"))
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (400, Some(50083)));
+    assert!(archived(thread), "an edit reopens nothing");
+    client
+        .delete_webhook_message(webhook.id, token, message.id)
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap();
+
+    f.sim.set_thread_state(thread, true, true).unwrap();
+    let error = client
+        .execute_webhook(webhook.id, token)
+        .content("let me in")
+        .thread_id(Id::new(thread))
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (400, Some(50083)));
+    assert!(archived(thread), "a locked thread stays archived");
+    let error = f
+        .sim
+        .post_message(
+            thread,
+            f.member,
+            discord_sim::MessageDraft::text("me neither"),
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("archived"), "{error}");
+}
+
+#[tokio::test]
+async fn a_forum_takes_webhook_posts_only_into_its_posts() {
+    let f = fixture().await;
+    let forum = f.sim.create_forum(f.guild, "times").unwrap();
+    let post = f
+        .sim
+        .create_forum_post(forum, f.member, "alice's times", "hello")
+        .unwrap();
+    let starter = f.sim.messages(post);
+    assert_eq!(starter.len(), 1, "a post starts with its first message");
+    assert_eq!(starter[0].author_id, f.member);
+    let client = http(&f.sim, &f.app.token);
+    let webhook = relay_webhook(&client, forum).await;
+    let token = webhook.token.as_deref().unwrap();
+    let error = client
+        .execute_webhook(webhook.id, token)
+        .content("where?")
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(&error), (400, Some(220001)));
+    let message = post_in_thread(&client, &webhook, post, "in the post").await;
+    assert_eq!(message.channel_id, Id::new(post));
+    let shown = client
+        .channel(Id::new(post))
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(shown.parent_id, Some(Id::new(forum)));
 }

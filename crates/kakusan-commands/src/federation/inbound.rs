@@ -736,6 +736,7 @@ impl<'a> Opened<'a> {
             member_id: self.registration.member.get(),
             member_name: self.registration.name.as_str(),
             channel_id: self.registration.channel.get(),
+            thread_id: self.registration.thread.map(|thread| thread.get()),
             webhook_id: self.webhook_id,
             webhook_token: &self.token,
         }

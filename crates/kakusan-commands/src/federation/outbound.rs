@@ -257,7 +257,8 @@ pub(crate) fn registration(
     Ok(Registration {
         member: Snowflake::new(times.member_id)?,
         name: DisplayName::parse(&times.member_name).or_else(|_| DisplayName::parse("member"))?,
-        channel: Snowflake::new(times.channel_id)?,
+        channel: Snowflake::new(times.webhook_channel_id())?,
+        thread: times.thread_id().map(Snowflake::new).transpose()?,
         hook: SealedSecret::seal_webhook(sealing, &url, &mut OsRng)?,
     })
 }

@@ -40,6 +40,7 @@ fn registration(to: &Server, member: u64, name: &str, rng: &mut TestRng) -> Regi
         member: Snowflake::new(member).unwrap(),
         name: DisplayName::parse(name).unwrap(),
         channel: Snowflake::new(member + 5_000).unwrap(),
+        thread: None,
         hook: SealedSecret::seal_webhook(&to.keys().sealing_key(), &url, rng).unwrap(),
     }
 }
@@ -134,6 +135,24 @@ fn envelope_cases() -> Vec<Case> {
             &announce,
             "peer",
             json!({ "hook": times_hook(400_000_000_000_000_001) }),
+        ),
+    );
+
+    let rng = &mut TestRng::new("announce_thread_ok");
+    let reg = Registration {
+        thread: Some(Snowflake::new(400_000_000_000_006_002).unwrap()),
+        ..registration(&b, 400_000_000_000_000_002, "Taro", rng)
+    };
+    let announce = envelope(&a, &b.name, Body::TimesAnnounce(reg), NOW, rng);
+    push(
+        "announce_thread_ok",
+        "A times.announce of a times that is a thread or forum post: `channel` holds the webhook and `thread` names the thread every call carries as thread_id.",
+        sign(&announce, &a),
+        vec![],
+        ok(
+            &announce,
+            "peer",
+            json!({ "hook": times_hook(400_000_000_000_000_002) }),
         ),
     );
 

@@ -46,6 +46,7 @@ async fn every_kind_round_trips_and_sealed_parts_open_only_for_the_receiver() {
         member: Snowflake::new(5).unwrap(),
         name: DisplayName::parse("kai").unwrap(),
         channel: Snowflake::new(6).unwrap(),
+        thread: None,
         hook: SealedSecret::seal_webhook(&b.keys().sealing_key(), &hook, rng).unwrap(),
     };
     let ping = Ping::new(rng, now());

@@ -23,6 +23,7 @@ fn registrations(count: u64, rng: &mut TestRng) -> Vec<Registration> {
                 // Long, non-ASCII names make each registration as large as it gets in practice.
                 name: DisplayName::parse(&format!("メンバー{i}🌱").repeat(3)).unwrap(),
                 channel: Snowflake::new(900_000_000_000_000_000 + i).unwrap(),
+                thread: None,
                 hook: SealedSecret::seal_webhook(&recipient, &url, rng).unwrap(),
             }
         })

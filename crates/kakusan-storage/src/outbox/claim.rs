@@ -76,13 +76,16 @@ impl Endpoint {
     }
 }
 
-/// A webhook's id and token.
+/// A webhook's id and token, and the thread its calls are aimed at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
     /// The webhook id.
     pub id: u64,
     /// Its token.
     pub token: SecretString,
+    /// For a times that is a thread or forum post, the thread: every call (execute, edit,
+    /// delete a message) carries it as `thread_id`, since the webhook is the parent's.
+    pub thread_id: Option<u64>,
 }
 
 /// What a call to a member's destination needs.
@@ -108,30 +111,39 @@ struct ClaimedRow {
     destination_webhook_token: Option<String>,
     destination_broken_reason: Option<String>,
     #[sqlx(try_from = "OptionalId")]
+    destination_thread_id: Option<u64>,
+    #[sqlx(try_from = "OptionalId")]
     copy_message_id: Option<u64>,
     peer_webhook_url: Option<String>,
     #[sqlx(try_from = "OptionalId")]
     times_webhook_id: Option<u64>,
     times_webhook_token: Option<String>,
+    #[sqlx(try_from = "OptionalId")]
+    times_thread_id: Option<u64>,
 }
 
 impl From<ClaimedRow> for ClaimedJob {
     fn from(row: ClaimedRow) -> Self {
-        let webhook = |id: Option<u64>, token: Option<String>| {
+        let webhook = |id: Option<u64>, token: Option<String>, thread_id: Option<u64>| {
             id.zip(token).map(|(id, token)| Webhook {
                 id,
                 token: SecretString::from(token),
+                thread_id,
             })
         };
         let endpoint = match row.job.target() {
             Target::Destination(id) => Endpoint::Destination {
                 id,
-                destination: webhook(row.destination_webhook_id, row.destination_webhook_token)
-                    .map(|webhook| ClaimedDestination {
-                        webhook,
-                        broken_reason: row.destination_broken_reason,
-                        copy_message_id: row.copy_message_id,
-                    }),
+                destination: webhook(
+                    row.destination_webhook_id,
+                    row.destination_webhook_token,
+                    row.destination_thread_id,
+                )
+                .map(|webhook| ClaimedDestination {
+                    webhook,
+                    broken_reason: row.destination_broken_reason,
+                    copy_message_id: row.copy_message_id,
+                }),
             },
             Target::Peer(id) => Endpoint::Peer {
                 id,
@@ -143,7 +155,11 @@ impl From<ClaimedRow> for ClaimedJob {
             },
             Target::Times(id) => Endpoint::Times {
                 id,
-                webhook: webhook(row.times_webhook_id, row.times_webhook_token),
+                webhook: webhook(
+                    row.times_webhook_id,
+                    row.times_webhook_token,
+                    row.times_thread_id,
+                ),
             },
             Target::Channel(channel) => Endpoint::Channel(channel),
             Target::Webhook(webhook) => Endpoint::Webhook(webhook),
@@ -191,10 +207,13 @@ pub async fn claim(
                 d.webhook_id AS destination_webhook_id,
                 d.webhook_token AS destination_webhook_token,
                 d.broken_reason AS destination_broken_reason,
+                d.thread_id AS destination_thread_id,
                 c.copy_message_id,
                 p.webhook_url AS peer_webhook_url,
                 t.webhook_id AS times_webhook_id,
-                t.webhook_token AS times_webhook_token
+                t.webhook_token AS times_webhook_token,
+                CASE WHEN t.parent_channel_id IS NOT NULL THEN t.channel_id END
+                    AS times_thread_id
          FROM claimed
          LEFT JOIN destinations d ON d.id = claimed.destination_id
          LEFT JOIN copies c ON c.destination_id = claimed.destination_id
@@ -224,8 +243,8 @@ mod tests {
 
     const LEASE: Duration = Duration::from_secs(30);
 
-    /// Our server 100 with peer beta, member 7's destination there (webhook 700, its lane) and
-    /// member 7's times in channel 900 (webhook 901).
+    /// Our server 100 with peer beta, member 7's destination there (webhook 700, its lane, in
+    /// thread 702 of channel 701) and member 7's times, thread 900 of channel 899 (webhook 901).
     struct World {
         pool: PgPool,
         peer: i64,
@@ -240,6 +259,7 @@ mod tests {
             member_id: 7,
             member_name: "Taro",
             channel_id: 701,
+            thread_id: Some(702),
             webhook_id: 700,
             webhook_token: &SecretString::new("destination-token"),
         };
@@ -253,6 +273,7 @@ mod tests {
                 member_id: 7,
                 member_name: "Taro",
                 channel_id: 900,
+                parent_channel_id: Some(899),
                 webhook_id: 901,
                 webhook_token: &SecretString::new("times-token"),
                 mirror: false,
@@ -329,6 +350,7 @@ mod tests {
                         webhook: Webhook {
                             id: 700,
                             token: SecretString::new("destination-token"),
+                            thread_id: Some(702),
                         },
                         broken_reason: None,
                         copy_message_id: None,
@@ -348,11 +370,12 @@ mod tests {
                     webhook: Some(Webhook {
                         id: 901,
                         token: SecretString::new("times-token"),
+                        thread_id: Some(900),
                     }),
                 },
                 Endpoint::Channel(950),
             ],
-            "in lane order, each with its own row"
+            "in lane order, each with its own row and thread"
         );
         for job in &claimed {
             assert_eq!(job.endpoint.target(), job.target());

@@ -329,6 +329,7 @@ async fn an_announced_webhook_outside_the_peers_guild_is_never_used() {
         member: Snowflake::new(federation.hanako).unwrap(),
         name: kakusan_protocol::DisplayName::parse("hanako").unwrap(),
         channel: Snowflake::new(beta.botcom).unwrap(),
+        thread: None,
         hook: kakusan_protocol::SealedSecret::seal_webhook(
             beta_card.sealing_key(),
             beta_card.webhook(),

@@ -8,6 +8,7 @@ mod language;
 mod outage;
 mod regtimes;
 mod resume;
+mod threads;
 
 use std::time::Duration;
 
