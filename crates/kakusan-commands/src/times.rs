@@ -240,6 +240,9 @@ impl TimesCommands {
                 &destination.peer_name,
             ));
         }
+        if let Some(line) = crate::forget::unconfirmed_line(&self.ctx, ctx).await? {
+            lines.push(line);
+        }
         Ok(Reply {
             text: lines.join("\n"),
             components: component::rows(buttons),
