@@ -22,13 +22,18 @@ CREATE TRIGGER outbox_jobs_forgotten_destination AFTER DELETE OR UPDATE OF faile
 
 -- The mutual peers asked to forget a member (member.forget) that have not answered yet
 -- (member.forgotten): /sharelist shows them to the member until they do. A row goes when its
--- answer arrives; asking again (another /forget-me) replaces the request id.
+-- answer arrives; asking again (another /forget-me) replaces the request id. The member's
+-- times webhook here is deleted by a job scheduled a while later, since the peers delete their
+-- copies through it; the last answer brings that job forward.
 CREATE TABLE forget_requests (
     server_guild_id BIGINT NOT NULL REFERENCES servers (guild_id) ON DELETE CASCADE,
     peer_id         BIGINT NOT NULL REFERENCES peers (id) ON DELETE CASCADE,
     member_id       BIGINT NOT NULL,
     -- The request's id (32 hex digits), repeated by the answer.
     request         TEXT NOT NULL,
+    -- The member's times webhook here, whose deletion waits for the answers; NULL when they
+    -- had no times here.
+    webhook_id      BIGINT,
     requested_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (peer_id, member_id)
 );

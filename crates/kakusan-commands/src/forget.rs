@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use kakusan_delivery::{RelayJob, enqueue_delete, enqueue_webhook_deletion};
+use kakusan_delivery::{RelayJob, enqueue_delete, enqueue_webhook_deletion_at};
 use kakusan_protocol::rand_core::OsRng;
 use kakusan_protocol::{Body, MemberForget, MemberForgotten, Nonce, Snowflake, Ttl};
 use kakusan_storage::forget::{self, CopyToDelete, Scope};
@@ -42,6 +42,11 @@ use crate::interaction::{Ctx, Reply};
 
 /// How long the report waits for the peers' answers before it names those still missing.
 const ANSWER_WAIT: Duration = Duration::from_secs(20);
+
+/// How long the member's times webhook is kept for the peers to delete their copies through
+/// it, at most: the last peer's answer has it deleted at once, and a peer that does not
+/// answer within this time finds it gone.
+const WEBHOOK_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// Where the answers to one `/forget-me` go: the answering peer's name and its copy count.
 type Answers = mpsc::UnboundedSender<(String, u32)>;
@@ -128,7 +133,7 @@ impl Forgets {
         Ok(Reply {
             text: report(ctx.lang, copies, &asked, &confirmed),
             components: Vec::new(),
-            replaces_message: true,
+            replaces_message: false,
         })
     }
 
@@ -146,10 +151,7 @@ impl Forgets {
             forget::forget_member(&mut transaction, Scope::Server(local.guild_id()), member_id)
                 .await?;
         queue_deletions(&mut transaction, &forgotten.copies, member_id).await?;
-        if let Some(times) = &forgotten.times {
-            // The webhook goes; the member's posts in the channel stay.
-            enqueue_webhook_deletion(&mut transaction, local.guild_id(), times.webhook_id).await?;
-        }
+        let request_id = request.to_string();
         let mut asked = Vec::new();
         for peer in peers::list_peers(&mut *transaction, local.guild_id()).await? {
             if !peer.mutual {
@@ -161,15 +163,22 @@ impl Forgets {
                 .await?;
             // Recorded even for a peer that is unreachable now: /sharelist names it, and the
             // member can run /forget-me again once it is back.
-            forget::record_request(
-                &mut *transaction,
-                local.guild_id(),
-                peer.id,
+            let record = forget::Request {
+                server_guild_id: local.guild_id(),
+                peer_id: peer.id,
                 member_id,
-                &request.to_string(),
-            )
-            .await?;
+                request: &request_id,
+                webhook_id: forgotten.webhook_id,
+            };
+            forget::record_request(&mut *transaction, &record).await?;
             asked.push(peer.name.to_string());
+        }
+        if let Some(times) = &forgotten.times {
+            // The webhook goes (the member's posts in the channel stay), but not before the
+            // peers have deleted their copies through it: the last answer brings it forward.
+            let at = (!asked.is_empty()).then(|| chrono::Utc::now() + WEBHOOK_GRACE);
+            enqueue_webhook_deletion_at(&mut transaction, local.guild_id(), times.webhook_id, at)
+                .await?;
         }
         forget::drop_finished(&mut *transaction, local.guild_id()).await?;
         transaction.commit().await?;
@@ -194,9 +203,28 @@ impl Forgets {
         if let Some(ttl) = reply_ttl {
             let copies = u32::try_from(forgotten.copies.len()).unwrap_or(u32::MAX);
             let answer = Body::MemberForgotten(request.answer(copies));
-            self.outbound
-                .send_envelope(&mut transaction, local, peer, answer, Some(ttl))
-                .await?;
+            // The peer deletes the member's times webhook once every peer has answered, and
+            // the deletions go through that webhook: the answer waits behind them in their
+            // lane (one peer announced one times per member, so there is one lane).
+            match forgotten.copies.first() {
+                Some(copy) => {
+                    self.outbound
+                        .send_envelope_after(
+                            &mut transaction,
+                            local,
+                            peer,
+                            answer,
+                            Some(ttl),
+                            copy.webhook_id,
+                        )
+                        .await?
+                }
+                None => {
+                    self.outbound
+                        .send_envelope(&mut transaction, local, peer, answer, Some(ttl))
+                        .await?
+                }
+            }
         }
         forget::drop_finished(&mut *transaction, local.guild_id()).await?;
         transaction.commit().await?;
@@ -229,7 +257,9 @@ impl Forgets {
         answer: &MemberForgotten,
     ) -> Outcome<()> {
         let request = answer.request.to_string();
-        if !forget::confirm_request(&self.ctx.pool, peer.id, answer.member.get(), &request).await? {
+        let mut connection = self.ctx.pool.acquire().await?;
+        if !forget::confirm_request(&mut connection, peer.id, answer.member.get(), &request).await?
+        {
             tracing::info!(peer = %peer.name, "an answer to no pending /forget-me request; ignored");
             return Ok(());
         }

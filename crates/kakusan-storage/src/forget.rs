@@ -42,7 +42,7 @@ pub struct CopyToDelete {
 }
 
 /// What forgetting a member left to do: the copies to delete, and (for [`Scope::Server`]) the
-/// member's times whose webhook is to be deleted.
+/// member's times webhook to delete once peers no longer need it.
 #[derive(Debug, Default)]
 pub struct Forgotten {
     /// The copies the member's posts became through the forgotten destinations.
@@ -51,6 +51,9 @@ pub struct Forgotten {
     pub destinations: u64,
     /// The member's times here, removed.
     pub times: Option<Times>,
+    /// The webhook of that times, or of the times an earlier, unanswered `/forget-me` removed:
+    /// peers delete the copies in it through it, so it goes once they have answered.
+    pub webhook_id: Option<u64>,
 }
 
 /// Forgets `member_id` within `scope`: removes their queued and failed jobs (those a worker
@@ -112,7 +115,7 @@ pub async fn forget_member(
     .execute(&mut *connection)
     .await?
     .rows_affected();
-    let mut times = None;
+    let (mut times, mut webhook_id) = (None, None);
     if let Scope::Server(guild) = scope {
         times = sqlx::query_as::<_, Times>(
             "DELETE FROM times WHERE server_guild_id = $1 AND member_id = $2 RETURNING *",
@@ -121,16 +124,26 @@ pub async fn forget_member(
         .bind(member)
         .fetch_optional(&mut *connection)
         .await?;
-        sqlx::query("DELETE FROM forget_requests WHERE server_guild_id = $1 AND member_id = $2")
-            .bind(sf(guild)?)
-            .bind(member)
-            .execute(&mut *connection)
-            .await?;
+        let earlier: Option<Option<i64>> = sqlx::query_scalar(
+            "DELETE FROM forget_requests WHERE server_guild_id = $1 AND member_id = $2
+             RETURNING webhook_id",
+        )
+        .bind(sf(guild)?)
+        .bind(member)
+        .fetch_all(&mut *connection)
+        .await?
+        .into_iter()
+        .find(Option::is_some);
+        webhook_id = match &times {
+            Some(times) => Some(times.webhook_id),
+            None => earlier.flatten().map(|id| id as u64),
+        };
     }
     Ok(Forgotten {
         copies,
         destinations,
         times,
+        webhook_id,
     })
 }
 
@@ -153,47 +166,80 @@ pub async fn drop_finished(
     Ok(result.rows_affected())
 }
 
-/// Records that the peer with row id `peer_id` was asked to forget `member_id` with request id
-/// `request`, replacing an earlier request to it for the same member.
+/// A request to one peer to forget a member.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Our server that asks.
+    pub server_guild_id: u64,
+    /// The peer asked, by row id.
+    pub peer_id: i64,
+    /// The member.
+    pub member_id: u64,
+    /// The request id the answer repeats.
+    pub request: &'a str,
+    /// The member's times webhook here, whose deletion waits for the answers.
+    pub webhook_id: Option<u64>,
+}
+
+/// Records a request, replacing an earlier one to the same peer for the same member.
 pub async fn record_request(
     executor: impl PgExecutor<'_>,
-    server_guild_id: u64,
-    peer_id: i64,
-    member_id: u64,
-    request: &str,
+    request: &Request<'_>,
 ) -> Result<(), StorageError> {
     sqlx::query(
-        "INSERT INTO forget_requests (server_guild_id, peer_id, member_id, request)
-         VALUES ($1, $2, $3, $4)
+        "INSERT INTO forget_requests (server_guild_id, peer_id, member_id, request, webhook_id)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (peer_id, member_id)
-         DO UPDATE SET request = EXCLUDED.request, requested_at = now()",
+         DO UPDATE SET request = EXCLUDED.request, webhook_id = EXCLUDED.webhook_id,
+                       requested_at = now()",
     )
-    .bind(sf(server_guild_id)?)
-    .bind(peer_id)
-    .bind(sf(member_id)?)
-    .bind(request)
+    .bind(sf(request.server_guild_id)?)
+    .bind(request.peer_id)
+    .bind(sf(request.member_id)?)
+    .bind(request.request)
+    .bind(request.webhook_id.map(sf).transpose()?)
     .execute(executor)
     .await?;
     Ok(())
 }
 
-/// The peer's answer to request `request` about `member_id` arrived: the request goes.
-/// Returns whether it was pending (an answer to nothing we asked changes nothing).
+/// The peer's answer to request `request` about `member_id` arrived: the request goes, and
+/// when it was the last one of the member's, the deletion of their times webhook (which the
+/// peers no longer need) is brought forward to now. Returns whether the request was pending
+/// (an answer to nothing we asked changes nothing).
 pub async fn confirm_request(
-    executor: impl PgExecutor<'_>,
+    connection: &mut PgConnection,
     peer_id: i64,
     member_id: u64,
     request: &str,
 ) -> Result<bool, StorageError> {
-    let result = sqlx::query(
-        "DELETE FROM forget_requests WHERE peer_id = $1 AND member_id = $2 AND request = $3",
+    let answered: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "DELETE FROM forget_requests WHERE peer_id = $1 AND member_id = $2 AND request = $3
+         RETURNING server_guild_id, webhook_id",
     )
     .bind(peer_id)
     .bind(sf(member_id)?)
     .bind(request)
-    .execute(executor)
+    .fetch_optional(&mut *connection)
     .await?;
-    Ok(result.rows_affected() == 1)
+    let Some((guild, webhook)) = answered else {
+        return Ok(false);
+    };
+    if let Some(webhook) = webhook {
+        sqlx::query(
+            "UPDATE outbox_jobs SET scheduled_for = now()
+             WHERE server_guild_id = $1 AND operation = 'delete_webhook' AND webhook_id = $2
+               AND failed_at IS NULL AND leased_by IS NULL AND scheduled_for > now()
+               AND NOT EXISTS (SELECT 1 FROM forget_requests
+                               WHERE server_guild_id = $1 AND member_id = $3)",
+        )
+        .bind(guild)
+        .bind(webhook)
+        .bind(sf(member_id)?)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(true)
 }
 
 /// The names of the peers that have not yet answered `member_id`'s request to be forgotten,
@@ -313,7 +359,9 @@ mod tests {
         )
         .await
         .unwrap();
-        record_request(&pool, 100, beta.id, 7, "old").await.unwrap();
+        record_request(&pool, &request(beta.id, "old", Some(72)))
+            .await
+            .unwrap();
 
         let mut connection = pool.acquire().await.unwrap();
         let forgotten = forget_member(&mut connection, Scope::Server(100), 7)
@@ -321,6 +369,7 @@ mod tests {
             .unwrap();
         assert_eq!(forgotten.destinations, 2);
         assert_eq!(forgotten.times.map(|t| t.webhook_id), Some(71));
+        assert_eq!(forgotten.webhook_id, Some(71));
         assert_eq!(
             forgotten.copies,
             vec![CopyToDelete {
@@ -406,26 +455,95 @@ mod tests {
         assert_eq!(count(&pool, "destinations").await, 2);
     }
 
+    fn request(peer_id: i64, id: &str, webhook_id: Option<u64>) -> Request<'_> {
+        Request {
+            server_guild_id: 100,
+            peer_id,
+            member_id: 7,
+            request: id,
+            webhook_id,
+        }
+    }
+
+    /// When the webhook deletion is due, in seconds from now (negative: due already).
+    async fn webhook_deletion_due(pool: &PgPool) -> f64 {
+        sqlx::query_scalar(
+            "SELECT extract(epoch FROM scheduled_for - now())::float8 FROM outbox_jobs
+             WHERE operation = 'delete_webhook'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+
+    /// Answers count only with their request's id; the last one brings the deletion of the
+    /// member's times webhook forward.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn a_request_is_confirmed_once_and_only_with_its_id(pool: PgPool) {
         fixtures::server(&pool, 100, "alpha").await;
         let beta = fixtures::mutual_peer(&pool, 100, "beta", 200).await;
         let gamma = fixtures::mutual_peer(&pool, 100, "gamma", 300).await;
-        record_request(&pool, 100, beta.id, 7, "one").await.unwrap();
-        record_request(&pool, 100, gamma.id, 7, "two")
+        let payload = serde_json::json!({});
+        outbox::enqueue(
+            &pool,
+            &NewJob {
+                server_guild_id: 100,
+                lane: 71,
+                target: Target::Webhook(71),
+                operation: Operation::DeleteWebhook,
+                source_message_id: None,
+                relay_id: None,
+                member_id: None,
+                payload: &payload,
+                scheduled_for: Some(chrono::Utc::now() + chrono::TimeDelta::minutes(10)),
+            },
+        )
+        .await
+        .unwrap();
+        record_request(&pool, &request(beta.id, "one", Some(71)))
             .await
             .unwrap();
-        record_request(&pool, 100, gamma.id, 7, "three")
+        record_request(&pool, &request(gamma.id, "two", Some(71)))
+            .await
+            .unwrap();
+        record_request(&pool, &request(gamma.id, "three", Some(71)))
             .await
             .unwrap();
         assert_eq!(
             unconfirmed_peers(&pool, 100, 7).await.unwrap(),
             ["beta", "gamma"]
         );
-        assert!(!confirm_request(&pool, gamma.id, 7, "two").await.unwrap());
-        assert!(!confirm_request(&pool, beta.id, 7, "three").await.unwrap());
-        assert!(confirm_request(&pool, gamma.id, 7, "three").await.unwrap());
-        assert!(!confirm_request(&pool, gamma.id, 7, "three").await.unwrap());
+        let mut connection = pool.acquire().await.unwrap();
+        assert!(
+            !confirm_request(&mut connection, gamma.id, 7, "two")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !confirm_request(&mut connection, beta.id, 7, "three")
+                .await
+                .unwrap()
+        );
+        assert!(
+            confirm_request(&mut connection, gamma.id, 7, "three")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !confirm_request(&mut connection, gamma.id, 7, "three")
+                .await
+                .unwrap()
+        );
         assert_eq!(unconfirmed_peers(&pool, 100, 7).await.unwrap(), ["beta"]);
+        assert!(
+            webhook_deletion_due(&pool).await > 60.0,
+            "beta still needs it"
+        );
+        assert!(
+            confirm_request(&mut connection, beta.id, 7, "one")
+                .await
+                .unwrap()
+        );
+        assert!(webhook_deletion_due(&pool).await <= 0.0, "due now");
     }
 }
