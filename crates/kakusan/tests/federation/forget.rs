@@ -105,14 +105,14 @@ async fn forget_me_erases_the_member_at_both_sides_and_nobody_else_can_make_us_f
     .await;
 
     // A forger signs a member.forget as alpha with keys of its own: refused by the signature.
-    let request = |rng| {
+    let request = || {
         Body::MemberForget(MemberForget {
             member: Snowflake::new(hanako).unwrap(),
-            request: Nonce::generate(rng),
+            request: Nonce::generate(&mut OsRng),
         })
     };
     let forger = Attacker::new(sim, "alpha", alpha.guild).await;
-    forger.send(&card_beta, request(&mut OsRng)).await;
+    forger.send(&card_beta, request()).await;
     // A hostile server that beta's admin accepted as a mutual peer asks for Hanako, a member
     // of another server: it can only make beta forget what it announced itself, which is
     // nothing.
@@ -128,7 +128,7 @@ async fn forget_me_erases_the_member_at_both_sides_and_nobody_else_can_make_us_f
             == 1
     })
     .await;
-    gamma.send(&card_beta, request(&mut OsRng)).await;
+    gamma.send(&card_beta, request()).await;
     eventually(PATIENCE, "both requests to be handled", async || {
         let forged = beta
             .metric(r#"kakusan_envelopes_rejected_total{reason="bad_signature"}"#)
