@@ -242,3 +242,76 @@ async fn forget_me_erases_the_member_at_both_sides_and_nobody_else_can_make_us_f
     .unwrap();
     assert_eq!(later, 1);
 }
+
+/// How many copies the kill test makes: several rate-limit windows (5 per 2 s) of deletions.
+const COPIES: usize = 15;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_cut_by_kill_9_finish_after_the_restart() {
+    let mut federation = Federation::peered(KAKUSAN, false).await;
+    let (alpha_times, beta_times, hanako) = (
+        federation.alpha.times,
+        federation.beta.times,
+        federation.hanako,
+    );
+    for index in 0..COPIES {
+        federation.alpha.start_command(
+            &federation.sim,
+            alpha_times,
+            hanako,
+            "here",
+            vec![("message", string(&format!("burst {index:02}")))],
+            false,
+        );
+    }
+    let sim = &federation.sim;
+    eventually(PATIENCE * 2, "every copy at beta", || async {
+        (posts(sim, beta_times, "burst ").len() == COPIES).then_some(())
+    })
+    .await;
+    eventually(PATIENCE, "the copy map to hold them all", async || {
+        rows_naming(&federation.alpha.pool, hanako).await[2] == COPIES as i64
+    })
+    .await;
+
+    let report = forget_me(&federation, &federation.alpha).await;
+    assert!(
+        report.contains(&format!("{COPIES} copies of your posts are being deleted")),
+        "{report}"
+    );
+    // Kill alpha once the deletions are under way, well before they are done.
+    eventually(PATIENCE, "the deletions to be under way", || async {
+        (posts(sim, beta_times, "burst ").len() <= COPIES - 2).then_some(())
+    })
+    .await;
+    federation.alpha.kill();
+    let left = posts(&federation.sim, beta_times, "burst ").len();
+    assert!(left > 0, "the kill came too late to test anything");
+
+    federation.alpha.start(&federation.sim).await;
+    let (sim, alpha) = (&federation.sim, &federation.alpha);
+    // A lease the killed process held runs out after 10 s; then the rest go.
+    eventually(PATIENCE * 2, "every copy at beta to be deleted", || async {
+        let left = posts(sim, beta_times, "burst ").len();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} left"))
+        }
+    })
+    .await;
+    eventually(PATIENCE, "alpha to hold nothing of hers", async || {
+        let rows = rows_naming(&alpha.pool, hanako).await;
+        if rows == [0; 5] {
+            Ok(())
+        } else {
+            Err(format!("{rows:?}"))
+        }
+    })
+    .await;
+    assert_eq!(
+        posts(sim, alpha_times, "burst ").len(),
+        COPIES,
+        "her own posts stay"
+    );
+}
