@@ -29,7 +29,6 @@ use kakusan_storage::forget::{self, CopyToDelete, Scope};
 use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::{PgConnection, times};
 use tokio::sync::mpsc;
-use twilight_model::channel::message::AllowedMentions;
 use twilight_model::channel::message::component::ButtonStyle;
 use twilight_model::id::Id;
 
@@ -279,9 +278,6 @@ impl Forgets {
         else {
             return;
         };
-        let Some(channel) = Id::new_checked(times.channel_id) else {
-            return;
-        };
         let lang = self.guild_lang(local.guild_id()).await;
         let text = crate::tr!(
             lang,
@@ -289,17 +285,9 @@ impl Forgets {
             member = format!("<@{member_id}>"),
             server = peer.name.to_string()
         );
-        let none = AllowedMentions::default();
-        if let Err(error) = self
-            .ctx
-            .http
-            .create_message(channel)
-            .content(&text)
-            .allowed_mentions(Some(&none))
-            .await
-        {
-            tracing::warn!(%error, "could not tell a member that a peer forgot them");
-        }
+        self.ctx
+            .post_line(times.channel_id, &text, "a member's notice in their times")
+            .await;
     }
 
     /// The guild's own language (its preferred locale), for what kakusan posts there of its
