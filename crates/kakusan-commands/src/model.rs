@@ -1,5 +1,5 @@
-//! The twelve slash commands as twilight-interactions models: their definitions for Discord and
-//! the parsing of an invoked command into [`KakusanCommand`].
+//! The slash commands of SPEC §2 as twilight-interactions models: their definitions for Discord
+//! and the parsing of an invoked command into [`KakusanCommand`].
 //!
 //! Every command is a guild-only chat-input command (`contexts = guild`, and the older
 //! `dm_permission = false` for clients that still read it), installed with the bot
@@ -504,7 +504,7 @@ impl KakusanCommand {
     }
 }
 
-/// The definitions of all twelve commands, in the order of the specification, ready for a bulk
+/// The definitions of all the commands, in the order of the specification, ready for a bulk
 /// overwrite.
 pub fn definitions() -> Vec<Command> {
     vec![
