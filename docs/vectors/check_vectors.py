@@ -24,7 +24,8 @@ HERE = pathlib.Path(__file__).parent
 B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 NAME = re.compile(r"^[a-z0-9-]{2,32}$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
-KINDS = {"peer.hello", "peer.bye", "times.announce", "times.withdraw", "times.sync", "ping", "pong", "log"}
+KINDS = {"peer.hello", "peer.bye", "times.announce", "times.withdraw", "times.sync", "ping", "pong", "log",
+         "member.forget", "member.forgotten"}
 
 
 class Reject(Exception):
@@ -301,6 +302,16 @@ def check_body(kind, body):
     elif kind == "log":
         exact_keys(body, ["line"])
         if not no_control(body["line"], 1000):
+            raise Reject("malformed")
+    elif kind == "member.forget":
+        exact_keys(body, ["member", "request"])
+        if not (snowflake(body["member"]) and isinstance(body["request"], str) and HEX32.match(body["request"])):
+            raise Reject("malformed")
+    elif kind == "member.forgotten":
+        exact_keys(body, ["member", "request", "copies"])
+        if not (snowflake(body["member"]) and isinstance(body["request"], str) and HEX32.match(body["request"])):
+            raise Reject("malformed")
+        if not is_int(body["copies"], 0, 2**32 - 1):
             raise Reject("malformed")
 
 

@@ -193,6 +193,17 @@ botcom-mutual = { $name } と相互連携になりました。こちらの times
 
 ## Leaving (/forget-me)
 
+forget-confirm = kakusan があなたについて保存しているものをすべて消去します。対象は、このサーバーのタイムズ（webhook のみ。投稿は残ります）、転送先、送信待ちの転送、このサーバーから転送した投稿のコピーです。相互ピアにも同じ消去を依頼します。この操作は取り消せません。
+forget-button = すべて消去する
+forget-not-yours = このボタンは /forget-me を実行したメンバーだけが押せます。
+forget-done-here = このサーバーのデータを消去しました。投稿のコピー { $copies } 件を削除しています。
+forget-no-peers = 依頼する相互ピアはありません。
+forget-peer-confirmed = **{ $server }**：消去を確認しました（コピー { $copies } 件を削除）。
+forget-peer-waiting = **{ $server }**：まだ確認がありません。確認されるまで /sharelist に表示されます。
+forget-own-posts-stay = あなたのタイムズチャンネルの投稿はそのまま残ります。
+forget-sharelist-waiting = /forget-me：{ $servers } からの確認を待っています。
+forget-peer-notice = { $member } さん、**{ $server }** で kakusan から退会しました。そちらに転送された投稿のコピーを削除しています。このサーバーのタイムズは、ここでも /forget-me を実行するまで残ります。
+
 ## Threads and forum posts as times
 
 thread-times-registered = スレッドのため、{ $parent } のウェブフックから投稿されます。アーカイブされても、ロックされていなければ次の投稿で再開されます。

@@ -16,6 +16,7 @@ use crate::admin::Admin;
 use crate::context::{AppConfig, Context};
 use crate::error::{Outcome, through_outage};
 use crate::federation::{Inbound, Outbound, Pings};
+use crate::forget::Forgets;
 use crate::interaction::{Interactions, here_line};
 use crate::lines::{InLine, Turns};
 use crate::mirror::Mirror;
@@ -43,10 +44,12 @@ impl App {
         let ctx = Arc::new(Context { pool, http, config });
         let outbound = Outbound::new(Arc::clone(&ctx));
         let pings = Arc::new(Pings::default());
+        let forgets = Arc::new(Forgets::new(Arc::clone(&ctx), outbound.clone()));
         let inbound = Arc::new(Inbound::new(
             Arc::clone(&ctx),
             outbound.clone(),
             Arc::clone(&pings),
+            Arc::clone(&forgets),
         ));
         let rotations = Arc::new(Rotations::new(Arc::clone(&ctx), outbound.clone()));
         let interactions = Interactions::new(
@@ -60,6 +63,7 @@ impl App {
             ),
             TimesCommands::new(Arc::clone(&ctx), outbound),
             Relays::new(Arc::clone(&ctx)),
+            forgets,
         );
         Arc::new(Self {
             mirror: Mirror::new(Arc::clone(&ctx)),

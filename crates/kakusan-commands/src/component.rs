@@ -20,6 +20,7 @@ const ACCEPT_PEER: &str = "accept-peer";
 const CANCEL_RELAY: &str = "cancel-relay";
 const STOP_DESTINATION: &str = "stop-destination";
 const START_DESTINATION: &str = "start-destination";
+const FORGET_ME: &str = "forget-me";
 
 /// What a pressed button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,6 +46,11 @@ pub enum ComponentAction {
         /// The destination's id in storage.
         destination_id: i64,
     },
+    /// Confirm `/forget-me`: only the member it names may press it.
+    ForgetMe {
+        /// The member who ran `/forget-me`.
+        member_id: u64,
+    },
 }
 
 impl ComponentAction {
@@ -59,6 +65,7 @@ impl ComponentAction {
             Self::StartDestination { destination_id } => {
                 format!("{START_DESTINATION}:{destination_id}")
             }
+            Self::ForgetMe { member_id } => format!("{FORGET_ME}:{member_id}"),
         }
     }
 
@@ -78,6 +85,9 @@ impl ComponentAction {
             START_DESTINATION => Self::StartDestination {
                 destination_id: argument.parse().ok()?,
             },
+            FORGET_ME => Self::ForgetMe {
+                member_id: argument.parse().ok()?,
+            },
             _ => return None,
         };
         // `i64` and `Uuid` accept other spellings (`+5`, `007`, braces, upper case); only the
@@ -87,7 +97,7 @@ impl ComponentAction {
 }
 
 /// A button with a custom id.
-fn button(action: ComponentAction, label: &str, style: ButtonStyle) -> Component {
+pub(crate) fn button(action: ComponentAction, label: &str, style: ButtonStyle) -> Component {
     Component::Button(Button {
         custom_id: Some(action.custom_id()),
         disabled: false,
@@ -198,6 +208,9 @@ mod tests {
                 destination_id: i64::MAX,
             },
             ComponentAction::StartDestination { destination_id: 1 },
+            ComponentAction::ForgetMe {
+                member_id: u64::MAX,
+            },
         ] {
             let id = action.custom_id();
             assert!((1..=100).contains(&id.len()), "{id}");
@@ -221,6 +234,9 @@ mod tests {
             "cancel-relay:67E55044-10B1-426F-9247-BB680E5FE0C8",
             "cancel-relay:{67e55044-10b1-426f-9247-bb680e5fe0c8}",
             "delete-everything:1",
+            "forget-me:+5",
+            "forget-me:-5",
+            "forget-me:18446744073709551616",
             "Accept-peer:1",
         ] {
             assert_eq!(ComponentAction::parse(id), None, "{id}");

@@ -57,7 +57,14 @@ impl Context {
     /// worded in the server's language ([`Lang::of_server`]). A failure is only logged: the
     /// line is a courtesy, the state is in the database.
     pub(crate) async fn botcom_line(&self, server: &Server, line: &str) {
-        let Some(channel) = Id::new_checked(server.botcom_channel_id) else {
+        self.post_line(server.botcom_channel_id, line, "in the bot-com channel")
+            .await;
+    }
+
+    /// Posts one line in `channel` as the bot, pinging nobody; a failure is only logged, as
+    /// `could not post {where_}`.
+    pub(crate) async fn post_line(&self, channel: u64, line: &str, where_: &str) {
+        let Some(channel) = Id::new_checked(channel) else {
             return;
         };
         let line: String = line.chars().take(2000).collect();
@@ -69,7 +76,7 @@ impl Context {
             .allowed_mentions(Some(&none))
             .await;
         if let Err(error) = result {
-            tracing::warn!(error = %error, "could not post in the bot-com channel");
+            tracing::warn!(error = %error, "could not post {where_}");
         }
     }
 

@@ -24,6 +24,7 @@ use crate::admin::Admin;
 use crate::component::ComponentAction;
 use crate::context::Context;
 use crate::error::{HandlerError, Outcome};
+use crate::forget::Forgets;
 use crate::i18n::Lang;
 use crate::model::KakusanCommand;
 use crate::relay::{CheckedHere, Relays};
@@ -186,6 +187,7 @@ pub(crate) struct Interactions {
     admin: Admin,
     times: TimesCommands,
     relays: Relays,
+    forgets: Arc<Forgets>,
 }
 
 impl Interactions {
@@ -194,12 +196,14 @@ impl Interactions {
         admin: Admin,
         times: TimesCommands,
         relays: Relays,
+        forgets: Arc<Forgets>,
     ) -> Self {
         Self {
             ctx,
             admin,
             times,
             relays,
+            forgets,
         }
     }
 
@@ -345,6 +349,7 @@ impl Interactions {
             KakusanCommand::Queue(queue) => {
                 self.relays.queue(ctx, queue.all.unwrap_or(false)).await
             }
+            KakusanCommand::ForgetMe => self.forgets.forget_me(ctx).await,
             // Answered in `Interactions::here`, before this is reached.
             KakusanCommand::Here(_) => Ok(Reply::default()),
         }
@@ -418,6 +423,13 @@ impl Interactions {
                 self.times
                     .set_destination_stopped(&ctx, destination_id, false)
                     .await
+            }
+            ComponentAction::ForgetMe { member_id } => {
+                // The report waits for the peers' answers: longer than Discord's 3 seconds.
+                self.defer(&ctx).await?;
+                let result = self.forgets.confirm(&ctx, member_id).await;
+                let reply = settle(result, "/forget-me", ctx.lang);
+                return self.edit(&ctx, &reply).await;
             }
         };
         let reply = settle(result, "a button", ctx.lang);

@@ -6,7 +6,7 @@
 //!
 //! Each handler type owns its state and holds the shared [`context`] (pool, Discord client,
 //! configuration): `interaction::Interactions` routes commands and buttons to `admin::Admin`,
-//! `times::TimesCommands` and `relay::Relays`; `federation::Inbound` and `federation::Outbound`
+//! `times::TimesCommands`, `relay::Relays` and `forget::Forgets` (`/forget-me`); `federation::Inbound` and `federation::Outbound`
 //! are the two directions of the protocol; `mirror::Mirror` is mirror mode. Handlers fail with
 //! the one `error::HandlerError`.
 
@@ -16,6 +16,7 @@ pub mod component;
 mod context;
 mod error;
 mod federation;
+mod forget;
 mod i18n;
 mod interaction;
 mod lines;

@@ -1,5 +1,5 @@
-//! The twelve slash commands as twilight-interactions models: their definitions for Discord and
-//! the parsing of an invoked command into [`KakusanCommand`].
+//! The slash commands of SPEC §2 as twilight-interactions models: their definitions for Discord
+//! and the parsing of an invoked command into [`KakusanCommand`].
 //!
 //! Every command is a guild-only chat-input command (`contexts = guild`, and the older
 //! `dm_permission = false` for clients that still read it), installed with the bot
@@ -344,6 +344,24 @@ pub struct QueueCommand {
     pub all: Option<bool>,
 }
 
+/// `/forget-me`: after a confirmation, erases the caller's data here and asks every mutual peer
+/// to forget them.
+#[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
+#[command(
+    name = "forget-me",
+    desc_localizations = "forget_me_desc",
+    dm_permission = false,
+    contexts = "guild",
+    integration_types = "guild_install"
+)]
+pub struct ForgetMeCommand;
+
+desc!(
+    forget_me_desc,
+    "Leave kakusan: erase your times, destinations and relayed copies here and at every peer",
+    "kakusan から退会します（ここと全ピアのタイムズ・転送先・転送したコピーを消去）"
+);
+
 /// The autocomplete model of the `server` option, shared by `/unregserver` and `/ping`: a
 /// partial model matches options by name only, and both commands name the option `server`.
 #[derive(Debug, Clone, PartialEq, CommandModel)]
@@ -385,6 +403,8 @@ pub enum KakusanCommand {
     Pingall,
     /// `/queue`.
     Queue(QueueCommand),
+    /// `/forget-me`.
+    ForgetMe,
 }
 
 /// Why an invoked command could not be read.
@@ -440,6 +460,7 @@ impl KakusanCommand {
             PingCommand::NAME => Self::Ping(parse_as(data)?),
             PingallCommand::NAME => parse_as::<PingallCommand>(data).map(|_| Self::Pingall)?,
             QueueCommand::NAME => Self::Queue(parse_as(data)?),
+            ForgetMeCommand::NAME => parse_as::<ForgetMeCommand>(data).map(|_| Self::ForgetMe)?,
             _ => return Err(CommandParseError::UnknownCommand { name: data.name }),
         })
     }
@@ -459,6 +480,7 @@ impl KakusanCommand {
             Self::Ping(_) => PingCommand::NAME,
             Self::Pingall => PingallCommand::NAME,
             Self::Queue(_) => QueueCommand::NAME,
+            Self::ForgetMe => ForgetMeCommand::NAME,
         }
     }
 
@@ -476,12 +498,13 @@ impl KakusanCommand {
             | Self::Sharelist
             | Self::Here(_)
             | Self::Ping(_)
-            | Self::Pingall => false,
+            | Self::Pingall
+            | Self::ForgetMe => false,
         }
     }
 }
 
-/// The definitions of all twelve commands, in the order of the specification, ready for a bulk
+/// The definitions of all the commands, in the order of the specification, ready for a bulk
 /// overwrite.
 pub fn definitions() -> Vec<Command> {
     vec![
@@ -497,5 +520,6 @@ pub fn definitions() -> Vec<Command> {
         PingCommand::create_command().into(),
         PingallCommand::create_command().into(),
         QueueCommand::create_command().into(),
+        ForgetMeCommand::create_command().into(),
     ]
 }

@@ -272,6 +272,9 @@ impl TimesCommands {
                 lang,
             ));
         }
+        if let Some(line) = crate::forget::unconfirmed_line(&self.ctx, ctx).await? {
+            lines.push(line);
+        }
         Ok(Reply {
             text: lines.join("\n"),
             components: component::rows(buttons),

@@ -93,6 +93,7 @@ async fn registering_globally_and_in_a_guild_is_accepted_and_keeps_ids() {
         "ping",
         "pingall",
         "queue",
+        "forget-me",
     ];
 
     let global = register(&w.http, Id::new(w.app), None).await.unwrap();
@@ -101,8 +102,8 @@ async fn registering_globally_and_in_a_guild_is_accepted_and_keeps_ids() {
         .await
         .unwrap();
     assert_eq!(names(&guild), expected);
-    assert_eq!(w.sim.commands(w.app, None).len(), 12);
-    assert_eq!(w.sim.commands(w.app, Some(w.guild)).len(), 12);
+    assert_eq!(w.sim.commands(w.app, None).len(), 13);
+    assert_eq!(w.sim.commands(w.app, Some(w.guild)).len(), 13);
 
     // A restart registers again; commands keep their ids, so nothing a member sees changes.
     let global_again = register(&w.http, Id::new(w.app), None).await.unwrap();
@@ -111,7 +112,7 @@ async fn registering_globally_and_in_a_guild_is_accepted_and_keeps_ids() {
         .unwrap();
     assert_eq!(ids(&global_again), ids(&global));
     assert_eq!(ids(&guild_again), ids(&guild));
-    assert_eq!(w.sim.commands(w.app, None).len(), 12);
+    assert_eq!(w.sim.commands(w.app, None).len(), 13);
 }
 
 #[tokio::test]
@@ -181,8 +182,8 @@ async fn every_description_has_a_japanese_localisation_as_discord_stores_it() {
         .models()
         .await
         .unwrap();
-    assert_eq!(global.len(), 12);
-    assert_eq!(guild.len(), 12);
+    assert_eq!(global.len(), 13);
+    assert_eq!(guild.len(), 13);
     assert_all_ja(&global);
     assert_all_ja(&guild);
 }

@@ -164,6 +164,17 @@ pub async fn enqueue_webhook_deletion(
     server_guild_id: u64,
     webhook_id: u64,
 ) -> Result<i64, StorageError> {
+    enqueue_webhook_deletion_at(connection, server_guild_id, webhook_id, None).await
+}
+
+/// [`enqueue_webhook_deletion`], not before `scheduled_for` (`None` is now): a webhook that
+/// peers still need for a while (to delete their copies through it after `/forget-me`).
+pub async fn enqueue_webhook_deletion_at(
+    connection: &mut PgConnection,
+    server_guild_id: u64,
+    webhook_id: u64,
+    scheduled_for: Option<DateTime<Utc>>,
+) -> Result<i64, StorageError> {
     let payload = serde_json::json!({});
     outbox::enqueue(
         connection,
@@ -176,7 +187,7 @@ pub async fn enqueue_webhook_deletion(
             relay_id: None,
             member_id: None,
             payload: &payload,
-            scheduled_for: None,
+            scheduled_for,
         },
     )
     .await

@@ -32,7 +32,7 @@ pub use config::{DISCORD_CDN_HOSTS, DeliveryConfig};
 pub use engine::Delivery;
 pub use enqueue::{
     Origin, OriginJob, RelayJob, enqueue_delete, enqueue_edit, enqueue_envelope, enqueue_origin,
-    enqueue_send, enqueue_webhook_deletion,
+    enqueue_send, enqueue_webhook_deletion, enqueue_webhook_deletion_at,
 };
 pub use payload::{
     AttachmentLink, EditPayload, EnvelopePayload, SendPayload, USERNAME_MAX_CHARS, webhook_username,

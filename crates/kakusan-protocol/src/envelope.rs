@@ -7,6 +7,7 @@
 use crate::WebhookPolicy;
 use crate::card::Card;
 use crate::encoding::{b64_decode_array, b64_encode, hex_decode_array, hex_encode, to_ascii_json};
+use crate::forget::{MemberForget, MemberForgotten};
 use crate::keys::{SealingKey, SealingSecret, SigningSecret};
 use crate::name::DisplayName;
 use crate::seal::{SealError, SealedSecret};
@@ -159,11 +160,15 @@ pub enum Kind {
     Pong,
     /// `log`: a line for the receiver's bot-com channel.
     Log,
+    /// `member.forget`: a member left the sender with `/forget-me`.
+    MemberForget,
+    /// `member.forgotten`: answers a `member.forget`.
+    MemberForgotten,
 }
 
 impl Kind {
     /// Every kind, in the order of the specification.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::PeerHello,
         Kind::PeerBye,
         Kind::TimesAnnounce,
@@ -172,6 +177,8 @@ impl Kind {
         Kind::Ping,
         Kind::Pong,
         Kind::Log,
+        Kind::MemberForget,
+        Kind::MemberForgotten,
     ];
 
     /// The wire name, such as `times.announce`.
@@ -185,6 +192,8 @@ impl Kind {
             Kind::Ping => "ping",
             Kind::Pong => "pong",
             Kind::Log => "log",
+            Kind::MemberForget => "member.forget",
+            Kind::MemberForgotten => "member.forgotten",
         }
     }
 
@@ -458,6 +467,10 @@ pub enum Body {
     Pong(Pong),
     /// `log`.
     Log(LogLine),
+    /// `member.forget`.
+    MemberForget(MemberForget),
+    /// `member.forgotten`.
+    MemberForgotten(MemberForgotten),
 }
 
 impl Body {
@@ -472,6 +485,8 @@ impl Body {
             Body::Ping(_) => Kind::Ping,
             Body::Pong(_) => Kind::Pong,
             Body::Log(_) => Kind::Log,
+            Body::MemberForget(_) => Kind::MemberForget,
+            Body::MemberForgotten(_) => Kind::MemberForgotten,
         }
     }
 
@@ -489,6 +504,8 @@ impl Body {
             Kind::Ping => Body::Ping(serde_json::from_str(json)?),
             Kind::Pong => Body::Pong(serde_json::from_str(json)?),
             Kind::Log => Body::Log(serde_json::from_str(json)?),
+            Kind::MemberForget => Body::MemberForget(serde_json::from_str(json)?),
+            Kind::MemberForgotten => Body::MemberForgotten(serde_json::from_str(json)?),
         })
     }
 }
@@ -503,6 +520,8 @@ impl Serialize for Body {
             Body::TimesSync(chunk) => chunk.serialize(serializer),
             Body::Ping(ping) | Body::Pong(ping) => ping.serialize(serializer),
             Body::Log(line) => line.serialize(serializer),
+            Body::MemberForget(forget) => forget.serialize(serializer),
+            Body::MemberForgotten(forgotten) => forgotten.serialize(serializer),
         }
     }
 }
@@ -800,6 +819,47 @@ mod tests {
         assert!(Body::decode(Kind::PeerBye, "{}").is_ok());
         assert!(Body::decode(Kind::PeerBye, r#"{"x":1}"#).is_err());
         assert!(Body::decode(Kind::TimesWithdraw, r#"{"member":"1","x":1}"#).is_err());
+    }
+
+    #[test]
+    fn forget_bodies_parse_strictly_and_the_answer_repeats_the_request() {
+        let request = Nonce::from_bytes([7; 16]);
+        let json = format!(r#"{{"member":"400000000000000001","request":"{request}"}}"#);
+        let Ok(Body::MemberForget(forget)) = Body::decode(Kind::MemberForget, &json) else {
+            panic!("a member.forget body");
+        };
+        assert_eq!(forget.member.get(), 400_000_000_000_000_001);
+        let answer = Body::MemberForgotten(forget.answer(3));
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            format!(r#"{{"member":"400000000000000001","request":"{request}","copies":3}}"#)
+        );
+        assert_eq!(
+            Body::decode(
+                Kind::MemberForgotten,
+                &serde_json::to_string(&answer).unwrap()
+            )
+            .unwrap(),
+            answer
+        );
+        // Unknown fields, a numeric member, a negative count and a missing request are refused.
+        for (kind, bad) in [
+            (
+                Kind::MemberForget,
+                format!(r#"{{"member":"1","request":"{request}","x":1}}"#),
+            ),
+            (
+                Kind::MemberForget,
+                format!(r#"{{"member":1,"request":"{request}"}}"#),
+            ),
+            (Kind::MemberForget, r#"{"member":"1"}"#.to_owned()),
+            (
+                Kind::MemberForgotten,
+                format!(r#"{{"member":"1","request":"{request}","copies":-1}}"#),
+            ),
+        ] {
+            assert!(Body::decode(kind, &bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

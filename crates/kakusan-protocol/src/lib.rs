@@ -47,6 +47,7 @@
 mod card;
 mod encoding;
 mod envelope;
+mod forget;
 mod keys;
 mod name;
 mod seal;
@@ -59,6 +60,7 @@ pub use envelope::{
     Hello, Kind, LogLine, LogLineError, MAX_WIRE_BYTES, Nonce, PROTOCOL_VERSION, Ping, Pong,
     Registration, SyncChunk, TimesWithdraw, Ttl, sign_raw_payload,
 };
+pub use forget::{MemberForget, MemberForgotten};
 pub use kakusan_types::{
     NameError, ServerName, Snowflake, SnowflakeError, WebhookPolicy, WebhookUrl, WebhookUrlError,
 };

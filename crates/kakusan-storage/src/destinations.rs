@@ -152,50 +152,61 @@ pub async fn set_stopped(
     .await?)
 }
 
-/// Stores a `times.withdraw`; returns whether the peer had announced that member.
+/// Stores a `times.withdraw`; returns whether the peer had announced that member. A destination
+/// forgotten by `/forget-me` stays until the deletions of its copies are done (see
+/// [`crate::forget`]).
 pub async fn withdraw(
     executor: impl PgExecutor<'_>,
     peer_id: i64,
     member_id: u64,
 ) -> Result<bool, StorageError> {
-    let result = sqlx::query("DELETE FROM destinations WHERE peer_id = $1 AND member_id = $2")
-        .bind(peer_id)
-        .bind(sf(member_id)?)
-        .execute(executor)
-        .await?;
+    let result = sqlx::query(
+        "DELETE FROM destinations WHERE peer_id = $1 AND member_id = $2 AND forgotten_at IS NULL",
+    )
+    .bind(peer_id)
+    .bind(sf(member_id)?)
+    .execute(executor)
+    .await?;
     Ok(result.rows_affected() > 0)
 }
 
 /// Ends a `times.sync`: removes what the peer had announced but this sync did not confirm.
-/// Returns how many destinations went.
+/// Returns how many destinations went. Forgotten ones stay until their copies are deleted.
 pub async fn finish_sync(
     executor: impl PgExecutor<'_>,
     peer_id: i64,
     sync_id: &str,
 ) -> Result<u64, StorageError> {
-    let result =
-        sqlx::query("DELETE FROM destinations WHERE peer_id = $1 AND sync_id IS DISTINCT FROM $2")
-            .bind(peer_id)
-            .bind(sync_id)
-            .execute(executor)
-            .await?;
+    let result = sqlx::query(
+        "DELETE FROM destinations
+         WHERE peer_id = $1 AND sync_id IS DISTINCT FROM $2 AND forgotten_at IS NULL",
+    )
+    .bind(peer_id)
+    .bind(sync_id)
+    .execute(executor)
+    .await?;
     Ok(result.rows_affected())
 }
 
 /// The member's destinations reachable from our server: those announced by mutual peers,
-/// broken ones included (the member sees them in `/sharelist`; the relay skips them).
+/// broken ones included (the member sees them in `/sharelist`; the relay skips them), and
+/// none that the member's `/forget-me` forgot.
 pub async fn destinations_of_member(
     executor: impl PgExecutor<'_>,
     server_guild_id: u64,
     member_id: u64,
 ) -> Result<Vec<Destination>, StorageError> {
-    Ok(sqlx::query_as::<_, Destination>(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE p.server_guild_id = $1 AND p.mutual AND d.member_id = $2 ORDER BY p.name"
-    )))
-    .bind(sf(server_guild_id)?)
-    .bind(sf(member_id)?)
-    .fetch_all(executor)
-    .await?)
+    Ok(
+        sqlx::query_as::<_, Destination>(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE p.server_guild_id = $1 AND p.mutual AND d.member_id = $2
+                   AND d.forgotten_at IS NULL
+         ORDER BY p.name"
+        )))
+        .bind(sf(server_guild_id)?)
+        .bind(sf(member_id)?)
+        .fetch_all(executor)
+        .await?,
+    )
 }
 
 /// The destination with row id `id`.

@@ -1,5 +1,6 @@
 //! Postgres storage for kakusan: servers, peers, times, destinations, the outbox, the copy map,
-//! seen envelope ids and command usage (SPEC §5), and the gateway sessions kept for a restart.
+//! seen envelope ids and command usage (SPEC §5), the gateway sessions kept for a restart, and
+//! what `/forget-me` removes.
 //!
 //! This is the only crate that writes SQL. Every function takes `impl PgExecutor<'_>`, so the
 //! same call works on the pool or inside a transaction that also writes the state a job comes
@@ -13,6 +14,7 @@ mod secret;
 
 pub mod copies;
 pub mod destinations;
+pub mod forget;
 pub mod gateway_sessions;
 pub mod outbox;
 pub mod peers;

@@ -137,7 +137,8 @@ impl Deployment {
             .await
             .unwrap();
         eventually(PATIENCE, "the commands to be registered", || async {
-            (sim.commands(self.app.id, None).len() == 12).then_some(())
+            let all = kakusan_commands::model::definitions().len();
+            (sim.commands(self.app.id, None).len() == all).then_some(())
         })
         .await;
     }

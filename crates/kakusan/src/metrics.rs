@@ -35,6 +35,10 @@ pub(crate) const ENVELOPES_REJECTED: &str = "kakusan_envelopes_rejected_total";
 pub(crate) const HELLO_SYNCS_SKIPPED: &str = "kakusan_hello_syncs_skipped_total";
 /// `/ping` and `/pingall` refused because the member used one within 30 s (`kakusan-commands`).
 pub(crate) const PING_COOLDOWNS: &str = "kakusan_ping_cooldowns_total";
+/// Members who left with `/forget-me` (`kakusan-commands`).
+pub(crate) const FORGET_ME: &str = "kakusan_forget_me_total";
+/// Peers' `member.forget` requests by outcome (`kakusan-commands`).
+pub(crate) const FORGET_REQUESTS: &str = "kakusan_forget_requests_total";
 /// Heartbeat round trip per shard (`kakusan-gateway`).
 pub(crate) const GATEWAY_LATENCY: &str = "kakusan_gateway_latency_seconds";
 /// Reconnects per shard (`kakusan-gateway`).
@@ -47,7 +51,7 @@ const OPERATIONS: [&str; 5] = ["send", "edit", "delete", "envelope", "delete_web
 /// Delivery outcomes, as the delivery worker labels them.
 const OUTCOMES: [&str; 5] = ["delivered", "retry", "failed", "broken", "gone"];
 /// The slash commands of SPEC §2.
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "setup",
     "card",
     "regserver",
@@ -60,6 +64,7 @@ const COMMANDS: [&str; 12] = [
     "ping",
     "pingall",
     "queue",
+    "forget-me",
 ];
 
 /// How often the queue gauges are refreshed.
@@ -120,6 +125,16 @@ fn describe() {
         PING_COOLDOWNS,
         "/ping and /pingall refused because the member ran one within the last 30 seconds"
     );
+    describe_counter!(
+        FORGET_ME,
+        "Members who confirmed /forget-me (their data here erased, every mutual peer asked)"
+    );
+    describe_counter!(
+        FORGET_REQUESTS,
+        "member.forget requests from peers, by outcome: forgotten (the member's times that peer \
+         announced, and the copies relayed into them, are being deleted) or nothing_held (we \
+         held nothing of that member from that peer)"
+    );
     describe_gauge!(
         GATEWAY_LATENCY,
         Unit::Seconds,
@@ -152,6 +167,10 @@ fn register_zeroes() {
     }
     counter!(HELLO_SYNCS_SKIPPED).absolute(0);
     counter!(PING_COOLDOWNS).absolute(0);
+    counter!(FORGET_ME).absolute(0);
+    for outcome in ["forgotten", "nothing_held"] {
+        counter!(FORGET_REQUESTS, "outcome" => outcome).absolute(0);
+    }
     gauge!(GATEWAY_SHARDS_CONNECTED).set(0.0);
 }
 

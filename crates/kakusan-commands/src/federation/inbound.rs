@@ -33,6 +33,7 @@ use crate::component;
 use crate::context::{Context, Local};
 use crate::error::{HandlerError, Outcome};
 use crate::i18n::Lang;
+use crate::forget::Forgets;
 
 /// Why an envelope that passed the protocol's checks is still refused by the flows.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +118,7 @@ pub(crate) struct Inbound {
     pub(super) ctx: Arc<Context>,
     outbound: Outbound,
     pings: Arc<Pings>,
+    forgets: Arc<Forgets>,
     /// Partial `times.sync`s, by the peer's row id (not its name, which a hello may change
     /// between chunks). In memory by design: a restart in the middle of a sync only means the
     /// peer's next sync (on its next hello) replaces it.
@@ -132,11 +134,17 @@ pub(crate) struct Inbound {
 }
 
 impl Inbound {
-    pub(crate) fn new(ctx: Arc<Context>, outbound: Outbound, pings: Arc<Pings>) -> Self {
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        outbound: Outbound,
+        pings: Arc<Pings>,
+        forgets: Arc<Forgets>,
+    ) -> Self {
         Self {
             ctx,
             outbound,
             pings,
+            forgets,
             syncs: Mutex::default(),
             unfinished: Mutex::default(),
             checked_webhooks: Mutex::default(),
@@ -395,6 +403,19 @@ impl Inbound {
                     .botcom_line(&local.server, &format!("[{src}] {}", line.as_str()))
                     .await;
                 Ok(())
+            }
+            // What a peer may make us forget is what concerns it alone (see `forget.rs`).
+            Body::MemberForget(request) => {
+                if !peer.mutual {
+                    return Err(Refusal::NotMutual(src.to_string(), "member.forget").into());
+                }
+                Ok(self
+                    .forgets
+                    .requested(local, &peer, &request, reply_ttl)
+                    .await?)
+            }
+            Body::MemberForgotten(answer) => {
+                Ok(self.forgets.answered(local, &peer, &answer).await?)
             }
         }
     }

@@ -43,11 +43,41 @@ impl Outbound {
         body: Body,
         ttl: Option<Ttl>,
     ) -> Outcome<()> {
-        self.queue_signed(connection, local, peer, body, ttl, local.keys.signing())
+        self.queue_signed(
+            connection,
+            local,
+            peer,
+            body,
+            ttl,
+            local.keys.signing(),
+            None,
+        )
+        .await
+    }
+
+    /// [`Outbound::send_envelope`] in the outbox lane `lane` instead of the peer's own: the
+    /// envelope leaves only after the jobs queued before it in that lane (a `member.forgotten`
+    /// after the deletions it reports). It is still posted through the peer's master webhook.
+    pub(crate) async fn send_envelope_after(
+        &self,
+        connection: &mut PgConnection,
+        local: &Local,
+        peer: &Peer,
+        body: Body,
+        ttl: Option<Ttl>,
+        lane: u64,
+    ) -> Outcome<()> {
+        let key = local.keys.signing();
+        self.queue_signed(connection, local, peer, body, ttl, key, Some(lane))
             .await
     }
 
-    /// Queues `body` for `peer` from `local`, signed by `key`.
+    /// Queues `body` for `peer` from `local`, signed by `key`, in the peer's lane unless `lane`
+    /// names another.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "private; each caller names the one or two that differ"
+    )]
     async fn queue_signed(
         &self,
         connection: &mut PgConnection,
@@ -56,6 +86,7 @@ impl Outbound {
         body: Body,
         ttl: Option<Ttl>,
         key: &SigningSecret,
+        lane: Option<u64>,
     ) -> Outcome<()> {
         if peer.unreachable_reason.is_some() {
             // Its webhook refuses us: queueing more would only make Discord count more invalid
@@ -68,8 +99,8 @@ impl Outbound {
             content: text,
             username: webhook_username("kakusan", local.name.as_str()),
         };
-        let webhook_id = peer.webhook_url.id().get();
-        enqueue_envelope(connection, local.guild_id(), peer.id, webhook_id, &payload).await?;
+        let lane = lane.unwrap_or(peer.webhook_url.id().get());
+        enqueue_envelope(connection, local.guild_id(), peer.id, lane, &payload).await?;
         Ok(())
     }
 
@@ -96,7 +127,7 @@ impl Outbound {
         previous: &SigningSecret,
     ) -> Outcome<()> {
         let hello = hello(local, peer)?;
-        self.queue_signed(connection, local, peer, hello, None, previous)
+        self.queue_signed(connection, local, peer, hello, None, previous, None)
             .await
     }
 

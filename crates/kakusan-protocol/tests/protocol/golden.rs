@@ -10,10 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, TimeZone as _, Utc};
 use kakusan_protocol::{
-    Body, Card, CardError, DisplayName, Envelope, EnvelopeId, Hello, LogLine, MemoryReplayGuard,
-    Nonce, Ping, Registration, ReplayGuard, SealedSecret, Sender, ServerName, Snowflake, SyncChunk,
-    TimesWithdraw, Ttl, Verifier, VerifyError, WebhookPolicy, WebhookUrl, WebhookUrlError,
-    sign_raw_payload,
+    Body, Card, CardError, DisplayName, Envelope, EnvelopeId, Hello, LogLine, MemberForget,
+    MemoryReplayGuard, Nonce, Ping, Registration, ReplayGuard, SealedSecret, Sender, ServerName,
+    Snowflake, SyncChunk, TimesWithdraw, Ttl, Verifier, VerifyError, WebhookPolicy, WebhookUrl,
+    WebhookUrlError, sign_raw_payload,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -228,6 +228,37 @@ fn envelope_cases() -> Vec<Case> {
         sign(&bye, &a),
         vec![],
         ok(&bye, "peer", json!({})),
+    );
+
+    let rng = &mut TestRng::new("member_forget_ok");
+    let forget = MemberForget {
+        member: Snowflake::new(400_000_000_000_000_001).unwrap(),
+        request: Nonce::generate(rng),
+    };
+    let forget_envelope = envelope(&a, &b.name, Body::MemberForget(forget), NOW, rng);
+    push(
+        "member_forget_ok",
+        "A member.forget: member 400000000000000001 left alpha with /forget-me, and alpha asks beta to delete the copies beta relayed into alpha's channels and to forget the times alpha announced for the member.",
+        sign(&forget_envelope, &a),
+        vec![],
+        ok(&forget_envelope, "peer", json!({})),
+    );
+
+    let rng = &mut TestRng::new("member_forgotten_ok");
+    let forgotten = envelope(
+        &a,
+        &b.name,
+        Body::MemberForgotten(forget.answer(3)),
+        NOW,
+        rng,
+    )
+    .with_ttl(Ttl::new(3));
+    push(
+        "member_forgotten_ok",
+        "A member.forgotten answering a member.forget that arrived with ttl 4: it repeats the member and the request id and says how many copies are being deleted.",
+        sign(&forgotten, &a),
+        vec![],
+        ok(&forgotten, "peer", json!({})),
     );
 
     let rng = &mut TestRng::new("hello_known_ok");

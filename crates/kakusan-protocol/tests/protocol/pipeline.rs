@@ -4,10 +4,10 @@
 use crate::support::{TestRng, alpha, beta, beta_peers, gamma, now};
 use chrono::{DateTime, TimeDelta, Utc};
 use kakusan_protocol::{
-    Body, DisplayName, Envelope, EnvelopeId, Hello, LogLine, MemoryReplayGuard, Nonce, Ping,
-    Registration, ReplayError, ReplayGuard, SealedSecret, Sender, ServerName, Snowflake, SyncChunk,
-    TimesWithdraw, Ttl, VerifiedEnvelope, Verifier, VerifyError, VerifyKey, WebhookPolicy,
-    WebhookUrl,
+    Body, DisplayName, Envelope, EnvelopeId, Hello, LogLine, MemberForget, MemoryReplayGuard,
+    Nonce, Ping, Registration, ReplayError, ReplayGuard, SealedSecret, Sender, ServerName,
+    Snowflake, SyncChunk, TimesWithdraw, Ttl, VerifiedEnvelope, Verifier, VerifyError, VerifyKey,
+    WebhookPolicy, WebhookUrl,
 };
 use std::future::Future;
 
@@ -50,6 +50,10 @@ async fn every_kind_round_trips_and_sealed_parts_open_only_for_the_receiver() {
         hook: SealedSecret::seal_webhook(&b.keys().sealing_key(), &hook, rng).unwrap(),
     };
     let ping = Ping::new(rng, now());
+    let forget = MemberForget {
+        member: Snowflake::new(5).unwrap(),
+        request: Nonce::generate(rng),
+    };
     let bodies = vec![
         Body::PeerHello(Hello::seal(&a.card(), &b.keys().sealing_key(), rng).unwrap()),
         Body::PeerBye,
@@ -63,6 +67,8 @@ async fn every_kind_round_trips_and_sealed_parts_open_only_for_the_receiver() {
         Body::Ping(ping),
         Body::Pong(ping.answer(now() + TimeDelta::milliseconds(40))),
         Body::Log(LogLine::parse("alpha relayed 3 posts").unwrap()),
+        Body::MemberForget(forget),
+        Body::MemberForgotten(forget.answer(2)),
     ];
     let guard = MemoryReplayGuard::default();
     for body in bodies {

@@ -4,8 +4,8 @@
 use crate::support::{TestRng, alpha, beta, gamma, now};
 use chrono::TimeDelta;
 use kakusan_protocol::{
-    Body, Envelope, EnvelopeId, LogLine, MemoryReplayGuard, Nonce, Ping, ServerName, Snowflake,
-    TimesWithdraw, Ttl, Verifier, VerifyError, VerifyKey,
+    Body, Envelope, EnvelopeId, LogLine, MemberForget, MemoryReplayGuard, Nonce, Ping, ServerName,
+    Snowflake, TimesWithdraw, Ttl, Verifier, VerifyError, VerifyKey,
 };
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -41,6 +41,17 @@ fn body_strategy() -> impl Strategy<Value = Body> {
             }
         )),
         "[^\\p{Cc}]{1,200}".prop_map(|line| Body::Log(LogLine::parse(&line).unwrap())),
+        (1u64.., any::<[u8; 16]>(), any::<u32>()).prop_map(|(member, request, copies)| {
+            let forget = MemberForget {
+                member: Snowflake::new(member).unwrap(),
+                request: Nonce::from_bytes(request),
+            };
+            if copies % 2 == 0 {
+                Body::MemberForget(forget)
+            } else {
+                Body::MemberForgotten(forget.answer(copies))
+            }
+        }),
     ]
 }
 

@@ -19,15 +19,15 @@ use crate::KAKUSAN;
 
 /// The attacker: keys of its own, a guild of its own with a master webhook there, and the name
 /// and guild it claims.
-struct Attacker {
-    keys: ServerKeys,
-    card: Card,
+pub(crate) struct Attacker {
+    pub(crate) keys: ServerKeys,
+    pub(crate) card: Card,
     api: String,
 }
 
 impl Attacker {
     /// An attacker that claims to be `name` in guild `claimed_guild`.
-    async fn new(sim: &DiscordSim, name: &str, claimed_guild: u64) -> Self {
+    pub(crate) async fn new(sim: &DiscordSim, name: &str, claimed_guild: u64) -> Self {
         let app = sim.create_application("attacker");
         let owner = sim.create_user("mallory");
         let guild = sim.create_guild("attackers", owner).unwrap();
@@ -87,7 +87,7 @@ impl Attacker {
 
     /// Signs `body` for the server of `victim_card` and posts it through the master webhook
     /// that card names, waiting out its rate limit like any client.
-    async fn send(&self, victim_card: &str, body: Body) {
+    pub(crate) async fn send(&self, victim_card: &str, body: Body) {
         let victim = Card::parse(victim_card, &WebhookPolicy::discord()).unwrap();
         let text = Envelope::new(
             self.card.name().clone(),
@@ -103,7 +103,7 @@ impl Attacker {
     }
 
     /// A hello with its own card, sealed to the victim.
-    async fn hello(&self, victim_card: &str) {
+    pub(crate) async fn hello(&self, victim_card: &str) {
         let victim = Card::parse(victim_card, &WebhookPolicy::discord()).unwrap();
         let hello = Hello::seal(&self.card, victim.sealing_key(), &mut OsRng).unwrap();
         self.send(victim_card, Body::PeerHello(hello)).await;

@@ -2,6 +2,7 @@
 //! its own database and bot application, against the simulated Discord, driven the way members
 //! and admins drive them.
 
+mod forget;
 mod here;
 mod hostile;
 mod language;
