@@ -154,6 +154,8 @@ pub struct Job {
     pub leased_by: Option<String>,
     /// When it failed for good.
     pub failed_at: Option<DateTime<Utc>>,
+    /// Whether it waits for its member's `/resume` (see [`crate::pauses`]).
+    pub paused: bool,
     /// When it was enqueued.
     pub created_at: DateTime<Utc>,
 }
