@@ -11,7 +11,7 @@ use kakusan_delivery::{
 };
 use kakusan_storage::destinations::{self, Destination};
 use kakusan_storage::outbox::Target;
-use kakusan_storage::{outbox, times};
+use kakusan_storage::{outbox, pauses, times};
 use uuid::Uuid;
 
 use crate::component;
@@ -30,6 +30,20 @@ pub(crate) struct StoredHere {
     working: Vec<Destination>,
     broken: Vec<Destination>,
     at: Option<DateTime<Utc>>,
+    /// The member is paused here (`/pause`): the relay waits for `/resume`.
+    paused: bool,
+}
+
+impl StoredHere {
+    /// Whether the relay waits for the member's `/resume`.
+    pub(crate) fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// How many destinations it is queued for.
+    pub(crate) fn destinations(&self) -> usize {
+        self.working.len()
+    }
 }
 
 /// A `/here` that passed the checks on what the member typed.
@@ -158,12 +172,17 @@ impl Relays {
             };
             enqueue_send(&mut transaction, &job, &payload, here.at).await?;
         }
+        // Read in the transaction that queued the jobs, which the same pause holds back.
+        let paused = pauses::paused_since(&mut *transaction, ctx.guild(), ctx.user())
+            .await?
+            .is_some();
         transaction.commit().await?;
         Ok(StoredHere {
             relay_id,
             working,
             broken,
             at: here.at,
+            paused,
         })
     }
 
@@ -312,7 +331,9 @@ impl Relays {
                 .chars()
                 .take(40)
                 .collect();
-            let state = if first.scheduled_for > now {
+            let state = if list.iter().any(|job| job.paused) {
+                crate::pause::queue_state(ctx.lang)
+            } else if first.scheduled_for > now {
                 format!("scheduled for <t:{}:f>", first.scheduled_for.timestamp())
             } else if let Some(error) = list.iter().find_map(|j| j.last_error.as_deref()) {
                 format!("retrying; last error: {error}")

@@ -182,6 +182,34 @@ pub async fn enqueue_webhook_deletion(
     .await
 }
 
+/// Queues the removal of a message a peer posted through a member's times webhook here
+/// (`/block`): deleted through that webhook, which needs no permission beyond holding it, and
+/// retried like any call. It belongs to no member, so no member's pause holds it back.
+pub async fn enqueue_removal(
+    connection: &mut PgConnection,
+    server_guild_id: u64,
+    times_id: i64,
+    webhook_id: u64,
+    message_id: u64,
+) -> Result<i64, StorageError> {
+    let payload = serde_json::json!({});
+    outbox::enqueue(
+        connection,
+        &NewJob {
+            server_guild_id,
+            lane: webhook_id,
+            target: Target::Times(times_id),
+            operation: Operation::Delete,
+            source_message_id: Some(message_id),
+            relay_id: None,
+            member_id: None,
+            payload: &payload,
+            scheduled_for: None,
+        },
+    )
+    .await
+}
+
 /// Queues an envelope for a peer's master webhook (`webhook_id` is its lane).
 pub async fn enqueue_envelope(
     connection: &mut PgConnection,

@@ -30,6 +30,9 @@ pub(crate) const COMMAND_USES: &str = "kakusan_command_uses_total";
 pub(crate) const ENVELOPES_RECEIVED: &str = "kakusan_envelopes_received_total";
 /// Rejected envelopes by reason (`kakusan-commands`).
 pub(crate) const ENVELOPES_REJECTED: &str = "kakusan_envelopes_rejected_total";
+/// Relays of blocked members removed as they arrived or by `/block purge:true`
+/// (`kakusan-commands`).
+pub(crate) const BLOCKED_RELAYS: &str = "kakusan_blocked_relays_total";
 /// Hellos not answered with a sync because one went to that peer within 10 minutes
 /// (`kakusan-commands`).
 pub(crate) const HELLO_SYNCS_SKIPPED: &str = "kakusan_hello_syncs_skipped_total";
@@ -46,21 +49,6 @@ pub(crate) const GATEWAY_SHARDS_CONNECTED: &str = "kakusan_gateway_shards_connec
 const OPERATIONS: [&str; 5] = ["send", "edit", "delete", "envelope", "delete_webhook"];
 /// Delivery outcomes, as the delivery worker labels them.
 const OUTCOMES: [&str; 5] = ["delivered", "retry", "failed", "broken", "gone"];
-/// The slash commands of SPEC §2.
-const COMMANDS: [&str; 12] = [
-    "setup",
-    "card",
-    "regserver",
-    "unregserver",
-    "serverlist",
-    "regtimes",
-    "unregtimes",
-    "sharelist",
-    "here",
-    "ping",
-    "pingall",
-    "queue",
-];
 
 /// How often the queue gauges are refreshed.
 const QUEUE_EVERY: Duration = Duration::from_secs(5);
@@ -117,6 +105,11 @@ fn describe() {
          in answer to a hello within the last 10 minutes"
     );
     describe_counter!(
+        BLOCKED_RELAYS,
+        "Relays from members this server blocked, removed from their times here, by when \
+         (on arrival, or by /block purge:true)"
+    );
+    describe_counter!(
         PING_COOLDOWNS,
         "/ping and /pingall refused because the member ran one within the last 30 seconds"
     );
@@ -141,8 +134,8 @@ fn register_zeroes() {
         }
     }
     counter!(WEBHOOK_RATE_LIMITED).absolute(0);
-    for command in COMMANDS {
-        counter!(COMMAND_USES, "command" => command).absolute(0);
+    for command in kakusan_commands::model::definitions() {
+        counter!(COMMAND_USES, "command" => command.name).absolute(0);
     }
     for kind in Kind::ALL {
         counter!(ENVELOPES_RECEIVED, "kind" => kind.as_str()).absolute(0);
@@ -152,6 +145,9 @@ fn register_zeroes() {
     }
     counter!(HELLO_SYNCS_SKIPPED).absolute(0);
     counter!(PING_COOLDOWNS).absolute(0);
+    for when in ["arrival", "purge"] {
+        counter!(BLOCKED_RELAYS, "when" => when).absolute(0);
+    }
     gauge!(GATEWAY_SHARDS_CONNECTED).set(0.0);
 }
 
