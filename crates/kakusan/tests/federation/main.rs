@@ -2,9 +2,11 @@
 //! its own database and bot application, against the simulated Discord, driven the way members
 //! and admins drive them.
 
+mod block;
 mod here;
 mod hostile;
 mod outage;
+mod pause;
 mod regtimes;
 mod resume;
 
