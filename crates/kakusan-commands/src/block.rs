@@ -231,7 +231,8 @@ impl Blocks {
 /// this server blocks.
 struct Verdict<'a> {
     local: &'a ServerName,
-    peers: Vec<Peer>,
+    /// The peers of our server, by row id and name.
+    peers: Vec<(i64, ServerName)>,
     blocks: Vec<Block>,
 }
 
@@ -243,7 +244,11 @@ impl<'a> Verdict<'a> {
         let peers = if blocks.is_empty() {
             Vec::new()
         } else {
-            peers::list_peers(&ctx.pool, times.server_guild_id).await?
+            peers::list_peers(&ctx.pool, times.server_guild_id)
+                .await?
+                .into_iter()
+                .map(|peer| (peer.id, peer.name))
+                .collect()
         };
         Ok(Verdict {
             local,
@@ -261,8 +266,78 @@ impl<'a> Verdict<'a> {
         let origin = self
             .peers
             .iter()
-            .find(|peer| username_names_server(username, peer.name.as_str()))
-            .map(|peer| peer.id);
+            .find(|(_, name)| username_names_server(username, name.as_str()))
+            .map(|(id, _)| *id);
         self.blocks.iter().any(|block| block.covers(origin))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use kakusan_delivery::webhook_username;
+
+    use super::*;
+    use crate::i18n::Lang;
+
+    fn name(text: &str) -> ServerName {
+        ServerName::parse(text).unwrap()
+    }
+
+    fn block(peer_id: Option<i64>) -> Block {
+        Block {
+            id: 1,
+            server_guild_id: 100,
+            member_id: 7,
+            peer_id,
+            peer_name: None,
+            blocked_by: 1,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_relay_is_blocked_by_its_origin_and_our_own_copies_never_are() {
+        let local = name("beta");
+        let verdict = |blocks| Verdict {
+            local: &local,
+            peers: vec![(1, name("alpha")), (2, name("gamma"))],
+            blocks,
+        };
+        let from = |server: &str| webhook_username("Hanako", server);
+
+        let everywhere = verdict(vec![block(None)]);
+        assert!(everywhere.blocks(&from("alpha")));
+        assert!(everywhere.blocks(&from("unknown")), "a name we do not know");
+        assert!(everywhere.blocks("no suffix at all"));
+        assert!(!everywhere.blocks(&from("beta")), "our own /here");
+
+        let via_alpha = verdict(vec![block(Some(1))]);
+        assert!(via_alpha.blocks(&from("alpha")));
+        assert!(!via_alpha.blocks(&from("gamma")));
+        assert!(!via_alpha.blocks(&from("unknown")));
+
+        assert!(
+            !verdict(Vec::new()).blocks(&from("alpha")),
+            "nobody blocked"
+        );
+    }
+
+    #[test]
+    fn the_replies_exist_in_japanese() {
+        let text = crate::tr!(
+            Lang::Ja,
+            "block-done-via",
+            member = "<@7>",
+            server = "alpha"
+        );
+        assert_eq!(
+            text,
+            "ブロックしました。**alpha** 経由の <@7> さんの中継は、ここには表示されません。"
+        );
+        let text = crate::tr!(Lang::Ja, "block-purged", count = 3);
+        assert_eq!(text, "これまでの中継 3 件を削除しています。");
+        let text = crate::tr!(Lang::En, "block-purged", count = 1);
+        assert_eq!(text, "1 earlier copy of theirs is being removed.");
     }
 }

@@ -70,3 +70,25 @@ pub(crate) fn here_paused(lang: Lang, destinations: usize) -> Reply {
 pub(crate) fn queue_state(lang: Lang) -> String {
     crate::tr!(lang, "pause-queue-state")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replies_exist_in_japanese_and_english() {
+        assert_eq!(
+            here_paused(Lang::Ja, 2).text,
+            "一時停止中のため、2 件の中継先への投稿は保留されました。/resume すると送信されます。"
+        );
+        assert_eq!(
+            here_paused(Lang::En, 2).text,
+            "Paused: your relay to 2 destination(s) is queued and leaves when you /resume."
+        );
+        assert_eq!(queue_state(Lang::Ja), "一時停止中（/resume で送信）");
+        let resumed = crate::tr!(Lang::Ja, "resume-done", released = 4);
+        assert_eq!(resumed, "再開しました。保留中の 4 件を投稿順に中継します。");
+        let paused = crate::tr!(Lang::En, "pause-done", waiting = 1);
+        assert!(paused.ends_with("1 queued copy waits too."), "{paused}");
+    }
+}
