@@ -161,6 +161,8 @@ mod tests {
 
         // Queued while paused: it waits too. Member 8 and the envelopes go on.
         let later = job(&pool, 1, Some(7), 3).await;
+        let stats = crate::outbox::queue_stats(&pool).await.unwrap();
+        assert_eq!((stats.due, stats.paused), (0, 3), "waiting on purpose is not due");
         let other = job(&pool, 2, Some(8), 4).await;
         let envelope = job(&pool, 3, None, 5).await;
         assert_eq!(claimed(&pool).await, [other, envelope]);

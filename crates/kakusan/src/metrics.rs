@@ -22,6 +22,8 @@ pub(crate) const WEBHOOK_CALLS: &str = "kakusan_webhook_calls_total";
 pub(crate) const WEBHOOK_RATE_LIMITED: &str = "kakusan_webhook_rate_limited_total";
 /// Jobs waiting in the outbox (this module).
 pub(crate) const QUEUE_DEPTH: &str = "kakusan_queue_depth";
+/// Jobs held by their members' `/pause` (this module).
+pub(crate) const QUEUE_PAUSED: &str = "kakusan_queue_paused";
 /// Age of the oldest due job (this module).
 pub(crate) const QUEUE_OLDEST: &str = "kakusan_queue_oldest_pending_seconds";
 /// Slash command uses by command (`kakusan-commands`).
@@ -83,7 +85,11 @@ fn describe() {
     );
     describe_gauge!(
         QUEUE_DEPTH,
-        "Jobs waiting in the outbox, due or scheduled (failed jobs excluded)"
+        "Jobs waiting in the outbox, due or scheduled (failed and paused jobs excluded)"
+    );
+    describe_gauge!(
+        QUEUE_PAUSED,
+        "Jobs held back by their members' /pause until they /resume"
     );
     describe_gauge!(
         QUEUE_OLDEST,
@@ -178,6 +184,7 @@ pub(crate) async fn watch_queue(
                     down = false;
                 }
                 gauge!(QUEUE_DEPTH).set((stats.due + stats.scheduled) as f64);
+                gauge!(QUEUE_PAUSED).set(stats.paused as f64);
                 gauge!(QUEUE_OLDEST).set(stats.oldest_due_age_seconds.unwrap_or(0.0));
             }
             Err(error) if !down => {
