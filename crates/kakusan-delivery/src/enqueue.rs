@@ -164,22 +164,14 @@ pub async fn enqueue_webhook_deletion(
     server_guild_id: u64,
     webhook_id: u64,
 ) -> Result<i64, StorageError> {
-    let payload = serde_json::json!({});
-    outbox::enqueue(
-        connection,
-        &NewJob {
-            server_guild_id,
-            lane: webhook_id,
-            target: Target::Webhook(webhook_id),
-            operation: Operation::DeleteWebhook,
-            source_message_id: None,
-            relay_id: None,
-            member_id: None,
-            payload: &payload,
-            scheduled_for: None,
-        },
-    )
-    .await
+    let call = ServerCall {
+        server_guild_id,
+        lane: webhook_id,
+        target: Target::Webhook(webhook_id),
+        operation: Operation::DeleteWebhook,
+        source_message_id: None,
+    };
+    call.enqueue(connection, &serde_json::json!({})).await
 }
 
 /// Queues the removal of a message a peer posted through a member's times webhook here
@@ -192,22 +184,14 @@ pub async fn enqueue_removal(
     webhook_id: u64,
     message_id: u64,
 ) -> Result<i64, StorageError> {
-    let payload = serde_json::json!({});
-    outbox::enqueue(
-        connection,
-        &NewJob {
-            server_guild_id,
-            lane: webhook_id,
-            target: Target::Times(times_id),
-            operation: Operation::Delete,
-            source_message_id: Some(message_id),
-            relay_id: None,
-            member_id: None,
-            payload: &payload,
-            scheduled_for: None,
-        },
-    )
-    .await
+    let call = ServerCall {
+        server_guild_id,
+        lane: webhook_id,
+        target: Target::Times(times_id),
+        operation: Operation::Delete,
+        source_message_id: Some(message_id),
+    };
+    call.enqueue(connection, &serde_json::json!({})).await
 }
 
 /// Queues an envelope for a peer's master webhook (`webhook_id` is its lane).
@@ -218,20 +202,45 @@ pub async fn enqueue_envelope(
     webhook_id: u64,
     payload: &EnvelopePayload,
 ) -> Result<i64, StorageError> {
-    let payload = to_value(payload);
-    outbox::enqueue(
-        connection,
-        &NewJob {
-            server_guild_id,
-            lane: webhook_id,
-            target: Target::Peer(peer_id),
-            operation: Operation::Envelope,
-            source_message_id: None,
-            relay_id: None,
-            member_id: None,
-            payload: &payload,
-            scheduled_for: None,
-        },
-    )
-    .await
+    let call = ServerCall {
+        server_guild_id,
+        lane: webhook_id,
+        target: Target::Peer(peer_id),
+        operation: Operation::Envelope,
+        source_message_id: None,
+    };
+    call.enqueue(connection, &to_value(payload)).await
+}
+
+/// A call the server makes on its own account, for no member and no relay, due now.
+struct ServerCall {
+    server_guild_id: u64,
+    lane: u64,
+    target: Target,
+    operation: Operation,
+    source_message_id: Option<u64>,
+}
+
+impl ServerCall {
+    async fn enqueue(
+        &self,
+        connection: &mut PgConnection,
+        payload: &serde_json::Value,
+    ) -> Result<i64, StorageError> {
+        outbox::enqueue(
+            connection,
+            &NewJob {
+                server_guild_id: self.server_guild_id,
+                lane: self.lane,
+                target: self.target,
+                operation: self.operation,
+                source_message_id: self.source_message_id,
+                relay_id: None,
+                member_id: None,
+                payload,
+                scheduled_for: None,
+            },
+        )
+        .await
+    }
 }

@@ -131,6 +131,18 @@ mod tests {
         .unwrap()
     }
 
+    /// Pauses (or resumes) member 7 in a transaction of its own; returns what it answered.
+    async fn set_paused(pool: &PgPool, paused: bool) -> Option<u64> {
+        let mut tx = pool.begin().await.unwrap();
+        let answer = if paused {
+            pause(&mut tx, 100, 7).await.unwrap()
+        } else {
+            resume(&mut tx, 100, 7).await.unwrap()
+        };
+        tx.commit().await.unwrap();
+        answer
+    }
+
     async fn claimed(pool: &PgPool) -> Vec<i64> {
         let jobs = claim(pool, "w", LEASE, 50).await.unwrap();
         for job in &jobs {
@@ -148,34 +160,26 @@ mod tests {
         let first = job(&pool, 1, Some(7), 1).await;
         let shared = job(&pool, 2, Some(7), 2).await;
 
-        let mut tx = pool.begin().await.unwrap();
-        assert_eq!(pause(&mut tx, 100, 7).await.unwrap(), Some(2));
-        assert_eq!(
-            pause(&mut tx, 100, 7).await.unwrap(),
-            None,
-            "paused already"
-        );
-        tx.commit().await.unwrap();
+        assert_eq!(set_paused(&pool, true).await, Some(2));
+        assert_eq!(set_paused(&pool, true).await, None, "paused already");
         assert!(paused_since(&pool, 100, 7).await.unwrap().is_some());
         assert!(paused_since(&pool, 100, 8).await.unwrap().is_none());
 
         // Queued while paused: it waits too. Member 8 and the envelopes go on.
         let later = job(&pool, 1, Some(7), 3).await;
         let stats = crate::outbox::queue_stats(&pool).await.unwrap();
-        assert_eq!((stats.due, stats.paused), (0, 3), "waiting on purpose is not due");
+        assert_eq!(
+            (stats.due, stats.paused),
+            (0, 3),
+            "waiting on purpose is not due"
+        );
         let other = job(&pool, 2, Some(8), 4).await;
         let envelope = job(&pool, 3, None, 5).await;
         assert_eq!(claimed(&pool).await, [other, envelope]);
         assert_eq!(claimed(&pool).await, Vec::<i64>::new());
 
-        let mut tx = pool.begin().await.unwrap();
-        assert_eq!(resume(&mut tx, 100, 7).await.unwrap(), Some(3));
-        assert_eq!(
-            resume(&mut tx, 100, 7).await.unwrap(),
-            None,
-            "resumed already"
-        );
-        tx.commit().await.unwrap();
+        assert_eq!(set_paused(&pool, false).await, Some(3));
+        assert_eq!(set_paused(&pool, false).await, None, "resumed already");
         // Back in their places: the heads of lanes 1 and 2, then lane 1's next.
         assert_eq!(claimed(&pool).await, [first, shared]);
         assert_eq!(claimed(&pool).await, [later]);
@@ -184,9 +188,7 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn a_job_that_missed_the_pause_flag_still_waits_while_the_pause_lasts(pool: PgPool) {
         fixtures::server(&pool, 100, "alpha").await;
-        let mut tx = pool.begin().await.unwrap();
-        pause(&mut tx, 100, 7).await.unwrap();
-        tx.commit().await.unwrap();
+        set_paused(&pool, true).await;
         // As if queued in the instant /pause committed: the flag was not set.
         let id = job(&pool, 1, Some(7), 1).await;
         sqlx::query("UPDATE outbox_jobs SET paused = false WHERE id = $1")
@@ -195,9 +197,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(claimed(&pool).await, Vec::<i64>::new());
-        let mut tx = pool.begin().await.unwrap();
-        resume(&mut tx, 100, 7).await.unwrap();
-        tx.commit().await.unwrap();
+        set_paused(&pool, false).await;
         assert_eq!(claimed(&pool).await, [id]);
     }
 }
