@@ -29,8 +29,8 @@ use crate::error::{HandlerError, Outcome};
 use crate::interaction::{Ctx, Reply};
 use crate::model::{BlockCommand, UnblockCommand};
 
-/// The counter of relays removed because their member is blocked, by when it happened
-/// (`arrival` or `purge`).
+/// The counter of relays stopped because their member is blocked, by when it happened
+/// (`arrival`, `purge`, or `dropped` before a job was queued).
 const BLOCKED_RELAYS: &str = "kakusan_blocked_relays_total";
 
 /// `/block`, `/unblock` and the removal of blocked relays on arrival. They hold no state of
@@ -225,6 +225,28 @@ impl Blocks {
         );
         Ok(())
     }
+}
+
+/// The destinations of `member`'s relay from our server `guild` that get no job: times in
+/// another server of this deployment that blocks the member's relays from us. There this side
+/// queues the copy itself, so the relay is dropped before any job is queued (and counted);
+/// elsewhere the receiving side removes it on arrival.
+pub(crate) async fn dropped_for_blocks(
+    ctx: &Context,
+    guild: u64,
+    member: u64,
+) -> Outcome<Vec<i64>> {
+    let dropped = blocks::blocked_destinations(&ctx.pool, guild, member).await?;
+    if !dropped.is_empty() {
+        metrics::counter!(BLOCKED_RELAYS, "when" => "dropped").increment(dropped.len() as u64);
+        tracing::info!(
+            guild,
+            member,
+            dropped = dropped.len(),
+            "dropped copies for servers of ours that block the member"
+        );
+    }
+    Ok(dropped)
 }
 
 /// What decides whether a message in a member's times, posted through its webhook, is a relay

@@ -14,6 +14,7 @@ use kakusan_storage::outbox::Target;
 use kakusan_storage::{outbox, pauses, times};
 use uuid::Uuid;
 
+use crate::block::dropped_for_blocks;
 use crate::component;
 use crate::context::Context;
 use crate::error::{HandlerError, Outcome};
@@ -161,7 +162,10 @@ impl Relays {
             origin,
         };
         enqueue_origin(&mut transaction, &origin, &shown, here.at).await?;
-        for destination in &working {
+        // A server of this deployment that blocks the member gets no copy at all; the member
+        // is told it was delivered, as a peer elsewhere would show it (see `block.rs`).
+        let blocked = dropped_for_blocks(&self.ctx, ctx.guild(), ctx.user()).await?;
+        for destination in working.iter().filter(|d| !blocked.contains(&d.id)) {
             let job = RelayJob {
                 server_guild_id: ctx.guild(),
                 destination_id: destination.id,

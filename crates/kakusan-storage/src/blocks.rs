@@ -99,6 +99,32 @@ pub async fn blocks_of_member(
     select(executor, server_guild_id, Some(member_id)).await
 }
 
+/// Which of `member_id`'s destinations from our server `server_guild_id` are times in
+/// another server of this same deployment that blocks the member's relays from us (or from
+/// everywhere). Only there does this side queue the copies a block stops, so they are not
+/// queued at all.
+pub async fn blocked_destinations(
+    executor: impl PgExecutor<'_>,
+    server_guild_id: u64,
+    member_id: u64,
+) -> Result<Vec<i64>, StorageError> {
+    // A block's server is one of ours (the foreign key), so a block found through the
+    // destination's peer guild means that guild is served by this deployment.
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT d.id FROM destinations d
+         JOIN peers p ON p.id = d.peer_id
+         JOIN blocks b ON b.server_guild_id = p.guild_id AND b.member_id = d.member_id
+         LEFT JOIN peers via ON via.id = b.peer_id
+         WHERE p.server_guild_id = $1 AND d.member_id = $2
+           AND (b.peer_id IS NULL OR via.guild_id = $1)
+         ORDER BY d.id",
+    )
+    .bind(sf(server_guild_id)?)
+    .bind(sf(member_id)?)
+    .fetch_all(executor)
+    .await?)
+}
+
 async fn select(
     executor: impl PgExecutor<'_>,
     server_guild_id: u64,
@@ -121,7 +147,7 @@ mod tests {
     use sqlx::PgPool;
 
     use super::*;
-    use crate::{fixtures, peers};
+    use crate::{destinations, fixtures, peers};
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn blocks_are_per_member_and_peer_and_go_with_their_peer(pool: PgPool) {
@@ -144,5 +170,52 @@ mod tests {
         assert_eq!(blocks(&pool, 100).await.unwrap().len(), 2);
         peers::remove_peer(&pool, 100, "beta").await.unwrap();
         assert!(blocks(&pool, 100).await.unwrap().is_empty());
+    }
+
+    /// Servers 100 (alpha) and 300 (gamma) of one deployment, peered both ways, and beta (200)
+    /// elsewhere; member 7 has a times at gamma and at beta, known to alpha.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn copies_for_a_server_of_ours_that_blocks_the_member_are_found_before_queueing(
+        pool: PgPool,
+    ) {
+        fixtures::server(&pool, 100, "alpha").await;
+        fixtures::server(&pool, 300, "gamma").await;
+        let gamma_at_alpha = fixtures::mutual_peer(&pool, 100, "gamma", 300).await.id;
+        let alpha_at_gamma = fixtures::mutual_peer(&pool, 300, "alpha", 100).await.id;
+        let beta_at_alpha = fixtures::mutual_peer(&pool, 100, "beta", 200).await.id;
+        let beta_at_gamma = fixtures::mutual_peer(&pool, 300, "beta", 200).await.id;
+        let token = crate::SecretString::new("t");
+        let times = |channel| destinations::Announced {
+            member_id: 7,
+            member_name: "Taro",
+            channel_id: channel,
+            webhook_id: channel + 1,
+            webhook_token: &token,
+        };
+        let at_gamma = destinations::announce(&pool, gamma_at_alpha, &times(301), None)
+            .await
+            .unwrap();
+        destinations::announce(&pool, beta_at_alpha, &times(201), None)
+            .await
+            .unwrap();
+        let blocked = || blocked_destinations(&pool, 100, 7);
+
+        assert!(blocked().await.unwrap().is_empty());
+        // Gamma blocks member 7 through beta: not what alpha sends.
+        block(&pool, 300, 7, Some(beta_at_gamma), 1).await.unwrap();
+        assert!(blocked().await.unwrap().is_empty());
+        // Through alpha, or from everywhere: alpha's copy for gamma is not queued.
+        block(&pool, 300, 7, Some(alpha_at_gamma), 1).await.unwrap();
+        assert_eq!(blocked().await.unwrap(), [at_gamma]);
+        unblock(&pool, 300, 7, Some(alpha_at_gamma)).await.unwrap();
+        block(&pool, 300, 7, None, 1).await.unwrap();
+        assert_eq!(blocked().await.unwrap(), [at_gamma]);
+        // Other members are not affected.
+        assert!(
+            blocked_destinations(&pool, 100, 8)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -32,8 +32,8 @@ pub(crate) const COMMAND_USES: &str = "kakusan_command_uses_total";
 pub(crate) const ENVELOPES_RECEIVED: &str = "kakusan_envelopes_received_total";
 /// Rejected envelopes by reason (`kakusan-commands`).
 pub(crate) const ENVELOPES_REJECTED: &str = "kakusan_envelopes_rejected_total";
-/// Relays of blocked members removed as they arrived or by `/block purge:true`
-/// (`kakusan-commands`).
+/// Relays of blocked members removed as they arrived or by `/block purge:true`, or dropped
+/// before a job was queued (`kakusan-commands`).
 pub(crate) const BLOCKED_RELAYS: &str = "kakusan_blocked_relays_total";
 /// Hellos not answered with a sync because one went to that peer within 10 minutes
 /// (`kakusan-commands`).
@@ -112,8 +112,8 @@ fn describe() {
     );
     describe_counter!(
         BLOCKED_RELAYS,
-        "Relays from members this server blocked, removed from their times here, by when \
-         (on arrival, or by /block purge:true)"
+        "Relays from blocked members: removed from their times here on arrival or by /block \
+         purge:true, or dropped before a job was queued (for a server of this deployment)"
     );
     describe_counter!(
         PING_COOLDOWNS,
@@ -151,7 +151,7 @@ fn register_zeroes() {
     }
     counter!(HELLO_SYNCS_SKIPPED).absolute(0);
     counter!(PING_COOLDOWNS).absolute(0);
-    for when in ["arrival", "purge"] {
+    for when in ["arrival", "purge", "dropped"] {
         counter!(BLOCKED_RELAYS, "when" => when).absolute(0);
     }
     gauge!(GATEWAY_SHARDS_CONNECTED).set(0.0);

@@ -3,7 +3,9 @@
 //! peer are untouched, `purge:true` removes what arrived before, and `/unblock` restores.
 
 use discord_sim::{CommandOptionValue, DiscordSim, Message};
-use kakusan_testkit::federation::{Deployment, Federation, string};
+use kakusan_testkit::federation::{
+    BOT_PERMISSIONS, Deployment, Federation, card_in, destinations, string,
+};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
@@ -190,4 +192,88 @@ async fn metric(side: &Deployment, when: &str) -> f64 {
     side.metric(&format!("kakusan_blocked_relays_total{{when=\"{when}\"}}"))
         .await
         .unwrap_or_default()
+}
+
+/// A second guild served by alpha's deployment, peered with alpha: where alpha itself would
+/// make the copy, a block there drops it before any job is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_of_the_same_deployment_that_blocks_a_member_gets_no_copy_queued() {
+    let federation = Federation::peered(KAKUSAN, false).await;
+    let (sim, alpha, hanako) = (&federation.sim, &federation.alpha, federation.hanako);
+    let gamma_admin = sim.create_user("admin-gamma");
+    let gamma = sim.create_guild("gamma", gamma_admin).unwrap();
+    let gamma_botcom = sim.create_channel(gamma, "bot-com").unwrap();
+    let gamma_times = sim.create_channel(gamma, "times-hanako").unwrap();
+    sim.add_bot(gamma, alpha.app.id, BOT_PERMISSIONS).unwrap();
+    sim.add_member(gamma, hanako, &[]).unwrap();
+    let gamma_card = card_in(
+        &alpha
+            .invoke(
+                sim,
+                gamma_botcom,
+                gamma_admin,
+                "setup",
+                vec![
+                    ("name", string("gamma")),
+                    ("channel", CommandOptionValue::Channel(gamma_botcom)),
+                ],
+            )
+            .await
+            .content,
+    );
+    let alpha_card = alpha.card(sim).await;
+    federation.regserver(alpha, &gamma_card).await;
+    alpha
+        .invoke(
+            sim,
+            gamma_botcom,
+            gamma_admin,
+            "regserver",
+            vec![("card", string(&alpha_card))],
+        )
+        .await;
+    let reply = alpha
+        .invoke(sim, gamma_times, hanako, "regtimes", vec![])
+        .await
+        .content;
+    assert!(reply.contains("is your times"), "{reply}");
+    // Alpha's database knows beta's and gamma's times of Hanako (as alpha), and alpha's (as
+    // gamma).
+    eventually(
+        PATIENCE,
+        "alpha and gamma to know each other's times",
+        || async { (destinations(alpha).await == 3).then_some(()) },
+    )
+    .await;
+
+    let reply = alpha
+        .invoke(
+            sim,
+            gamma_botcom,
+            gamma_admin,
+            "block",
+            vec![("member", CommandOptionValue::User(hanako))],
+        )
+        .await
+        .content;
+    assert_eq!(
+        reply,
+        format!("Blocked: relays from <@{hanako}> are no longer shown here, from any server.")
+    );
+    let reply = federation
+        .here(vec![("message", string("not for gamma"))])
+        .await;
+    assert_eq!(reply, "Delivered to 2 of 2 destination(s).");
+    wait_for(sim, federation.beta.times, "not for gamma", false).await;
+    assert!(
+        find(sim, gamma_times, "not for gamma").is_none(),
+        "never posted at gamma, not even for a moment"
+    );
+    assert_eq!(
+        alpha
+            .metric("kakusan_blocked_relays_total{when=\"dropped\"}")
+            .await,
+        Some(1.0)
+    );
+    assert_eq!(metric(alpha, "arrival").await, 0.0);
 }
