@@ -153,6 +153,9 @@ impl Relays {
         // stands for it in the relay's jobs.
         let source = ctx.id.get();
         let relay_id = Uuid::new_v4();
+        // A server of this deployment that blocks the member gets no copy at all; the member
+        // is told it was delivered, as a peer elsewhere would show it (see `block.rs`).
+        let blocked = dropped_for_blocks(&self.ctx, ctx.guild(), ctx.user()).await?;
         let mut transaction = self.ctx.pool.begin().await?;
         let origin = OriginJob {
             server_guild_id: ctx.guild(),
@@ -162,9 +165,6 @@ impl Relays {
             origin,
         };
         enqueue_origin(&mut transaction, &origin, &shown, here.at).await?;
-        // A server of this deployment that blocks the member gets no copy at all; the member
-        // is told it was delivered, as a peer elsewhere would show it (see `block.rs`).
-        let blocked = dropped_for_blocks(&self.ctx, ctx.guild(), ctx.user()).await?;
         for destination in working.iter().filter(|d| !blocked.contains(&d.id)) {
             let job = RelayJob {
                 server_guild_id: ctx.guild(),

@@ -232,6 +232,16 @@ async fn a_server_of_the_same_deployment_that_blocks_a_member_gets_no_copy_queue
             vec![("card", string(&alpha_card))],
         )
         .await;
+    // Both ways mutual (alpha's database holds alpha's peers beta and gamma, and gamma's
+    // peer alpha) before Hanako's times is announced, as in `Federation::peered`.
+    eventually(PATIENCE, "alpha and gamma to be mutual", || async {
+        let mutual: i64 = sqlx::query_scalar("SELECT count(*) FROM peers WHERE mutual")
+            .fetch_one(&alpha.pool)
+            .await
+            .unwrap();
+        (mutual == 3).then_some(())
+    })
+    .await;
     let reply = alpha
         .invoke(sim, gamma_times, hanako, "regtimes", vec![])
         .await
