@@ -209,6 +209,22 @@ botcom-mutual = { $name } is a mutual peer; our times were sent to it.
 
 ## Pause and resume (/pause, /resume)
 
+pause-done = Paused: your posts from this server (/here and mirror mode) are kept and not relayed until you run /resume. { $waiting ->
+    [0] Nothing was queued.
+    [one] 1 queued copy waits too.
+   *[other] { $waiting } queued copies wait too.
+}
+pause-already = You are paused already; /resume relays what waits.
+resume-done = Resumed: { $released ->
+    [0] nothing was waiting.
+    [one] 1 waiting copy is on its way.
+   *[other] { $released } waiting copies are on their way, in the order you posted them.
+}
+resume-not-paused = You are not paused: your posts are relayed as usual.
+pause-sharelist = ⏸ Paused here since <t:{ $since }:f>: your posts wait until you /resume.
+pause-here-queued = Paused: your relay to { $count } destination(s) is queued and leaves when you /resume.
+pause-queue-state = paused (leaves when you /resume)
+
 ## Leaving (/forget-me)
 
 forget-confirm = This erases everything kakusan holds about you: your times here (its webhook; your posts stay), where your posts go, your queued relays, and the copies of your posts that kakusan relayed from this server. Every mutual peer is asked to do the same. This cannot be undone.
@@ -236,3 +252,19 @@ thread-webhook-refused = I cannot create a webhook for this thread: give me View
 
 ## Blocks (/block, /unblock)
 
+block-needs-member = Name the member to block (member:); /block alone lists the blocks.
+block-unknown-server = There is no registered server named “{ $server }”; /serverlist shows them.
+block-done-everywhere = Blocked: relays from { $member } are no longer shown here, from any server.
+block-done-via = Blocked: relays from { $member } through **{ $server }** are no longer shown here.
+block-exists = { $member } was blocked like that already.
+block-purged = { $count ->
+    [0] No earlier copies of theirs were found here.
+    [one] 1 earlier copy of theirs is being removed.
+   *[other] { $count } earlier copies of theirs are being removed.
+}
+block-list-empty = Nobody is blocked here.
+block-list-title = Blocked here ({ $count }):
+block-list-everywhere = { $member }, from every server, since <t:{ $since }:d>
+block-list-via = { $member }, through **{ $server }**, since <t:{ $since }:d>
+unblock-done = Unblocked: relays from { $member } are shown here again.
+unblock-none = { $member } was not blocked like that; /block lists the blocks.

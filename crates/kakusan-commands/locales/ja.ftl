@@ -191,6 +191,20 @@ botcom-mutual = { $name } と相互連携になりました。こちらの times
 
 ## Pause and resume (/pause, /resume)
 
+pause-done = 一時停止しました。このサーバーからの投稿（/here とミラーモード）は保存され、/resume するまで中継されません。{ $waiting ->
+    [0] 待機中の中継はありません。
+   *[other] 待機中の { $waiting } 件も保留されます。
+}
+pause-already = すでに一時停止中です。/resume で保留中の投稿を中継します。
+resume-done = 再開しました。{ $released ->
+    [0] 保留中の投稿はありませんでした。
+   *[other] 保留中の { $released } 件を投稿順に中継します。
+}
+resume-not-paused = 一時停止していません。投稿は通常どおり中継されています。
+pause-sharelist = ⏸ <t:{ $since }:f> からこのサーバーで一時停止中です。/resume するまで投稿は保留されます。
+pause-here-queued = 一時停止中のため、{ $count } 件の中継先への投稿は保留されました。/resume すると送信されます。
+pause-queue-state = 一時停止中（/resume で送信）
+
 ## Leaving (/forget-me)
 
 forget-confirm = kakusan があなたについて保存しているものをすべて消去します。対象は、このサーバーのタイムズ（webhook のみ。投稿は残ります）、転送先、送信待ちの転送、このサーバーから転送した投稿のコピーです。相互ピアにも同じ消去を依頼します。この操作は取り消せません。
@@ -211,3 +225,19 @@ thread-webhooks-full = このスレッドの親チャンネル { $parent } に�
 thread-webhook-refused = このスレッド用のウェブフックを作成できません。親チャンネル { $parent } で「チャンネルを見る」と「ウェブフックの管理」の権限を付与してから、もう一度 /regtimes を実行してください。
 
 ## Blocks (/block, /unblock)
+
+block-needs-member = ブロックするメンバーを member: で指定してください。/block だけで実行するとブロック一覧を表示します。
+block-unknown-server = 「{ $server }」という登録済みサーバーはありません。/serverlist で確認できます。
+block-done-everywhere = ブロックしました。{ $member } さんの中継は、どのサーバーからもここには表示されません。
+block-done-via = ブロックしました。**{ $server }** 経由の { $member } さんの中継は、ここには表示されません。
+block-exists = { $member } さんはすでに同じ条件でブロックされています。
+block-purged = { $count ->
+    [0] これまでの中継はここに見つかりませんでした。
+   *[other] これまでの中継 { $count } 件を削除しています。
+}
+block-list-empty = このサーバーでブロックしているメンバーはいません。
+block-list-title = ブロック中（{ $count } 件）:
+block-list-everywhere = { $member }（すべてのサーバーから、<t:{ $since }:d> から）
+block-list-via = { $member }（**{ $server }** 経由、<t:{ $since }:d> から）
+unblock-done = ブロックを解除しました。{ $member } さんの中継は再びここに表示されます。
+unblock-none = { $member } さんはその条件ではブロックされていません。/block で一覧を確認できます。

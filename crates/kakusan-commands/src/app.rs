@@ -13,6 +13,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::UserMarker;
 
 use crate::admin::Admin;
+use crate::block::Blocks;
 use crate::context::{AppConfig, Context};
 use crate::error::{Outcome, through_outage};
 use crate::federation::{Inbound, Outbound, Pings};
@@ -32,6 +33,8 @@ pub struct App {
     inbound: Arc<Inbound>,
     mirror: Mirror,
     rotations: Arc<Rotations>,
+    /// `/block`'s enforcement: relays of blocked members are removed as they arrive.
+    blocks: Arc<Blocks>,
     /// The bot's own user id, learned from READY, so its own messages are never handled.
     bot_user: OnceLock<Id<UserMarker>>,
     /// The order of message events per channel, and of each member's `/here`s.
@@ -52,6 +55,7 @@ impl App {
             Arc::clone(&forgets),
         ));
         let rotations = Arc::new(Rotations::new(Arc::clone(&ctx), outbound.clone()));
+        let blocks = Arc::new(Blocks::new(Arc::clone(&ctx)));
         let interactions = Interactions::new(
             Arc::clone(&ctx),
             Admin::new(
@@ -64,8 +68,10 @@ impl App {
             TimesCommands::new(Arc::clone(&ctx), outbound),
             Relays::new(Arc::clone(&ctx)),
             forgets,
+            Arc::clone(&blocks),
         );
         Arc::new(Self {
+            blocks,
             mirror: Mirror::new(Arc::clone(&ctx)),
             rotations,
             ctx,
@@ -190,7 +196,8 @@ impl App {
                 }
                 return self.inbound.envelope_message(server, message).await;
             }
-            return Ok(());
+            // Elsewhere a webhook message may be a peer's relay in a member's times here.
+            return self.blocks.arrived(message, webhook.get()).await;
         }
         if message.author.bot {
             return Ok(());

@@ -21,12 +21,14 @@ use twilight_model::id::marker::{ChannelMarker, GuildMarker, InteractionMarker, 
 use twilight_model::user::User;
 
 use crate::admin::Admin;
+use crate::block::Blocks;
 use crate::component::ComponentAction;
 use crate::context::Context;
 use crate::error::{HandlerError, Outcome};
 use crate::forget::Forgets;
 use crate::i18n::Lang;
 use crate::model::KakusanCommand;
+use crate::pause::{Pauses, here_paused};
 use crate::relay::{CheckedHere, Relays};
 use crate::times::TimesCommands;
 
@@ -188,6 +190,8 @@ pub(crate) struct Interactions {
     times: TimesCommands,
     relays: Relays,
     forgets: Arc<Forgets>,
+    pauses: Pauses,
+    blocks: Arc<Blocks>,
 }
 
 impl Interactions {
@@ -197,13 +201,16 @@ impl Interactions {
         times: TimesCommands,
         relays: Relays,
         forgets: Arc<Forgets>,
+        blocks: Arc<Blocks>,
     ) -> Self {
         Self {
+            pauses: Pauses::new(Arc::clone(&ctx)),
             ctx,
             admin,
             times,
             relays,
             forgets,
+            blocks,
         }
     }
 
@@ -310,7 +317,11 @@ impl Interactions {
                 if !deferred {
                     self.defer(ctx).await?;
                 }
-                settle(self.relays.report_here(&stored).await, "/here", ctx.lang)
+                if stored.paused() {
+                    here_paused(ctx.lang, stored.destinations())
+                } else {
+                    settle(self.relays.report_here(&stored).await, "/here", ctx.lang)
+                }
             }
             Err(error) => {
                 let reply = settle(Err(error), "/here", ctx.lang);
@@ -343,13 +354,24 @@ impl Interactions {
             KakusanCommand::Serverlist => self.admin.serverlist(ctx).await,
             KakusanCommand::Regtimes(regtimes) => self.times.regtimes(ctx, regtimes.mirror).await,
             KakusanCommand::Unregtimes => self.times.unregtimes(ctx).await,
-            KakusanCommand::Sharelist => self.times.sharelist(ctx).await,
+            KakusanCommand::Sharelist => {
+                let paused = self.pauses.sharelist_line(ctx).await?;
+                let mut reply = self.times.sharelist(ctx).await?;
+                if let Some(line) = paused {
+                    reply.text = format!("{line}\n{}", reply.text);
+                }
+                Ok(reply)
+            }
             KakusanCommand::Ping(ping) => self.admin.ping(ctx, &ping.server).await,
             KakusanCommand::Pingall => self.admin.pingall(ctx).await,
             KakusanCommand::Queue(queue) => {
                 self.relays.queue(ctx, queue.all.unwrap_or(false)).await
             }
             KakusanCommand::ForgetMe => self.forgets.forget_me(ctx).await,
+            KakusanCommand::Pause => self.pauses.pause(ctx).await,
+            KakusanCommand::Resume => self.pauses.resume(ctx).await,
+            KakusanCommand::Block(block) => self.blocks.block(ctx, block).await,
+            KakusanCommand::Unblock(unblock) => self.blocks.unblock(ctx, unblock).await,
             // Answered in `Interactions::here`, before this is reached.
             KakusanCommand::Here(_) => Ok(Reply::default()),
         }

@@ -6,12 +6,15 @@
 //!
 //! Each handler type owns its state and holds the shared [`context`] (pool, Discord client,
 //! configuration): `interaction::Interactions` routes commands and buttons to `admin::Admin`,
-//! `times::TimesCommands`, `relay::Relays` and `forget::Forgets` (`/forget-me`); `federation::Inbound` and `federation::Outbound`
+//! `times::TimesCommands`, `relay::Relays`, `forget::Forgets` (`/forget-me`), `pause::Pauses`
+//! and `block::Blocks` (which also removes blocked relays as they arrive); `federation::Inbound`
+//! and `federation::Outbound`
 //! are the two directions of the protocol; `mirror::Mirror` is mirror mode. Handlers fail with
 //! the one `error::HandlerError`.
 
 mod admin;
 mod app;
+mod block;
 pub mod component;
 mod context;
 mod error;
@@ -23,6 +26,7 @@ mod lines;
 mod mirror;
 pub mod model;
 mod reasons;
+mod pause;
 pub mod register;
 mod relay;
 mod rotation;

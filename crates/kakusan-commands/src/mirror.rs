@@ -18,6 +18,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, MessageMarker};
 use uuid::Uuid;
 
+use crate::block::dropped_for_blocks;
 use crate::context::Context;
 use crate::error::{Outcome, through_outage};
 use crate::interaction::{avatar_url, clip, display_name};
@@ -103,8 +104,9 @@ impl Mirror {
                 .collect(),
         };
         let relay_id = Uuid::new_v4();
+        let blocked = dropped_for_blocks(&self.ctx, times.server_guild_id, times.member_id).await?;
         let mut transaction = self.ctx.pool.begin().await?;
-        for destination in &destinations {
+        for destination in destinations.iter().filter(|d| !blocked.contains(&d.id)) {
             let job = mirror_job(&times, destination, message.id, Some(relay_id));
             enqueue_send(&mut transaction, &job, &payload, None).await?;
         }

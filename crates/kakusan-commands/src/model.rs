@@ -1,12 +1,12 @@
-//! The slash commands of SPEC §2 as twilight-interactions models: their definitions for Discord
-//! and the parsing of an invoked command into [`KakusanCommand`].
+//! kakusan's slash commands as twilight-interactions models: their definitions for Discord and
+//! the parsing of an invoked command into [`KakusanCommand`].
 //!
 //! Every command is a guild-only chat-input command (`contexts = guild`, and the older
 //! `dm_permission = false` for clients that still read it), installed with the bot
 //! (`integration_types = guild_install`). Names stay English; every command and option
 //! description carries a Japanese (`ja`) localisation next to the English text.
 //!
-//! The management commands (`/setup`, `/card`, `/regserver`, `/unregserver`) default to members
+//! The management commands (`/setup`, `/card`, `/regserver`, `/unregserver`, `/block`, `/unblock`) default to members
 //! with Manage Server. That is only Discord's default: a server may override it, so handlers
 //! check [`KakusanCommand::needs_manage_guild`] against the member's permissions as well.
 
@@ -20,6 +20,7 @@ use twilight_model::{
     },
     channel::Attachment,
     guild::Permissions,
+    id::{Id, marker::UserMarker},
 };
 
 /// Declares a function returning an English description with its Japanese localisation, for the
@@ -152,6 +153,52 @@ desc!(
     queue_all_desc,
     "Show everyone's pending relays on this server (needs Manage Server)",
     "このサーバーの全員の保留中の中継を表示します（サーバー管理権限が必要）"
+);
+
+desc!(
+    pause_desc,
+    "Stop relaying your posts from this server until /resume; they wait in the queue",
+    "/resume するまで、このサーバーからのあなたの投稿の中継を止めます（投稿は保留されます）"
+);
+desc!(
+    resume_desc,
+    "Relay your posts again; what waited leaves in the order you posted it",
+    "中継を再開します（保留中の投稿は投稿順に送信されます）"
+);
+desc!(
+    block_desc,
+    "Stop showing a member's relays here; without options, list the blocks",
+    "メンバーの中継をこのサーバーに表示しないようにします（オプションなしでブロック一覧）"
+);
+desc!(
+    block_member_desc,
+    "The member whose relays are no longer shown here",
+    "中継を表示しないメンバー"
+);
+desc!(
+    block_server_desc,
+    "Only their relays through this server (default: through every server)",
+    "このサーバー経由の中継だけを対象にします（省略時はすべてのサーバー）"
+);
+desc!(
+    block_purge_desc,
+    "Also remove their relays already shown here",
+    "すでに表示されている中継も削除します"
+);
+desc!(
+    unblock_desc,
+    "Show a blocked member's relays here again",
+    "ブロックしたメンバーの中継を再び表示します"
+);
+desc!(
+    unblock_member_desc,
+    "The member to unblock",
+    "ブロックを解除するメンバー"
+);
+desc!(
+    unblock_server_desc,
+    "The server the block was for (default: the block through every server)",
+    "ブロックの対象にしたサーバー（省略時はすべてのサーバーへのブロック）"
 );
 
 /// `/setup name:<text> channel:<text channel>`: makes this guild a kakusan server.
@@ -362,8 +409,72 @@ desc!(
     "kakusan から退会します（ここと全ピアのタイムズ・転送先・転送したコピーを消去）"
 );
 
-/// The autocomplete model of the `server` option, shared by `/unregserver` and `/ping`: a
-/// partial model matches options by name only, and both commands name the option `server`.
+/// `/pause`: the caller's relays from this server wait until `/resume`.
+#[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
+#[command(
+    name = "pause",
+    desc_localizations = "pause_desc",
+    dm_permission = false,
+    contexts = "guild",
+    integration_types = "guild_install"
+)]
+pub struct PauseCommand;
+
+/// `/resume`: the caller's waiting relays leave.
+#[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
+#[command(
+    name = "resume",
+    desc_localizations = "resume_desc",
+    dm_permission = false,
+    contexts = "guild",
+    integration_types = "guild_install"
+)]
+pub struct ResumeCommand;
+
+/// `/block [member:<user>] [server:<autocomplete>] [purge:<bool>]`: relays from a member (through
+/// one peer, or any) are no longer shown here; without options, the list of blocks.
+#[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
+#[command(
+    name = "block",
+    desc_localizations = "block_desc",
+    default_permissions = "manage_guild",
+    dm_permission = false,
+    contexts = "guild",
+    integration_types = "guild_install"
+)]
+pub struct BlockCommand {
+    /// The member; absent lists the blocks instead.
+    #[command(desc_localizations = "block_member_desc")]
+    pub member: Option<Id<UserMarker>>,
+    /// The peer, as the value of an autocomplete choice; absent is every peer.
+    #[command(desc_localizations = "block_server_desc", autocomplete = true)]
+    pub server: Option<String>,
+    /// Whether to remove the member's relays already shown here.
+    #[command(desc_localizations = "block_purge_desc")]
+    pub purge: Option<bool>,
+}
+
+/// `/unblock member:<user> [server:<autocomplete>]`: lifts a block.
+#[derive(Debug, Clone, PartialEq, CommandModel, CreateCommand)]
+#[command(
+    name = "unblock",
+    desc_localizations = "unblock_desc",
+    default_permissions = "manage_guild",
+    dm_permission = false,
+    contexts = "guild",
+    integration_types = "guild_install"
+)]
+pub struct UnblockCommand {
+    /// The member.
+    #[command(desc_localizations = "unblock_member_desc")]
+    pub member: Id<UserMarker>,
+    /// The peer of the block; absent is the block through every peer.
+    #[command(desc_localizations = "unblock_server_desc", autocomplete = true)]
+    pub server: Option<String>,
+}
+
+/// The autocomplete model of the `server` option, shared by `/unregserver`, `/ping`, `/block`
+/// and `/unblock`: a partial model matches options by name only, and all name it `server`.
 #[derive(Debug, Clone, PartialEq, CommandModel)]
 #[command(autocomplete = true)]
 pub struct ServerAutocomplete {
@@ -405,6 +516,14 @@ pub enum KakusanCommand {
     Queue(QueueCommand),
     /// `/forget-me`.
     ForgetMe,
+    /// `/pause`.
+    Pause,
+    /// `/resume`.
+    Resume,
+    /// `/block`.
+    Block(BlockCommand),
+    /// `/unblock`.
+    Unblock(UnblockCommand),
 }
 
 /// Why an invoked command could not be read.
@@ -461,6 +580,10 @@ impl KakusanCommand {
             PingallCommand::NAME => parse_as::<PingallCommand>(data).map(|_| Self::Pingall)?,
             QueueCommand::NAME => Self::Queue(parse_as(data)?),
             ForgetMeCommand::NAME => parse_as::<ForgetMeCommand>(data).map(|_| Self::ForgetMe)?,
+            PauseCommand::NAME => parse_as::<PauseCommand>(data).map(|_| Self::Pause)?,
+            ResumeCommand::NAME => parse_as::<ResumeCommand>(data).map(|_| Self::Resume)?,
+            BlockCommand::NAME => Self::Block(parse_as(data)?),
+            UnblockCommand::NAME => Self::Unblock(parse_as(data)?),
             _ => return Err(CommandParseError::UnknownCommand { name: data.name }),
         })
     }
@@ -481,16 +604,21 @@ impl KakusanCommand {
             Self::Pingall => PingallCommand::NAME,
             Self::Queue(_) => QueueCommand::NAME,
             Self::ForgetMe => ForgetMeCommand::NAME,
+            Self::Pause => PauseCommand::NAME,
+            Self::Resume => ResumeCommand::NAME,
+            Self::Block(_) => BlockCommand::NAME,
+            Self::Unblock(_) => UnblockCommand::NAME,
         }
     }
 
-    /// Whether this invocation needs the member to hold Manage Server: the four management
+    /// Whether this invocation needs the member to hold Manage Server: the management
     /// commands, and `/queue all:true`. Handlers check it themselves because a server may
     /// override `default_member_permissions`, and because Discord cannot require a permission
     /// for one option only.
     pub fn needs_manage_guild(&self) -> bool {
         match self {
             Self::Setup(_) | Self::Card | Self::Regserver(_) | Self::Unregserver(_) => true,
+            Self::Block(_) | Self::Unblock(_) => true,
             Self::Queue(queue) => queue.all == Some(true),
             Self::Serverlist
             | Self::Regtimes(_)
@@ -499,7 +627,9 @@ impl KakusanCommand {
             | Self::Here(_)
             | Self::Ping(_)
             | Self::Pingall
-            | Self::ForgetMe => false,
+            | Self::ForgetMe
+            | Self::Pause
+            | Self::Resume => false,
         }
     }
 }
@@ -521,5 +651,9 @@ pub fn definitions() -> Vec<Command> {
         PingallCommand::create_command().into(),
         QueueCommand::create_command().into(),
         ForgetMeCommand::create_command().into(),
+        PauseCommand::create_command().into(),
+        ResumeCommand::create_command().into(),
+        BlockCommand::create_command().into(),
+        UnblockCommand::create_command().into(),
     ]
 }

@@ -11,9 +11,10 @@ use kakusan_delivery::{
 };
 use kakusan_storage::destinations::{self, Destination};
 use kakusan_storage::outbox::Target;
-use kakusan_storage::{outbox, times};
+use kakusan_storage::{outbox, pauses, times};
 use uuid::Uuid;
 
+use crate::block::dropped_for_blocks;
 use crate::component;
 use crate::context::Context;
 use crate::error::{HandlerError, Outcome};
@@ -34,6 +35,20 @@ pub(crate) struct StoredHere {
     working: Vec<Destination>,
     broken: Vec<Destination>,
     at: Option<DateTime<Utc>>,
+    /// The member is paused here (`/pause`): the relay waits for `/resume`.
+    paused: bool,
+}
+
+impl StoredHere {
+    /// Whether the relay waits for the member's `/resume`.
+    pub(crate) fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// How many destinations it is queued for.
+    pub(crate) fn destinations(&self) -> usize {
+        self.working.len()
+    }
 }
 
 /// A `/here` that passed the checks on what the member typed.
@@ -140,6 +155,9 @@ impl Relays {
         // stands for it in the relay's jobs.
         let source = ctx.id.get();
         let relay_id = Uuid::new_v4();
+        // A server of this deployment that blocks the member gets no copy at all; the member
+        // is told it was delivered, as a peer elsewhere would show it (see `block.rs`).
+        let blocked = dropped_for_blocks(&self.ctx, ctx.guild(), ctx.user()).await?;
         let mut transaction = self.ctx.pool.begin().await?;
         let origin = OriginJob {
             server_guild_id: ctx.guild(),
@@ -149,7 +167,7 @@ impl Relays {
             origin,
         };
         enqueue_origin(&mut transaction, &origin, &shown, here.at).await?;
-        for destination in &working {
+        for destination in working.iter().filter(|d| !blocked.contains(&d.id)) {
             let job = RelayJob {
                 server_guild_id: ctx.guild(),
                 destination_id: destination.id,
@@ -160,6 +178,10 @@ impl Relays {
             };
             enqueue_send(&mut transaction, &job, &payload, here.at).await?;
         }
+        // Read in the transaction that queued the jobs, which the same pause holds back.
+        let paused = pauses::paused_since(&mut *transaction, ctx.guild(), ctx.user())
+            .await?
+            .is_some();
         transaction.commit().await?;
         Ok(StoredHere {
             relay_id,
@@ -167,6 +189,7 @@ impl Relays {
             working,
             broken,
             at: here.at,
+            paused,
         })
     }
 
@@ -319,7 +342,9 @@ impl Relays {
                 .chars()
                 .take(40)
                 .collect();
-            let state = if first.scheduled_for > now {
+            let state = if list.iter().any(|job| job.paused) {
+                crate::pause::queue_state(ctx.lang)
+            } else if first.scheduled_for > now {
                 crate::tr!(
                     ctx.lang,
                     "queue-scheduled",

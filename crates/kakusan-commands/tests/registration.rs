@@ -29,7 +29,14 @@ use twilight_model::{
 };
 
 /// The commands Discord's default should reserve to Manage Server.
-const ADMIN: [&str; 4] = ["setup", "card", "regserver", "unregserver"];
+const ADMIN: [&str; 6] = [
+    "setup",
+    "card",
+    "regserver",
+    "unregserver",
+    "block",
+    "unblock",
+];
 
 /// A simulator with one application whose bot is in guild `alpha` (owned by `alice`), a text
 /// channel there, and a REST client for the bot.
@@ -94,6 +101,10 @@ async fn registering_globally_and_in_a_guild_is_accepted_and_keeps_ids() {
         "pingall",
         "queue",
         "forget-me",
+        "pause",
+        "resume",
+        "block",
+        "unblock",
     ];
 
     let global = register(&w.http, Id::new(w.app), None).await.unwrap();
@@ -102,8 +113,8 @@ async fn registering_globally_and_in_a_guild_is_accepted_and_keeps_ids() {
         .await
         .unwrap();
     assert_eq!(names(&guild), expected);
-    assert_eq!(w.sim.commands(w.app, None).len(), 13);
-    assert_eq!(w.sim.commands(w.app, Some(w.guild)).len(), 13);
+    assert_eq!(w.sim.commands(w.app, None).len(), expected.len());
+    assert_eq!(w.sim.commands(w.app, Some(w.guild)).len(), expected.len());
 
     // A restart registers again; commands keep their ids, so nothing a member sees changes.
     let global_again = register(&w.http, Id::new(w.app), None).await.unwrap();
@@ -112,7 +123,7 @@ async fn registering_globally_and_in_a_guild_is_accepted_and_keeps_ids() {
         .unwrap();
     assert_eq!(ids(&global_again), ids(&global));
     assert_eq!(ids(&guild_again), ids(&guild));
-    assert_eq!(w.sim.commands(w.app, None).len(), 13);
+    assert_eq!(w.sim.commands(w.app, None).len(), expected.len());
 }
 
 #[tokio::test]
@@ -182,8 +193,8 @@ async fn every_description_has_a_japanese_localisation_as_discord_stores_it() {
         .models()
         .await
         .unwrap();
-    assert_eq!(global.len(), 13);
-    assert_eq!(guild.len(), 13);
+    assert_eq!(global.len(), definitions().len());
+    assert_eq!(guild.len(), definitions().len());
     assert_all_ja(&global);
     assert_all_ja(&guild);
 }
@@ -232,7 +243,7 @@ fn options_have_the_shapes_the_handlers_expect() {
     assert_eq!(channel.kind, CommandOptionType::Channel);
     assert_eq!(channel.channel_types, Some(vec![ChannelType::GuildText]));
 
-    for command in ["unregserver", "ping"] {
+    for command in ["unregserver", "ping", "block", "unblock"] {
         assert_eq!(
             option(&commands, command, "server").autocomplete,
             Some(true)
@@ -256,6 +267,15 @@ fn options_have_the_shapes_the_handlers_expect() {
         option(&commands, "queue", "all").kind,
         CommandOptionType::Boolean
     );
+    // /block alone lists the blocks; /unblock must name whom.
+    let member = option(&commands, "block", "member");
+    assert_eq!(member.kind, CommandOptionType::User);
+    assert_eq!(member.required, Some(false));
+    assert_eq!(
+        option(&commands, "block", "purge").kind,
+        CommandOptionType::Boolean
+    );
+    assert_eq!(option(&commands, "unblock", "member").required, Some(true));
 }
 
 /// The command data of an interaction the simulator dispatched, read as twilight reads the

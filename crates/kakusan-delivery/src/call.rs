@@ -106,6 +106,28 @@ impl Caller {
             Endpoint::Times {
                 webhook: Some(webhook),
                 ..
+            } if job.operation == Operation::Delete => {
+                // A peer's message in the member's times that this server blocks: removed
+                // through the webhook it came through. Gone already is as good as removed.
+                let webhook = (stored_id(webhook.id)?, webhook.token.expose());
+                let message = stored_id(job.source_message_id.unwrap_or_default())?;
+                let result = self
+                    .http
+                    .delete_webhook_message(webhook.0, webhook.1, message)
+                    .await;
+                count_call(&result);
+                if let Ok(response) = &result {
+                    self.pacing.learn(job.lane, response.headers());
+                }
+                match result.map_err(|error| Failure::of(&error)) {
+                    Ok(_) => Ok(Done::Delivered),
+                    Err(Failure::CopyGone) => Ok(Done::Gone),
+                    Err(failure) => Err(failure),
+                }
+            }
+            Endpoint::Times {
+                webhook: Some(webhook),
+                ..
             } => {
                 let payload: SendPayload = parse_payload(job)?;
                 self.send(job.lane, webhook, &payload).await?;

@@ -175,22 +175,36 @@ pub async fn enqueue_webhook_deletion_at(
     webhook_id: u64,
     scheduled_for: Option<DateTime<Utc>>,
 ) -> Result<i64, StorageError> {
-    let payload = serde_json::json!({});
-    outbox::enqueue(
-        connection,
-        &NewJob {
-            server_guild_id,
-            lane: webhook_id,
-            target: Target::Webhook(webhook_id),
-            operation: Operation::DeleteWebhook,
-            source_message_id: None,
-            relay_id: None,
-            member_id: None,
-            payload: &payload,
-            scheduled_for,
-        },
-    )
-    .await
+    let call = ServerCall {
+        server_guild_id,
+        lane: webhook_id,
+        target: Target::Webhook(webhook_id),
+        operation: Operation::DeleteWebhook,
+        source_message_id: None,
+        scheduled_for,
+    };
+    call.enqueue(connection, &serde_json::json!({})).await
+}
+
+/// Queues the removal of a message a peer posted through a member's times webhook here
+/// (`/block`): deleted through that webhook, which needs no permission beyond holding it, and
+/// retried like any call. It belongs to no member, so no member's pause holds it back.
+pub async fn enqueue_removal(
+    connection: &mut PgConnection,
+    server_guild_id: u64,
+    times_id: i64,
+    webhook_id: u64,
+    message_id: u64,
+) -> Result<i64, StorageError> {
+    let call = ServerCall {
+        server_guild_id,
+        lane: webhook_id,
+        target: Target::Times(times_id),
+        operation: Operation::Delete,
+        source_message_id: Some(message_id),
+        scheduled_for: None,
+    };
+    call.enqueue(connection, &serde_json::json!({})).await
 }
 
 /// Queues an envelope for a peer's master webhook (`webhook_id` is its lane).
@@ -201,20 +215,47 @@ pub async fn enqueue_envelope(
     webhook_id: u64,
     payload: &EnvelopePayload,
 ) -> Result<i64, StorageError> {
-    let payload = to_value(payload);
-    outbox::enqueue(
-        connection,
-        &NewJob {
-            server_guild_id,
-            lane: webhook_id,
-            target: Target::Peer(peer_id),
-            operation: Operation::Envelope,
-            source_message_id: None,
-            relay_id: None,
-            member_id: None,
-            payload: &payload,
-            scheduled_for: None,
-        },
-    )
-    .await
+    let call = ServerCall {
+        server_guild_id,
+        lane: webhook_id,
+        target: Target::Peer(peer_id),
+        operation: Operation::Envelope,
+        source_message_id: None,
+        scheduled_for: None,
+    };
+    call.enqueue(connection, &to_value(payload)).await
+}
+
+/// A call the server makes on its own account, for no member and no relay, due now.
+struct ServerCall {
+    server_guild_id: u64,
+    lane: u64,
+    target: Target,
+    operation: Operation,
+    source_message_id: Option<u64>,
+    scheduled_for: Option<DateTime<Utc>>,
+}
+
+impl ServerCall {
+    async fn enqueue(
+        &self,
+        connection: &mut PgConnection,
+        payload: &serde_json::Value,
+    ) -> Result<i64, StorageError> {
+        outbox::enqueue(
+            connection,
+            &NewJob {
+                server_guild_id: self.server_guild_id,
+                lane: self.lane,
+                target: self.target,
+                operation: self.operation,
+                source_message_id: self.source_message_id,
+                relay_id: None,
+                member_id: None,
+                payload,
+                scheduled_for: self.scheduled_for,
+            },
+        )
+        .await
+    }
 }

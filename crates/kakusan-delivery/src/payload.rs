@@ -77,6 +77,13 @@ pub fn webhook_username(display_name: &str, server_name: &str) -> String {
     name + &suffix
 }
 
+/// Whether a webhook message's `username` names `server_name` as its origin, as
+/// [`webhook_username`] writes it. Anyone holding the webhook can write any name: this tells
+/// honest senders apart, it proves nothing.
+pub fn username_names_server(username: &str, server_name: &str) -> bool {
+    username.ends_with(&format!(" ({})", clean(server_name)))
+}
+
 /// Replaces what Discord refuses in a username.
 fn clean(text: &str) -> String {
     let text: String = text
@@ -111,6 +118,14 @@ fn break_word(text: &str, word: &str, at: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_origin_server_is_read_back_from_the_username() {
+        let name = webhook_username("Taro (the admin)", "discord-jp");
+        assert!(username_names_server(&name, "discord-jp"));
+        assert!(!username_names_server(&name, "jp"));
+        assert!(!username_names_server("Taro", "beta"));
+    }
 
     #[test]
     fn name_and_server() {

@@ -12,11 +12,13 @@ mod error;
 mod ids;
 mod secret;
 
+pub mod blocks;
 pub mod copies;
 pub mod destinations;
 pub mod forget;
 pub mod gateway_sessions;
 pub mod outbox;
+pub mod pauses;
 pub mod peers;
 pub mod requests;
 pub mod seen;

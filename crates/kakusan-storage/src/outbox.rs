@@ -154,6 +154,8 @@ pub struct Job {
     pub leased_by: Option<String>,
     /// When it failed for good.
     pub failed_at: Option<DateTime<Utc>>,
+    /// Whether it waits for its member's `/resume` (see [`crate::pauses`]).
+    pub paused: bool,
     /// When it was enqueued.
     pub created_at: DateTime<Utc>,
 }
@@ -695,10 +697,12 @@ pub async fn jobs_of_relay(
 /// The queue's size for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QueueStats {
-    /// Jobs due now or earlier and not failed.
+    /// Jobs due now or earlier and not failed (nor paused).
     pub due: i64,
-    /// Jobs scheduled for later.
+    /// Jobs scheduled for later (not paused).
     pub scheduled: i64,
+    /// Jobs held by their member's `/pause`, due or not: they wait on purpose.
+    pub paused: i64,
     /// Jobs failed for good, kept for members to see.
     pub failed: i64,
     /// How long the oldest due job has been waiting, in seconds.
@@ -707,19 +711,27 @@ pub struct QueueStats {
 
 /// Counts the queue.
 pub async fn queue_stats(executor: impl PgExecutor<'_>) -> Result<QueueStats, StorageError> {
-    let (due, scheduled, failed, oldest): (i64, i64, i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE failed_at IS NULL AND scheduled_for <= now()),
-                count(*) FILTER (WHERE failed_at IS NULL AND scheduled_for > now()),
-                count(*) FILTER (WHERE failed_at IS NOT NULL),
-                extract(epoch FROM now() - min(scheduled_for)
-                    FILTER (WHERE failed_at IS NULL AND scheduled_for <= now()))::float8
-         FROM outbox_jobs",
-    )
-    .fetch_one(executor)
-    .await?;
+    // A paused member's jobs wait on purpose: counting them as due would make the age of the
+    // oldest due job (an alert) grow for as long as someone keeps a pause.
+    let (due, scheduled, paused, failed, oldest): (i64, i64, i64, i64, Option<f64>) =
+        sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE failed_at IS NULL AND NOT paused
+                                       AND scheduled_for <= now()),
+                    count(*) FILTER (WHERE failed_at IS NULL AND NOT paused
+                                       AND scheduled_for > now()),
+                    count(*) FILTER (WHERE failed_at IS NULL AND paused),
+                    count(*) FILTER (WHERE failed_at IS NOT NULL),
+                    extract(epoch FROM now() - min(scheduled_for)
+                        FILTER (WHERE failed_at IS NULL AND NOT paused
+                                  AND scheduled_for <= now()))::float8
+             FROM outbox_jobs",
+        )
+        .fetch_one(executor)
+        .await?;
     Ok(QueueStats {
         due,
         scheduled,
+        paused,
         failed,
         oldest_due_age_seconds: oldest,
     })

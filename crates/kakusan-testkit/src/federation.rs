@@ -136,6 +136,7 @@ impl Deployment {
         sim.wait_for_sessions(self.app.id, 1, PATIENCE)
             .await
             .unwrap();
+        // One bulk overwrite registers them all at once: any command means every command.
         eventually(PATIENCE, "the commands to be registered", || async {
             let all = kakusan_commands::model::definitions().len();
             (sim.commands(self.app.id, None).len() == all).then_some(())

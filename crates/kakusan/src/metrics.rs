@@ -22,6 +22,8 @@ pub(crate) const WEBHOOK_CALLS: &str = "kakusan_webhook_calls_total";
 pub(crate) const WEBHOOK_RATE_LIMITED: &str = "kakusan_webhook_rate_limited_total";
 /// Jobs waiting in the outbox (this module).
 pub(crate) const QUEUE_DEPTH: &str = "kakusan_queue_depth";
+/// Jobs held by their members' `/pause` (this module).
+pub(crate) const QUEUE_PAUSED: &str = "kakusan_queue_paused";
 /// Age of the oldest due job (this module).
 pub(crate) const QUEUE_OLDEST: &str = "kakusan_queue_oldest_pending_seconds";
 /// Slash command uses by command (`kakusan-commands`).
@@ -30,6 +32,9 @@ pub(crate) const COMMAND_USES: &str = "kakusan_command_uses_total";
 pub(crate) const ENVELOPES_RECEIVED: &str = "kakusan_envelopes_received_total";
 /// Rejected envelopes by reason (`kakusan-commands`).
 pub(crate) const ENVELOPES_REJECTED: &str = "kakusan_envelopes_rejected_total";
+/// Relays of blocked members removed as they arrived or by `/block purge:true`, or dropped
+/// before a job was queued (`kakusan-commands`).
+pub(crate) const BLOCKED_RELAYS: &str = "kakusan_blocked_relays_total";
 /// Hellos not answered with a sync because one went to that peer within 10 minutes
 /// (`kakusan-commands`).
 pub(crate) const HELLO_SYNCS_SKIPPED: &str = "kakusan_hello_syncs_skipped_total";
@@ -50,22 +55,6 @@ pub(crate) const GATEWAY_SHARDS_CONNECTED: &str = "kakusan_gateway_shards_connec
 const OPERATIONS: [&str; 5] = ["send", "edit", "delete", "envelope", "delete_webhook"];
 /// Delivery outcomes, as the delivery worker labels them.
 const OUTCOMES: [&str; 5] = ["delivered", "retry", "failed", "broken", "gone"];
-/// The slash commands of SPEC §2.
-const COMMANDS: [&str; 13] = [
-    "setup",
-    "card",
-    "regserver",
-    "unregserver",
-    "serverlist",
-    "regtimes",
-    "unregtimes",
-    "sharelist",
-    "here",
-    "ping",
-    "pingall",
-    "queue",
-    "forget-me",
-];
 
 /// How often the queue gauges are refreshed.
 const QUEUE_EVERY: Duration = Duration::from_secs(5);
@@ -100,7 +89,11 @@ fn describe() {
     );
     describe_gauge!(
         QUEUE_DEPTH,
-        "Jobs waiting in the outbox, due or scheduled (failed jobs excluded)"
+        "Jobs waiting in the outbox, due or scheduled (failed and paused jobs excluded)"
+    );
+    describe_gauge!(
+        QUEUE_PAUSED,
+        "Jobs held back by their members' /pause until they /resume"
     );
     describe_gauge!(
         QUEUE_OLDEST,
@@ -120,6 +113,11 @@ fn describe() {
         HELLO_SYNCS_SKIPPED,
         "Hellos from mutual peers not answered with a times.sync, because one went to that peer \
          in answer to a hello within the last 10 minutes"
+    );
+    describe_counter!(
+        BLOCKED_RELAYS,
+        "Relays from blocked members: removed from their times here on arrival or by /block \
+         purge:true, or dropped before a job was queued (for a server of this deployment)"
     );
     describe_counter!(
         PING_COOLDOWNS,
@@ -156,8 +154,8 @@ fn register_zeroes() {
         }
     }
     counter!(WEBHOOK_RATE_LIMITED).absolute(0);
-    for command in COMMANDS {
-        counter!(COMMAND_USES, "command" => command).absolute(0);
+    for command in kakusan_commands::model::definitions() {
+        counter!(COMMAND_USES, "command" => command.name).absolute(0);
     }
     for kind in Kind::ALL {
         counter!(ENVELOPES_RECEIVED, "kind" => kind.as_str()).absolute(0);
@@ -170,6 +168,9 @@ fn register_zeroes() {
     counter!(FORGET_ME).absolute(0);
     for outcome in ["forgotten", "nothing_held"] {
         counter!(FORGET_REQUESTS, "outcome" => outcome).absolute(0);
+    }
+    for when in ["arrival", "purge", "dropped"] {
+        counter!(BLOCKED_RELAYS, "when" => when).absolute(0);
     }
     gauge!(GATEWAY_SHARDS_CONNECTED).set(0.0);
 }
@@ -201,6 +202,7 @@ pub(crate) async fn watch_queue(
                     down = false;
                 }
                 gauge!(QUEUE_DEPTH).set((stats.due + stats.scheduled) as f64);
+                gauge!(QUEUE_PAUSED).set(stats.paused as f64);
                 gauge!(QUEUE_OLDEST).set(stats.oldest_due_age_seconds.unwrap_or(0.0));
             }
             Err(error) if !down => {

@@ -181,19 +181,30 @@ pub async fn claim(
     lease: Duration,
     limit: i64,
 ) -> Result<Vec<ClaimedJob>, StorageError> {
+    // A paused member's jobs (`paused`, and any that missed the flag while the pause was
+    // being committed) are passed over, and do not hold up the jobs behind them in a lane
+    // they share with other members' (a channel where several typed /here).
     // The joins read the statement's snapshot, the one in which the lane's earlier jobs were
     // found finished: a send completed before its edit was claimed has its copy visible here,
     // since the copy and the completion were committed together.
     let rows = sqlx::query_as::<_, ClaimedRow>(
         "WITH ready AS (
              SELECT j.id FROM outbox_jobs j
-             WHERE j.failed_at IS NULL
+             WHERE j.failed_at IS NULL AND NOT j.paused
                AND j.scheduled_for <= now() AND j.retry_at <= now()
                AND (j.leased_until IS NULL OR j.leased_until < now())
                AND NOT EXISTS (
+                   SELECT 1 FROM member_pauses mp
+                   WHERE mp.server_guild_id = j.server_guild_id AND mp.member_id = j.member_id)
+               AND NOT EXISTS (
                    SELECT 1 FROM outbox_jobs earlier
                    WHERE earlier.lane = j.lane AND earlier.failed_at IS NULL
-                     AND (earlier.scheduled_for, earlier.id) < (j.scheduled_for, j.id))
+                     AND NOT earlier.paused
+                     AND (earlier.scheduled_for, earlier.id) < (j.scheduled_for, j.id)
+                     AND NOT EXISTS (
+                         SELECT 1 FROM member_pauses mp
+                         WHERE mp.server_guild_id = earlier.server_guild_id
+                           AND mp.member_id = earlier.member_id))
              ORDER BY j.scheduled_for, j.id
              LIMIT $3
              FOR UPDATE OF j SKIP LOCKED),

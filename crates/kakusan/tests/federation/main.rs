@@ -2,11 +2,13 @@
 //! its own database and bot application, against the simulated Discord, driven the way members
 //! and admins drive them.
 
+mod block;
 mod forget;
 mod here;
 mod hostile;
 mod language;
 mod outage;
+mod pause;
 mod regtimes;
 mod resume;
 mod threads;
