@@ -222,7 +222,10 @@ resume-done = Resumed: { $released ->
 }
 resume-not-paused = You are not paused: your posts are relayed as usual.
 pause-sharelist = ⏸ Paused here since <t:{ $since }:f>: your posts wait until you /resume.
-pause-here-queued = Paused: your relay to { $count } destination(s) is queued and leaves when you /resume.
+pause-here-queued = Paused: your relay to { $count ->
+    [one] { $count } destination
+   *[other] { $count } destinations
+} is queued and leaves when you /resume.
 pause-queue-state = paused (leaves when you /resume)
 
 ## Leaving (/forget-me)

@@ -47,7 +47,7 @@ impl Blocks {
     /// `/block`: without a member, the list; with one, the block (and with `purge:true` the
     /// removal of their copies already here).
     pub(crate) async fn block(&self, ctx: &Ctx, command: BlockCommand) -> Outcome<Reply> {
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let Some(member) = command.member else {
             if command.server.is_some() || command.purge.is_some() {
                 return Err(HandlerError::refused(crate::tr!(
@@ -89,7 +89,7 @@ impl Blocks {
 
     /// `/unblock`: lifts the block of the member through that peer (or through every peer).
     pub(crate) async fn unblock(&self, ctx: &Ctx, command: UnblockCommand) -> Outcome<Reply> {
-        self.ctx.local(ctx.guild()).await?;
+        self.ctx.local(ctx.guild(), ctx.lang).await?;
         let peer = self.peer(ctx, command.server.as_deref()).await?;
         let member = command.member.get();
         let removed = blocks::unblock(

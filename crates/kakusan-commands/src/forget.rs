@@ -78,7 +78,7 @@ impl Forgets {
 
     /// `/forget-me`: what it will do, and the button that does it. Nothing changes yet.
     pub(crate) async fn forget_me(&self, ctx: &Ctx) -> Outcome<Reply> {
-        self.ctx.local(ctx.guild()).await?;
+        self.ctx.local(ctx.guild(), ctx.lang).await?;
         let button = component::button(
             ComponentAction::ForgetMe {
                 member_id: ctx.user(),
@@ -102,7 +102,7 @@ impl Forgets {
                 "forget-not-yours"
             )));
         }
-        let local = self.ctx.local(ctx.guild()).await?;
+        let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let request = Nonce::generate(&mut OsRng);
         let key = (local.guild_id(), request);
         let (answers, mut answered) = mpsc::unbounded_channel();

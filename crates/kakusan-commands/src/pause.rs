@@ -27,7 +27,7 @@ impl Pauses {
     /// `/pause`: the member's queued relays and every later one wait.
     pub(crate) async fn pause(&self, ctx: &Ctx) -> Outcome<Reply> {
         // Only a server that ran /setup relays anything.
-        self.ctx.local(ctx.guild()).await?;
+        self.ctx.local(ctx.guild(), ctx.lang).await?;
         let mut transaction = self.ctx.pool.begin().await?;
         let held = pauses::pause(&mut transaction, ctx.guild(), ctx.user()).await?;
         transaction.commit().await?;
@@ -83,7 +83,7 @@ mod tests {
         );
         assert_eq!(
             here_paused(Lang::En, 2).text,
-            "Paused: your relay to 2 destination(s) is queued and leaves when you /resume."
+            "Paused: your relay to 2 destinations is queued and leaves when you /resume."
         );
         assert_eq!(queue_state(Lang::Ja), "一時停止中（/resume で送信）");
         let resumed = crate::tr!(Lang::Ja, "resume-done", released = 4);

@@ -191,6 +191,7 @@ mod tests {
             channel_id: channel,
             webhook_id: channel + 1,
             webhook_token: &token,
+            thread_id: None,
         };
         let at_gamma = destinations::announce(&pool, gamma_at_alpha, &times(301), None)
             .await

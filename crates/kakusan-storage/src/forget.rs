@@ -279,6 +279,7 @@ mod tests {
             channel_id: member + 1,
             webhook_id: member + peer as u64 * 1000,
             webhook_token: &token,
+            thread_id: None,
         };
         destinations::announce(pool, peer, &announced, None)
             .await
@@ -338,6 +339,7 @@ mod tests {
                 webhook_id: 71,
                 webhook_token: &SecretString::new("t"),
                 mirror: true,
+                parent_channel_id: None,
             },
         )
         .await

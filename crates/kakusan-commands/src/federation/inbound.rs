@@ -32,8 +32,8 @@ use super::pings::Pings;
 use crate::component;
 use crate::context::{Context, Local};
 use crate::error::{HandlerError, Outcome};
-use crate::i18n::Lang;
 use crate::forget::Forgets;
+use crate::i18n::Lang;
 
 /// Why an envelope that passed the protocol's checks is still refused by the flows.
 #[derive(Debug, thiserror::Error)]

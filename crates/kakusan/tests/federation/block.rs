@@ -73,7 +73,7 @@ async fn a_blocked_members_relays_are_removed_on_arrival_while_others_stay_and_u
     let reply = federation
         .here(vec![("message", string("before the block"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     assert!(find(sim, beta.times, "before the block").is_some_and(|m| !m.deleted));
 
     // Only admins block, also where a server lets everyone see /block.
@@ -128,9 +128,9 @@ async fn a_blocked_members_relays_are_removed_on_arrival_while_others_stay_and_u
     let reply = federation
         .here(vec![("message", string("after the block"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     let reply = taro_here("taro after the block").await.content;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     wait_for(sim, beta.times, "after the block", true).await;
     wait_for(sim, taro_at_beta, "taro after the block", false).await;
     // Her own /here at beta is hers, not a relay: it stays.
@@ -144,7 +144,7 @@ async fn a_blocked_members_relays_are_removed_on_arrival_while_others_stay_and_u
         )
         .await
         .content;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     wait_for(sim, beta.times, "typed at beta", false).await;
     assert_eq!(metric(beta, "arrival").await, 1.0);
     assert_eq!(metric(beta, "purge").await, 1.0);
@@ -178,7 +178,7 @@ async fn a_blocked_members_relays_are_removed_on_arrival_while_others_stay_and_u
     let reply = federation
         .here(vec![("message", string("after the unblock"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     wait_for(sim, beta.times, "after the unblock", false).await;
     // Still live once beta had every chance to act on it: a later relay of Taro's, from the
     // same peer, was handled after it.
@@ -273,7 +273,7 @@ async fn a_server_of_the_same_deployment_that_blocks_a_member_gets_no_copy_queue
     let reply = federation
         .here(vec![("message", string("not for gamma"))])
         .await;
-    assert_eq!(reply, "Delivered to 2 of 2 destination(s).");
+    assert_eq!(reply, "Delivered to 2 of 2 destinations.");
     wait_for(sim, federation.beta.times, "not for gamma", false).await;
     assert!(
         find(sim, gamma_times, "not for gamma").is_none(),

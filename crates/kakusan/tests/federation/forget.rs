@@ -84,10 +84,10 @@ async fn forget_me_erases_the_member_at_both_sides_and_nobody_else_can_make_us_f
     // Relays from both sides: two copies at beta made by alpha, one at alpha made by beta.
     for text in ["from alpha 1", "from alpha 2"] {
         let reply = here_at(&federation, alpha, text).await;
-        assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+        assert_eq!(reply, "Delivered to 1 of 1 destination.");
     }
     let reply = here_at(&federation, beta, "from beta 1").await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     assert_eq!(posts(sim, beta.times, "from alpha").len(), 2);
     assert_eq!(posts(sim, alpha.times, "from beta").len(), 1);
     let before_at_beta = [1, 1, 1, 0, 0];

@@ -52,7 +52,7 @@ async fn a_paused_members_relays_wait_in_the_queue_and_leave_in_order_on_resume(
         .await;
     assert_eq!(
         reply,
-        "Paused: your relay to 1 destination(s) is queued and leaves when you /resume."
+        "Paused: your relay to 1 destination is queued and leaves when you /resume."
     );
     federation.hanako_posts("paused two");
     eventually(PATIENCE, "the mirrored post to be queued", || async {
@@ -133,5 +133,5 @@ async fn a_paused_members_relays_wait_in_the_queue_and_leave_in_order_on_resume(
     let reply = federation
         .here(vec![("message", string("after the pause"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
 }

@@ -241,10 +241,7 @@ async fn a_thread_and_a_forum_post_are_times_with_here_mirror_mode_archiving_and
         )
         .await
         .content;
-    assert!(
-        reply.contains("1 times webhook(s) were replaced"),
-        "{reply}"
-    );
+    assert!(reply.contains("1 times webhook was replaced"), "{reply}");
     eventually(
         PATIENCE,
         "the old webhook to give way to a new one",
