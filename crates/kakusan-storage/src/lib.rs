@@ -14,6 +14,8 @@ mod secret;
 pub mod copies;
 pub mod destinations;
 pub mod gateway_sessions;
+pub mod handled;
+pub mod locks;
 pub mod outbox;
 pub mod peers;
 pub mod requests;
