@@ -215,6 +215,45 @@ impl Bus {
         Ok(bus)
     }
 
+    /// Whether NATS at `url` answers with JetStream, and how many events wait in `stream`
+    /// (`None` when no gateway has created it yet). Creates nothing; `kakusan check` uses it.
+    ///
+    /// # Errors
+    ///
+    /// When NATS cannot be reached or has no JetStream.
+    pub async fn probe(url: &str, stream: &str) -> Result<Option<u64>, BusError> {
+        let client = async_nats::connect(url)
+            .await
+            .map_err(|source| BusError::Connect {
+                url: url.to_owned(),
+                source,
+            })?;
+        let jetstream = jetstream::new(client);
+        jetstream
+            .query_account()
+            .await
+            .map_err(|error| BusError::jetstream("asking for JetStream", error))?;
+        match jetstream.get_stream(stream).await {
+            Ok(mut found) => {
+                let info = found
+                    .info()
+                    .await
+                    .map_err(|error| BusError::jetstream("reading the stream", error))?;
+                Ok(Some(info.state.messages))
+            }
+            // "stream not found" is JetStream's own answer; a time-out is a request error.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    jetstream::context::GetStreamErrorKind::JetStream(_)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(BusError::jetstream("looking for the stream", error)),
+        }
+    }
+
     async fn ensure_streams(&self) -> Result<(), BusError> {
         self.jetstream
             .get_or_create_stream(stream::Config {

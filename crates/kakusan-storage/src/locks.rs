@@ -81,9 +81,15 @@ mod tests {
         let mut first = pool.acquire().await.unwrap().detach();
         let mut second = pool.acquire().await.unwrap().detach();
         assert!(try_lock(&mut first, 41, 3).await.unwrap());
-        assert!(!try_lock(&mut second, 41, 3).await.unwrap(), "held by first");
+        assert!(
+            !try_lock(&mut second, 41, 3).await.unwrap(),
+            "held by first"
+        );
         assert!(try_lock(&mut second, 41, 4).await.unwrap(), "another key");
-        assert!(try_lock(&mut second, 42, 3).await.unwrap(), "another namespace");
+        assert!(
+            try_lock(&mut second, 42, 3).await.unwrap(),
+            "another namespace"
+        );
         assert_eq!(held(&pool, 41).await.unwrap(), 2);
         assert!(unlock(&mut second, 41, 4).await.unwrap());
         assert!(!unlock(&mut second, 41, 4).await.unwrap(), "no longer held");
