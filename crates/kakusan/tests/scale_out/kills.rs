@@ -1,0 +1,1 @@
+//! Killing workers and gateways.
