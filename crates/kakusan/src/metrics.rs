@@ -52,6 +52,8 @@ pub(crate) const WORKER_EVENTS: &str = "kakusan_worker_events_total";
 pub(crate) const DEAD_LETTERS: &str = "kakusan_worker_dead_letters_total";
 /// Lanes of the bus this worker holds now.
 pub(crate) const LANES_HELD: &str = "kakusan_worker_lanes_held";
+/// Whether this worker holds a lane (1) or not (0), by lane (`p0`..`p15`, `ready`).
+pub(crate) const LANE_HELD: &str = "kakusan_worker_lane_held";
 
 /// Job operations, as `kakusan_storage::outbox::Operation::as_str` names them.
 const OPERATIONS: [&str; 5] = ["send", "edit", "delete", "envelope", "delete_webhook"];
@@ -154,6 +156,10 @@ fn describe() {
         "Events a worker gave up after repeated failures and moved to the dead-letter stream"
     );
     describe_gauge!(LANES_HELD, "Lanes of the NATS stream this worker holds");
+    describe_gauge!(
+        LANE_HELD,
+        "Whether this worker holds a lane of the NATS stream (1) or not (0), by lane"
+    );
     describe_gauge!(
         GATEWAY_SHARDS_CONNECTED,
         "Shards connected to the gateway now"

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use twilight_model::gateway::event::{DispatchEventWithTypeDeserializer, Event};
 
-use crate::metrics::{DEAD_LETTERS, LANES_HELD, WORKER_EVENTS};
+use crate::metrics::{DEAD_LETTERS, LANE_HELD, LANES_HELD, WORKER_EVENTS};
 
 /// How often a worker counts the live workers and takes or gives up lanes.
 const REBALANCE_EVERY: Duration = Duration::from_secs(1);
@@ -124,6 +124,7 @@ impl Worker {
                 {
                     Ok(true) => {
                         tracing::info!(%lane, "lane taken");
+                        metrics::gauge!(LANE_HELD, "lane" => lane.to_string()).set(1.0);
                         let stop = shutdown.child_token();
                         let task = tokio::spawn(Arc::clone(&worker).lane(*lane, stop.clone()));
                         held.insert(*lane, Held { stop, task });
@@ -316,6 +317,7 @@ async fn take_slot(connection: &mut PgConnection, namespace: i32) -> anyhow::Res
 }
 
 async fn release(connection: &mut PgConnection, namespaces: Namespaces, lane: Lane) {
+    metrics::gauge!(LANE_HELD, "lane" => lane.to_string()).set(0.0);
     if let Err(error) = locks::unlock(connection, namespaces.lanes, lane_key(lane)).await {
         tracing::warn!(%error, %lane, "cannot release a lane lock");
     }
