@@ -55,8 +55,10 @@ pub struct Deployment {
     /// The scaled-out processes, by role and number, while they run.
     gateways: Vec<Option<Child>>,
     workers: Vec<Option<Child>>,
-    /// The HTTP ports of the workers (the gateway's is `http_port`).
+    /// The HTTP ports of the workers.
     pub worker_ports: Vec<u16>,
+    /// The HTTP ports of the gateways (gateway 0's is also `http_port`).
+    pub gateway_ports: Vec<u16>,
 }
 
 /// A scaled-out deployment: `gateways` processes of `kakusan gateway` sharing the shards and
@@ -67,9 +69,8 @@ pub struct Scale {
     pub gateways: u32,
     /// How many workers.
     pub workers: usize,
-    /// How many shards each gateway holds, to wait for; the simulator's recommended count
-    /// divided by `gateways`.
-    pub shards_per_gateway: usize,
+    /// How many shards the simulator recommends to the bot; the gateways share them.
+    pub shards: u32,
 }
 
 impl Scale {
@@ -78,7 +79,7 @@ impl Scale {
         Scale {
             gateways: 1,
             workers,
-            shards_per_gateway: 1,
+            shards: 1,
         }
     }
 }
@@ -134,6 +135,7 @@ impl Deployment {
             gateways: Vec::new(),
             workers: Vec::new(),
             worker_ports: Vec::new(),
+            gateway_ports: Vec::new(),
             name,
             app,
             guild,
@@ -164,7 +166,9 @@ impl Deployment {
             self.wait_started(sim, 1).await;
             return;
         };
+        sim.set_recommended_shards(self.app.id, scale.shards);
         self.gateways = (0..scale.gateways).map(|_| None).collect();
+        self.gateway_ports = (0..scale.gateways).map(|_| free_port()).collect();
         self.workers = (0..scale.workers).map(|_| None).collect();
         self.worker_ports = (0..scale.workers).map(|_| free_port()).collect();
         for worker in 0..scale.workers {
@@ -173,8 +177,7 @@ impl Deployment {
         for gateway in 0..scale.gateways {
             self.start_gateway(gateway);
         }
-        let shards = scale.shards_per_gateway * scale.gateways as usize;
-        self.wait_started(sim, shards).await;
+        self.wait_started(sim, scale.shards as usize).await;
         self.wait_lanes_held().await;
     }
 
@@ -235,12 +238,10 @@ impl Deployment {
     /// Starts (again) gateway process `index`; gateway 0 serves on `http_port`.
     pub fn start_gateway(&mut self, index: u32) {
         let scale = self.scale.clone().expect("a scaled-out deployment");
-        let port = if index == 0 {
-            self.http_port = free_port();
-            self.http_port
-        } else {
-            free_port()
-        };
+        let port = self.gateway_ports[index as usize];
+        if index == 0 {
+            self.http_port = port;
+        }
         let child = self
             .command("gateway", port)
             .arg("--gateway-id")
@@ -283,6 +284,13 @@ impl Deployment {
         sigterm(&child);
         let status = wait_for_exit(&mut child, PATIENCE);
         assert!(status.success(), "{status:?}");
+    }
+
+    /// A series of gateway `index`'s `/metrics`.
+    pub async fn gateway_metric(&self, index: u32, series: &str) -> Option<f64> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway_ports[index as usize]));
+        let (_, text) = get(addr, "/metrics").await?;
+        sample(&text, series)
     }
 
     /// A series of worker `index`'s `/metrics`.

@@ -487,6 +487,8 @@ pub(crate) struct World {
     pub(crate) identifies: BTreeMap<u64, u64>,
     /// Every IDENTIFY and RESUME per application, oldest first.
     pub(crate) handshakes: BTreeMap<u64, Vec<Handshake>>,
+    /// The shard count `GET /gateway/bot` recommends, per application (1 unless set).
+    pub(crate) recommended_shards: BTreeMap<u64, u32>,
 }
 
 /// The current time in Discord's timestamp format.
@@ -529,6 +531,7 @@ impl World {
             connection_serial: 0,
             identifies: BTreeMap::new(),
             handshakes: BTreeMap::new(),
+            recommended_shards: BTreeMap::new(),
         }
     }
 

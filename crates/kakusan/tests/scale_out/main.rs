@@ -3,6 +3,7 @@
 //! `kakusan worker`s handling the events, two deployments federated through the simulator.
 
 mod kills;
+mod shards;
 
 use discord_sim::{DiscordSim, RecordedCall};
 use kakusan_testkit::federation::{Deployment, Federation, Scale, string};
