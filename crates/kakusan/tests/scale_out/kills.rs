@@ -95,7 +95,7 @@ async fn a_worker_killed_in_the_middle_of_a_fan_out_loses_nothing_and_keeps_the_
         .collect();
     eventually(PATIENCE, "the fan-out to be under way", || async {
         let sim = &federation.sim;
-        (fan_out_posts(sim, beta_times).len() >= 1 && acknowledged(sim, &interactions).len() >= 3)
+        (!fan_out_posts(sim, beta_times).is_empty() && acknowledged(sim, &interactions).len() >= 3)
             .then_some(())
     })
     .await;
