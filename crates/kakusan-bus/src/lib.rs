@@ -229,10 +229,6 @@ impl Bus {
                 source,
             })?;
         let jetstream = jetstream::new(client);
-        jetstream
-            .query_account()
-            .await
-            .map_err(|error| BusError::jetstream("asking for JetStream", error))?;
         match jetstream.get_stream(stream).await {
             Ok(mut found) => {
                 let info = found
@@ -241,17 +237,44 @@ impl Bus {
                     .map_err(|error| BusError::jetstream("reading the stream", error))?;
                 Ok(Some(info.state.messages))
             }
-            // "stream not found" is JetStream's own answer; a time-out is a request error.
+            // JetStream's own answer that there is no such stream (a server without JetStream
+            // does not answer at all: a request error).
             Err(error)
                 if matches!(
                     error.kind(),
-                    jetstream::context::GetStreamErrorKind::JetStream(_)
+                    jetstream::context::GetStreamErrorKind::JetStream(inner)
+                        if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
                 ) =>
             {
                 Ok(None)
             }
             Err(error) => Err(BusError::jetstream("looking for the stream", error)),
         }
+    }
+
+    /// Deletes `stream` and its dead-letter stream, events and all: for a test run's streams
+    /// or a retired deployment. Streams that do not exist are no error.
+    ///
+    /// # Errors
+    ///
+    /// When NATS cannot be reached or refuses.
+    pub async fn delete_streams(url: &str, stream: &str) -> Result<(), BusError> {
+        let client = async_nats::connect(url)
+            .await
+            .map_err(|source| BusError::Connect {
+                url: url.to_owned(),
+                source,
+            })?;
+        let jetstream = jetstream::new(client);
+        for name in [stream.to_owned(), format!("{stream}_DLQ")] {
+            if jetstream.get_stream(&name).await.is_ok() {
+                jetstream
+                    .delete_stream(&name)
+                    .await
+                    .map_err(|error| BusError::jetstream("deleting a stream", error))?;
+            }
+        }
+        Ok(())
     }
 
     async fn ensure_streams(&self) -> Result<(), BusError> {

@@ -7,22 +7,27 @@ use kakusan_bus::{Bus, BusConfig, Lane, MAX_DELIVER};
 
 const WAIT: Duration = Duration::from_secs(2);
 
-/// A bus on streams no other test run uses (the NATS server is shared).
-async fn bus(group: &str) -> Bus {
+fn url() -> String {
+    std::env::var("KAKUSAN_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// A bus on streams no other test run uses (the NATS server is shared), and their name.
+async fn bus(group: &str) -> (Bus, String) {
     let stream = format!("T{}", uuid::Uuid::new_v4().simple())[..20].to_owned();
-    Bus::connect(&BusConfig {
-        url: std::env::var("KAKUSAN_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-        stream,
+    let bus = Bus::connect(&BusConfig {
+        url: url(),
+        stream: stream.clone(),
         group: group.to_owned(),
         application: 42,
     })
     .await
-    .expect("NATS with JetStream on 127.0.0.1:4222")
+    .expect("NATS with JetStream on 127.0.0.1:4222");
+    (bus, stream)
 }
 
 #[tokio::test]
 async fn a_republished_event_is_stored_once_and_a_lane_hands_out_in_order() {
-    let bus = bus("main").await;
+    let (bus, stream) = bus("main").await;
     let lane = Lane::Partition(5);
     let first = bus
         .publish(0, "MESSAGE_CREATE", lane, Bytes::from_static(b"{\"n\":1}"))
@@ -83,11 +88,13 @@ async fn a_republished_event_is_stored_once_and_a_lane_hands_out_in_order() {
     let event = ready.next(WAIT).await.unwrap().expect("READY");
     assert_eq!(event.event_type(), "READY");
     event.ack().await.unwrap();
+    Bus::delete_streams(&url(), &stream).await.unwrap();
+    assert_eq!(Bus::probe(&url(), &stream).await.unwrap(), None, "deleted");
 }
 
 #[tokio::test]
 async fn an_event_that_keeps_failing_goes_to_the_dead_letters_and_can_be_replayed() {
-    let bus = bus("dlq").await;
+    let (bus, stream) = bus("dlq").await;
     let lane = Lane::Partition(1);
     bus.publish(
         3,
@@ -134,4 +141,10 @@ async fn an_event_that_keeps_failing_goes_to_the_dead_letters_and_can_be_replaye
     assert_eq!(&event.payload()[..], b"{\"x\":1}");
     assert_eq!(event.attempts(), 1);
     event.ack().await.unwrap();
+    assert_eq!(
+        Bus::probe(&url(), &stream).await.unwrap(),
+        Some(0),
+        "acked events are gone"
+    );
+    Bus::delete_streams(&url(), &stream).await.unwrap();
 }

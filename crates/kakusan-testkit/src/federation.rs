@@ -51,7 +51,7 @@ pub struct Deployment {
     /// The JetStream stream of its own (the NATS server is shared by every test).
     pub stream: String,
     /// Set when the deployment is scaled out: gateways and workers instead of `kakusan run`.
-    scale: Option<Scale>,
+    pub scale: Option<Scale>,
     /// The scaled-out processes, by role and number, while they run.
     gateways: Vec<Option<Child>>,
     workers: Vec<Option<Child>>,
@@ -210,8 +210,9 @@ impl Deployment {
         .await;
     }
 
-    /// The command for `kakusan <subcommand>` with this deployment's settings.
-    fn command(&self, subcommand: &str, http_port: u16) -> Command {
+    /// The command for `kakusan <subcommand>` with this deployment's settings (and NATS's when
+    /// scaled out), serving HTTP on `http_port`; not started.
+    pub fn command(&self, subcommand: &str, http_port: u16) -> Command {
         let mut command = self.binary.command(&self.dir);
         command
             .arg(subcommand)

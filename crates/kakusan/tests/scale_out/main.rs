@@ -3,6 +3,7 @@
 //! `kakusan worker`s handling the events, two deployments federated through the simulator.
 
 mod kills;
+mod operator;
 mod shards;
 
 use discord_sim::{DiscordSim, RecordedCall};
