@@ -44,7 +44,7 @@ pub(crate) const GATEWAY_SHARDS_CONNECTED: &str = "kakusan_gateway_shards_connec
 
 /// Events a `kakusan gateway` published, by kind and outcome (`stored`, `duplicate`).
 pub(crate) const EVENTS_PUBLISHED: &str = "kakusan_bus_events_published_total";
-/// Events a `kakusan gateway` could not publish at all (NATS down through every try).
+/// Failed tries to publish an event (`kakusan gateway`; it tries again until NATS answers).
 pub(crate) const PUBLISH_FAILURES: &str = "kakusan_bus_publish_failures_total";
 /// Events a `kakusan worker` settled, by kind and outcome.
 pub(crate) const WORKER_EVENTS: &str = "kakusan_worker_events_total";
@@ -145,7 +145,7 @@ fn describe() {
     );
     describe_counter!(
         PUBLISH_FAILURES,
-        "Gateway events that could not be published to NATS"
+        "Failed tries to publish a gateway event to NATS (tried again until NATS answers)"
     );
     describe_counter!(
         WORKER_EVENTS,

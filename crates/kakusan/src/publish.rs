@@ -15,15 +15,15 @@ use twilight_model::gateway::event::DispatchEvent;
 
 use crate::metrics::{EVENTS_PUBLISHED, PUBLISH_FAILURES};
 
-/// How often a publish is tried before the event is given up (NATS down for that long).
-const PUBLISH_TRIES: u32 = 5;
+/// The longest wait between two tries of a publish while NATS does not answer.
+const LONGEST_WAIT: Duration = Duration::from_secs(5);
 
 /// One event on its way to the bus, and who waits for the outcome.
 struct Outgoing {
     event_type: &'static str,
     lane: Lane,
     payload: Bytes,
-    done: oneshot::Sender<anyhow::Result<()>>,
+    done: oneshot::Sender<()>,
 }
 
 /// The gateway's handler: it serialises each dispatch in the shard loop, in the gateway's
@@ -40,19 +40,22 @@ impl Publisher {
         let (outgoing, mut queue) = mpsc::unbounded_channel::<Outgoing>();
         tokio::spawn(async move {
             while let Some(event) = queue.recv().await {
-                let outcome = publish(&bus, gateway_id, &event).await;
-                let _ = event.done.send(outcome);
+                publish(&bus, gateway_id, &event).await;
+                let _ = event.done.send(());
             }
         });
         Arc::new(Self { outgoing })
     }
 }
 
-/// Publishes one event, trying again while NATS does not answer; the de-duplication id makes a
-/// second try harmless.
-async fn publish(bus: &Bus, gateway_id: u32, event: &Outgoing) -> anyhow::Result<()> {
+/// Publishes one event, trying again (with a growing wait) for as long as NATS does not
+/// answer: the events behind it wait in order, in memory, and Discord's session goes on. The
+/// de-duplication id makes a second try harmless. Every failed try is counted; the first of an
+/// outage is logged as a warning.
+async fn publish(bus: &Bus, gateway_id: u32, event: &Outgoing) {
     let mut wait = Duration::from_millis(100);
-    for attempt in 1..=PUBLISH_TRIES {
+    let mut failures = 0_u32;
+    loop {
         match bus
             .publish(
                 gateway_id,
@@ -70,20 +73,22 @@ async fn publish(bus: &Bus, gateway_id: u32, event: &Outgoing) -> anyhow::Result
                 };
                 metrics::counter!(EVENTS_PUBLISHED, "kind" => event.event_type, "outcome" => outcome)
                     .increment(1);
-                return Ok(());
-            }
-            Err(error) if attempt < PUBLISH_TRIES => {
-                tracing::warn!(%error, attempt, "publishing an event failed; trying again");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
+                if failures > 0 {
+                    tracing::info!(failures, "NATS answers again; publishing goes on");
+                }
+                return;
             }
             Err(error) => {
                 metrics::counter!(PUBLISH_FAILURES).increment(1);
-                return Err(anyhow::Error::new(error).context("publishing an event"));
+                if failures == 0 {
+                    tracing::warn!(%error, "publishing an event failed; trying again until NATS answers");
+                }
+                failures += 1;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(LONGEST_WAIT);
             }
         }
     }
-    unreachable!("the last attempt returns")
 }
 
 impl EventHandler for Publisher {
@@ -95,10 +100,8 @@ impl EventHandler for Publisher {
         let queued = self.queue(event);
         async move {
             match queued {
-                Some(done) => done.await.unwrap_or_else(|_| {
-                    Err(anyhow::anyhow!(
-                        "the publisher stopped before the event went out"
-                    ))
+                Some(done) => done.await.map_err(|_| {
+                    anyhow::anyhow!("the publisher stopped before the event went out")
                 }),
                 None => Ok(()),
             }
@@ -108,7 +111,7 @@ impl EventHandler for Publisher {
 
 impl Publisher {
     /// Puts `event` in the publishing queue, synchronously so that the order is the gateway's.
-    fn queue(&self, event: Event) -> Option<oneshot::Receiver<anyhow::Result<()>>> {
+    fn queue(&self, event: Event) -> Option<oneshot::Receiver<()>> {
         let (event_type, lane, payload) = encode(event)?;
         let (done, outcome) = oneshot::channel();
         self.outgoing

@@ -224,22 +224,34 @@ async fn events_published_before_the_gateway_is_killed_are_handled_and_a_stopped
 
     // A new gateway identifies (the killed one saved no session); stopped with SIGTERM, it
     // saves its session, and the next one resumes it: an edit made meanwhile is replayed.
-    federation.alpha.start_gateway(0);
     let sim = &federation.sim;
     let app = federation.alpha.app.id;
-    sim.wait_for_sessions(app, 1, PATIENCE).await.unwrap();
+    let before_restart = sim.handshakes(app).len();
+    federation.alpha.start_gateway(0);
+    let sim = &federation.sim;
+    let next_handshake = |seen: usize| async move {
+        eventually(PATIENCE, "the gateway's handshake", || async {
+            let handshakes = sim.handshakes(app);
+            (handshakes.len() > seen)
+                .then(|| handshakes.last().cloned())
+                .flatten()
+        })
+        .await
+    };
+    let identified = next_handshake(before_restart).await;
+    assert!(
+        matches!(identified, discord_sim::Handshake::Identify { .. }),
+        "{identified:?}"
+    );
+    let seen = sim.handshakes(app).len();
     federation.alpha.stop_gateway(0);
     sim.edit_message(posts[0], "queued 0 (edited while no gateway ran)")
         .unwrap();
     federation.alpha.start_gateway(0);
-    sim.wait_for_sessions(app, 1, PATIENCE).await.unwrap();
-    let handshakes = sim.handshakes(app);
+    let resumed = next_handshake(seen).await;
     assert!(
-        matches!(
-            handshakes.last(),
-            Some(discord_sim::Handshake::Resume { .. })
-        ),
-        "the restarted gateway resumed: {handshakes:?}"
+        matches!(resumed, discord_sim::Handshake::Resume { .. }),
+        "the restarted gateway resumed: {resumed:?}"
     );
 
     federation.alpha.start_worker(0);
