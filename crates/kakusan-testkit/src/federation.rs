@@ -268,6 +268,14 @@ impl Deployment {
         kill_child(self.workers[index].take().expect("the worker runs"));
     }
 
+    /// SIGTERM to worker `index`, and a clean exit (status 0).
+    pub fn stop_worker(&mut self, index: usize) {
+        let mut child = self.workers[index].take().expect("the worker runs");
+        sigterm(&child);
+        let status = wait_for_exit(&mut child, PATIENCE);
+        assert!(status.success(), "{status:?}");
+    }
+
     /// SIGKILL to gateway `index`.
     pub fn kill_gateway(&mut self, index: u32) {
         kill_child(

@@ -222,6 +222,13 @@ impl Worker {
                     settle(delivery.ack().await);
                     return;
                 }
+                // The server stops handing out an event after its last try, so that one goes to
+                // the dead letters rather than nowhere.
+                Err(error) if delivery.attempts() >= MAX_DELIVER => {
+                    let why = format!("cannot record the interaction: {error}");
+                    self.give_up(delivery, &event_type, &why).await;
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!(%error, "cannot record the interaction; trying again");
                     settle(delivery.retry(Duration::from_secs(1)).await);

@@ -36,7 +36,7 @@ async fn over_workers(side: &Deployment, series: &str) -> f64 {
 async fn the_federation_flow_passes_with_one_gateway_and_three_workers_per_deployment() {
     // Set-up, /regserver both ways, /regtimes with mirror mode on both sides: all through
     // gateway -> NATS -> workers.
-    let federation = Federation::peered_scaled(KAKUSAN, true, Scale::workers(3)).await;
+    let mut federation = Federation::peered_scaled(KAKUSAN, true, Scale::workers(3)).await;
     let (sim, alpha) = (&federation.sim, &federation.alpha);
 
     let reply = federation
