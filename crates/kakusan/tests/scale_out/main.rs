@@ -109,4 +109,12 @@ async fn the_federation_flow_passes_with_one_gateway_and_three_workers_per_deplo
         ["hello from a worker"],
         "one copy each, the deleted one gone"
     );
+
+    // A worker stopped as an operator stops it exits cleanly, and its lanes go to the others.
+    federation.alpha.stop_worker(2);
+    federation.alpha.wait_lanes_held().await;
+    let reply = federation
+        .here(vec![("message", string("after a worker left"))])
+        .await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
 }
