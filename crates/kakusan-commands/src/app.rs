@@ -93,20 +93,7 @@ impl App {
         self: &Arc<Self>,
         event: Event,
     ) -> impl Future<Output = anyhow::Result<()>> + Send + use<> {
-        let channel = match &event {
-            Event::MessageCreate(message) => Some(message.channel_id),
-            Event::MessageUpdate(message) => Some(message.channel_id),
-            Event::MessageDelete(deleted) => Some(deleted.channel_id),
-            _ => None,
-        };
-        // A member's `/here`s are stored in their order too; they need not wait for a
-        // catch-up (they are not message events), so their line has no gate.
-        let turn = match &event {
-            Event::InteractionCreate(interaction) => {
-                here_line(interaction).map(|member| self.turns.take(member, false))
-            }
-            _ => channel.map(|channel| self.turns.take(channel.get(), true)),
-        };
+        let turn = line_of(&event).map(|(line, gated)| self.turns.take(line, gated));
         // A new session: message events wait until what arrived while kakusan was away has
         // been read, so that the old envelopes go first.
         let gate = matches!(event, Event::Ready(_)).then(|| self.turns.close_gate());
@@ -170,6 +157,19 @@ impl App {
         Ok(())
     }
 
+    /// Tells the handlers the bot's own user id. A scaled-out worker learns it at start
+    /// instead of from READY, which only one worker sees; a later READY changes nothing.
+    pub fn know_bot_user(&self, id: Id<UserMarker>) {
+        let _ = self.bot_user.set(id);
+    }
+
+    /// The line `event` keeps its order in: a message event's channel, a `/here`'s member;
+    /// `None` for events with no order to keep. A scaled-out gateway partitions events by it,
+    /// so that one worker at a time handles a line, in order.
+    pub fn order_key(event: &Event) -> Option<u64> {
+        line_of(event).map(|(line, _)| line)
+    }
+
     fn is_own(&self, author: &Id<UserMarker>) -> bool {
         self.bot_user.get() == Some(author)
     }
@@ -203,5 +203,20 @@ impl App {
             return Ok(());
         }
         self.mirror.mirror_send(message).await
+    }
+}
+
+/// The line of `event` and whether the catch-up gate holds it. A member's `/here`s are stored
+/// in their order too; they need not wait for a catch-up (they are not message events), so
+/// their line has no gate.
+fn line_of(event: &Event) -> Option<(u64, bool)> {
+    match event {
+        Event::MessageCreate(message) => Some((message.channel_id.get(), true)),
+        Event::MessageUpdate(message) => Some((message.channel_id.get(), true)),
+        Event::MessageDelete(deleted) => Some((deleted.channel_id.get(), true)),
+        Event::InteractionCreate(interaction) => {
+            here_line(interaction).map(|member| (member, false))
+        }
+        _ => None,
     }
 }

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use twilight_gateway::queue::{InMemoryQueue, Queue};
 use twilight_gateway::{ConfigBuilder, Event, EventTypeFlags, Intents, Session, Shard, ShardId};
 
 pub use session::{RESUME_WINDOW, ShardSession};
@@ -69,6 +70,54 @@ pub struct GatewayConfig {
     /// Sessions an earlier run returned, to be resumed by their shards. Sessions for another
     /// shard count than Discord recommends now are ignored: their guilds are spread differently.
     pub resume: Vec<ShardSession>,
+    /// Which of the shards this process holds (all of them unless the deployment runs several
+    /// gateway processes).
+    pub slice: ShardSlice,
+    /// The queue the shards wait in before they IDENTIFY; `None` is twilight's in-process
+    /// queue. Gateway processes sharing one bot pass a queue that spans them.
+    pub identify_queue: Option<Arc<dyn Queue + Send + Sync>>,
+}
+
+/// A slice of the shards, as Stateway balances them over gateway processes: process `index` of
+/// `count` holds every shard `s` with `s % count == index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardSlice {
+    /// This process's number, below `count`.
+    pub index: u32,
+    /// How many gateway processes share the shards.
+    pub count: u32,
+}
+
+impl Default for ShardSlice {
+    fn default() -> Self {
+        Self { index: 0, count: 1 }
+    }
+}
+
+impl ShardSlice {
+    /// The shards of this slice among `total`.
+    pub fn shards(self, total: u32) -> impl Iterator<Item = ShardId> {
+        let count = self.count.max(1);
+        (0..total)
+            .filter(move |shard| shard % count == self.index)
+            .map(move |shard| ShardId::new(shard, total))
+    }
+}
+
+/// The identify queue handed to twilight: the one given, or twilight's own.
+#[derive(Clone)]
+struct IdentifyQueue(Arc<dyn Queue + Send + Sync>);
+
+impl fmt::Debug for IdentifyQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdentifyQueue")
+    }
+}
+
+impl Queue for IdentifyQueue {
+    fn enqueue(&self, id: u32) -> tokio::sync::oneshot::Receiver<()> {
+        self.0.enqueue(id)
+    }
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -81,6 +130,8 @@ impl fmt::Debug for GatewayConfig {
             .field("proxy_url", &self.proxy_url)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("resume", &self.resume)
+            .field("slice", &self.slice)
+            .field("identify_queue", &self.identify_queue.is_some())
             .finish()
     }
 }
@@ -128,7 +179,13 @@ pub async fn run<H: EventHandler>(
         "starting shards"
     );
 
-    let mut builder = ConfigBuilder::new(config.token.clone(), config.intents);
+    let queue = IdentifyQueue(
+        config
+            .identify_queue
+            .clone()
+            .unwrap_or_else(|| Arc::new(InMemoryQueue::default())),
+    );
+    let mut builder = ConfigBuilder::new(config.token.clone(), config.intents).queue(queue);
     if let Some(url) = &config.proxy_url {
         builder = builder.proxy_url(url.clone());
     }
@@ -150,7 +207,14 @@ pub async fn run<H: EventHandler>(
         );
     }
 
-    status.start(total as usize);
+    let shards: Vec<ShardId> = config.slice.shards(total).collect();
+    tracing::info!(
+        slice = config.slice.index,
+        of = config.slice.count,
+        held = shards.len(),
+        "this process's shards"
+    );
+    status.start(shards.len());
     let tracker = TaskTracker::new();
     // A shard that closes for good stops the others through this child token; the caller's
     // token is never cancelled from here.
@@ -159,7 +223,7 @@ pub async fn run<H: EventHandler>(
     // Each shard loop sends its session here when it stops, before it closes the connection:
     // a shard dropped for taking too long to close still leaves a resumable session.
     let (kept, mut sessions) = mpsc::unbounded_channel();
-    for id in twilight_gateway::bucket(0, 1, total) {
+    for id in shards {
         let shard_config = match resume.remove(&id.number()) {
             Some(saved) => {
                 let mut builder = ConfigBuilder::from(shard_config.clone())
@@ -241,4 +305,28 @@ pub async fn run<H: EventHandler>(
     }
     kept.sort_by_key(|session| session.shard.number());
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_share_the_shards_round_robin_as_stateway_does() {
+        let numbers = |index, count| -> Vec<u32> {
+            ShardSlice { index, count }
+                .shards(4)
+                .map(|id| id.number())
+                .collect()
+        };
+        assert_eq!(numbers(0, 1), [0, 1, 2, 3]);
+        assert_eq!(numbers(0, 2), [0, 2]);
+        assert_eq!(numbers(1, 2), [1, 3]);
+        assert_eq!(numbers(2, 3), [2]);
+        assert!(
+            ShardSlice { index: 0, count: 2 }
+                .shards(4)
+                .all(|id| id.total() == 4)
+        );
+    }
 }

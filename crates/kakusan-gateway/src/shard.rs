@@ -13,7 +13,7 @@ use twilight_gateway::{
     CloseFrame, Event, EventTypeFlags, Shard, ShardId, ShardState, StreamExt as _,
 };
 
-use crate::{EventHandler, GatewayStatus, ShardSession};
+use crate::{EventHandler, GatewayStatus, IdentifyQueue, ShardSession};
 
 /// Events the loop reads for itself whatever the handler wants: READY and RESUMED mark a
 /// connection, heartbeat ACKs carry a fresh latency. Close frames are always read by twilight.
@@ -29,7 +29,7 @@ const OWN_EVENTS: EventTypeFlags = EventTypeFlags::READY
 /// twilight reconnects and resumes by itself.
 #[tracing::instrument(name = "shard", skip_all, fields(shard = %shard.id()))]
 pub(crate) async fn run<H: EventHandler>(
-    mut shard: Shard,
+    mut shard: Shard<IdentifyQueue>,
     wanted: EventTypeFlags,
     handler: Arc<H>,
     tracker: TaskTracker,
@@ -171,7 +171,7 @@ impl Link {
         }
     }
 
-    fn observe(&mut self, shard: &Shard, event: &Event) {
+    fn observe(&mut self, shard: &Shard<IdentifyQueue>, event: &Event) {
         match event {
             Event::Ready(_) => {
                 // Not the session id: the next process may resume it, so it stays out of logs.

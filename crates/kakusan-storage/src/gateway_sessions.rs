@@ -102,14 +102,32 @@ pub async fn take_gateway_sessions(
     application_id: u64,
     max_age: Duration,
 ) -> Result<Vec<GatewaySession>, StorageError> {
+    take_gateway_sessions_of_slice(executor, application_id, max_age, 0, 1).await
+}
+
+/// [`take_gateway_sessions`] for one gateway process of `count`: only the shards `s` with
+/// `s % count == index`, which are the ones it holds; the other processes' sessions stay.
+pub async fn take_gateway_sessions_of_slice(
+    executor: impl PgExecutor<'_>,
+    application_id: u64,
+    max_age: Duration,
+    index: u32,
+    count: u32,
+) -> Result<Vec<GatewaySession>, StorageError> {
     let rows: Vec<(i64, i64, String, i64, Option<String>)> = sqlx::query_as(
-        "WITH taken AS (DELETE FROM gateway_sessions WHERE application_id = $1 RETURNING *)
+        "WITH taken AS (
+             DELETE FROM gateway_sessions
+             WHERE application_id = $1 AND shard_id % $3 = $4
+             RETURNING *
+         )
          SELECT shard_id, shard_total, session_id, sequence, resume_url FROM taken
          WHERE saved_at > now() - make_interval(secs => $2)
          ORDER BY shard_total, shard_id",
     )
     .bind(sf(application_id)?)
     .bind(max_age.as_secs_f64())
+    .bind(i64::from(count.max(1)))
+    .bind(i64::from(index))
     .fetch_all(executor)
     .await?;
     rows.into_iter()
@@ -167,6 +185,25 @@ mod tests {
             take_gateway_sessions(&pool, 20, WINDOW).await.unwrap(),
             other
         );
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_gateway_process_takes_only_the_sessions_of_its_slice(pool: PgPool) {
+        let all = [
+            session(0, 4, 1),
+            session(1, 4, 2),
+            session(2, 4, 3),
+            session(3, 4, 4),
+        ];
+        save_gateway_sessions(&pool, 10, &all).await.unwrap();
+        let second = take_gateway_sessions_of_slice(&pool, 10, WINDOW, 1, 2)
+            .await
+            .unwrap();
+        assert_eq!(second, [session(1, 4, 2), session(3, 4, 4)]);
+        let first = take_gateway_sessions_of_slice(&pool, 10, WINDOW, 0, 2)
+            .await
+            .unwrap();
+        assert_eq!(first, [session(0, 4, 1), session(2, 4, 3)]);
     }
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]

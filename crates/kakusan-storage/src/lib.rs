@@ -17,6 +17,8 @@ pub mod copies;
 pub mod destinations;
 pub mod forget;
 pub mod gateway_sessions;
+pub mod handled;
+pub mod locks;
 pub mod outbox;
 pub mod pauses;
 pub mod peers;

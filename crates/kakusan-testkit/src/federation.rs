@@ -1,7 +1,7 @@
 //! Two kakusan deployments (two processes, two databases, two bot applications) against one
 //! simulated Discord, and the member's and admin's gestures the end-to-end tests make.
 
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use discord_sim::{
     AppCredentials, CommandInvocation, CommandOptionValue, DiscordSim, InteractionRef, Message,
@@ -48,6 +48,45 @@ pub struct Deployment {
     message_content: bool,
     api: String,
     gateway: String,
+    /// The JetStream stream of its own (the NATS server is shared by every test).
+    pub stream: String,
+    /// Set when the deployment is scaled out: gateways and workers instead of `kakusan run`.
+    pub scale: Option<Scale>,
+    /// The scaled-out processes, by role and number, while they run.
+    gateways: Vec<Option<Child>>,
+    workers: Vec<Option<Child>>,
+    /// The HTTP ports of the workers.
+    pub worker_ports: Vec<u16>,
+    /// The HTTP ports of the gateways (gateway 0's is also `http_port`).
+    pub gateway_ports: Vec<u16>,
+}
+
+/// A scaled-out deployment: `gateways` processes of `kakusan gateway` sharing the shards and
+/// `workers` of `kakusan worker`, over NATS on 127.0.0.1:4222 (`KAKUSAN_NATS_URL` overrides).
+#[derive(Debug, Clone)]
+pub struct Scale {
+    /// How many gateway processes.
+    pub gateways: u32,
+    /// How many workers.
+    pub workers: usize,
+    /// How many shards the simulator recommends to the bot; the gateways share them.
+    pub shards: u32,
+}
+
+impl Scale {
+    /// One gateway holding the one shard, and `workers` workers.
+    pub fn workers(workers: usize) -> Self {
+        Scale {
+            gateways: 1,
+            workers,
+            shards: 1,
+        }
+    }
+}
+
+/// The NATS server the scaled-out tests use.
+pub fn nats_url() -> String {
+    std::env::var("KAKUSAN_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
 }
 
 impl Deployment {
@@ -89,7 +128,14 @@ impl Deployment {
             (None, None) => unreachable!("one of the two was made"),
         };
         let pool = PgPool::connect(&database_url).await.unwrap();
+        let stream = format!("KT{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         Deployment {
+            stream,
+            scale: None,
+            gateways: Vec::new(),
+            workers: Vec::new(),
+            worker_ports: Vec::new(),
+            gateway_ports: Vec::new(),
             name,
             app,
             guild,
@@ -110,14 +156,68 @@ impl Deployment {
         }
     }
 
-    /// Starts `kakusan run` and waits until its shard is connected and its commands exist.
+    /// Starts `kakusan run` (or, scaled out, its gateways and workers) and waits until its
+    /// shards are connected and its commands exist (and, scaled out, every lane is held).
     pub async fn start(&mut self, sim: &DiscordSim) {
-        let http_port = free_port();
-        self.http_port = http_port;
-        let child = self
-            .binary
-            .command(&self.dir)
-            .arg("run")
+        let Some(scale) = self.scale.clone() else {
+            let http_port = free_port();
+            self.http_port = http_port;
+            self.child = Some(self.command("run", http_port).spawn().unwrap());
+            self.wait_started(sim, 1).await;
+            return;
+        };
+        sim.set_recommended_shards(self.app.id, scale.shards);
+        self.gateways = (0..scale.gateways).map(|_| None).collect();
+        self.gateway_ports = (0..scale.gateways).map(|_| free_port()).collect();
+        self.workers = (0..scale.workers).map(|_| None).collect();
+        self.worker_ports = (0..scale.workers).map(|_| free_port()).collect();
+        for worker in 0..scale.workers {
+            self.start_worker(worker);
+        }
+        for gateway in 0..scale.gateways {
+            self.start_gateway(gateway);
+        }
+        self.wait_started(sim, scale.shards as usize).await;
+        self.wait_lanes_held().await;
+    }
+
+    async fn wait_started(&self, sim: &DiscordSim, shards: usize) {
+        sim.wait_for_sessions(self.app.id, shards, PATIENCE)
+            .await
+            .unwrap();
+        // One bulk overwrite registers them all at once: any command means every command.
+        eventually(PATIENCE, "the commands to be registered", || async {
+            let all = kakusan_commands::model::definitions().len();
+            (sim.commands(self.app.id, None).len() == all).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until the workers hold every lane of the bus between them.
+    pub async fn wait_lanes_held(&self) {
+        let workers = self.workers.iter().filter(|w| w.is_some()).count();
+        let expected = i64::from(kakusan_bus::PARTITIONS) + 1 + workers as i64;
+        eventually(PATIENCE, "the workers to hold every lane", || async {
+            // The workers' slot locks and lane locks (IDENTIFY's take one briefly).
+            let held: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+                   AND objsubid = 2
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+            (held >= expected).then_some(()).ok_or(held)
+        })
+        .await;
+    }
+
+    /// The command for `kakusan <subcommand>` with this deployment's settings (and NATS's when
+    /// scaled out), serving HTTP on `http_port`; not started.
+    pub fn command(&self, subcommand: &str, http_port: u16) -> Command {
+        let mut command = self.binary.command(&self.dir);
+        command
+            .arg(subcommand)
             .env("DISCORD_TOKEN", &self.app.token)
             .env("DATABASE_URL", &self.database_url)
             .env("KAKUSAN_DISCORD_API", &self.api)
@@ -129,19 +229,86 @@ impl Deployment {
                 Stdio::inherit()
             } else {
                 Stdio::null()
-            })
+            });
+        if self.scale.is_some() {
+            command
+                .env("KAKUSAN_NATS_URL", nats_url())
+                .env("KAKUSAN_NATS_STREAM", &self.stream);
+        }
+        command
+    }
+
+    /// Starts (again) gateway process `index`; gateway 0 serves on `http_port`.
+    pub fn start_gateway(&mut self, index: u32) {
+        let scale = self.scale.clone().expect("a scaled-out deployment");
+        let port = self.gateway_ports[index as usize];
+        if index == 0 {
+            self.http_port = port;
+        }
+        let child = self
+            .command("gateway", port)
+            .arg("--gateway-id")
+            .arg(index.to_string())
+            .arg("--gateway-count")
+            .arg(scale.gateways.to_string())
             .spawn()
             .unwrap();
-        self.child = Some(child);
-        sim.wait_for_sessions(self.app.id, 1, PATIENCE)
-            .await
+        self.gateways[index as usize] = Some(child);
+    }
+
+    /// Starts (again) worker `index`.
+    pub fn start_worker(&mut self, index: usize) {
+        let child = self
+            .command("worker", self.worker_ports[index])
+            .spawn()
             .unwrap();
-        // One bulk overwrite registers them all at once: any command means every command.
-        eventually(PATIENCE, "the commands to be registered", || async {
-            let all = kakusan_commands::model::definitions().len();
-            (sim.commands(self.app.id, None).len() == all).then_some(())
-        })
-        .await;
+        self.workers[index] = Some(child);
+    }
+
+    /// SIGKILL to worker `index`: it dies at once, with whatever event it held.
+    pub fn kill_worker(&mut self, index: usize) {
+        kill_child(self.workers[index].take().expect("the worker runs"));
+    }
+
+    /// SIGTERM to worker `index`, and a clean exit (status 0).
+    pub fn stop_worker(&mut self, index: usize) {
+        let mut child = self.workers[index].take().expect("the worker runs");
+        sigterm(&child);
+        let status = wait_for_exit(&mut child, PATIENCE);
+        assert!(status.success(), "{status:?}");
+    }
+
+    /// SIGKILL to gateway `index`.
+    pub fn kill_gateway(&mut self, index: u32) {
+        kill_child(
+            self.gateways[index as usize]
+                .take()
+                .expect("the gateway runs"),
+        );
+    }
+
+    /// SIGTERM to gateway `index`, and a clean exit.
+    pub fn stop_gateway(&mut self, index: u32) {
+        let mut child = self.gateways[index as usize]
+            .take()
+            .expect("the gateway runs");
+        sigterm(&child);
+        let status = wait_for_exit(&mut child, PATIENCE);
+        assert!(status.success(), "{status:?}");
+    }
+
+    /// A series of gateway `index`'s `/metrics`.
+    pub async fn gateway_metric(&self, index: u32, series: &str) -> Option<f64> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.gateway_ports[index as usize]));
+        let (_, text) = get(addr, "/metrics").await?;
+        sample(&text, series)
+    }
+
+    /// A series of worker `index`'s `/metrics`.
+    pub async fn worker_metric(&self, index: usize, series: &str) -> Option<f64> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.worker_ports[index]));
+        let (_, text) = get(addr, "/metrics").await?;
+        sample(&text, series)
     }
 
     /// The value of one series of its `/metrics`, e.g. `kakusan_envelopes_received_total{kind="ping"}`.
@@ -153,9 +320,7 @@ impl Deployment {
 
     /// SIGKILL: the process dies at once, in the middle of whatever it was doing.
     pub fn kill(&mut self) {
-        let mut child = self.child.take().expect("the deployment runs");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_child(self.child.take().expect("the deployment runs"));
     }
 
     /// The card from this deployment's `/setup` reply.
@@ -262,9 +427,20 @@ impl Deployment {
     }
 }
 
+fn kill_child(mut child: Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 impl Drop for Deployment {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        let scaled = self.gateways.iter_mut().chain(self.workers.iter_mut());
+        for mut child in self
+            .child
+            .take()
+            .into_iter()
+            .chain(scaled.filter_map(Option::take))
+        {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -323,6 +499,25 @@ impl Federation {
         addresses: Addresses,
         alpha_cluster: bool,
     ) -> Self {
+        Self::build_scaled(kakusan, message_content, addresses, alpha_cluster, None).await
+    }
+
+    /// Both deployments scaled out as `scale` says (gateways and workers over NATS), set up,
+    /// mutual, with Hanako's times registered on both sides (`mirror` as given).
+    pub async fn peered_scaled(kakusan: Binary, mirror: bool, scale: Scale) -> Self {
+        Self::build_scaled(kakusan, true, Addresses::Own, false, Some(scale))
+            .await
+            .peer_up(mirror)
+            .await
+    }
+
+    async fn build_scaled(
+        kakusan: Binary,
+        message_content: bool,
+        addresses: Addresses,
+        alpha_cluster: bool,
+        scale: Option<Scale>,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sim = DiscordSim::start_default().await.unwrap();
         let hanako = sim.create_user("hanako");
@@ -346,6 +541,8 @@ impl Federation {
             false,
         )
         .await;
+        alpha.scale = scale.clone();
+        beta.scale = scale;
         alpha.start(&sim).await;
         beta.start(&sim).await;
         Federation {

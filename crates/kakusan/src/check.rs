@@ -102,7 +102,35 @@ async fn check(vars: &impl Vars) -> Vec<Line> {
         lines.push(Line::fail("token", why.clone()));
         lines.push(Line::fail("gateway", why));
     }
+    // Only a scaled-out deployment uses NATS; `run` alone needs no line for it.
+    if let Some(nats) = &config.nats {
+        lines.push(check_nats(nats).await);
+    }
     lines
+}
+
+/// Whether the NATS server answers with JetStream, and what waits in the stream.
+async fn check_nats(nats: &crate::config::NatsConfig) -> Line {
+    let url = nats.url.as_str();
+    match tokio::time::timeout(DISCORD_TIMEOUT, kakusan_bus::Bus::probe(url, &nats.stream)).await {
+        Ok(Ok(Some(waiting))) => Line::ok(
+            "nats",
+            format!(
+                "reached {url} with JetStream; stream {} holds {waiting} unhandled event{}",
+                nats.stream,
+                if waiting == 1 { "" } else { "s" }
+            ),
+        ),
+        Ok(Ok(None)) => Line::ok(
+            "nats",
+            format!(
+                "reached {url} with JetStream; stream {} not created yet (the first gateway or worker creates it)",
+                nats.stream
+            ),
+        ),
+        Ok(Err(error)) => Line::fail("nats", format!("cannot use {url}: {error}")),
+        Err(_) => Line::fail("nats", format!("no answer from {url} within 5 s")),
+    }
 }
 
 /// Reads the configuration, setting aside each bad variable (unset it, or put a harmless

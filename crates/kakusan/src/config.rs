@@ -108,6 +108,89 @@ pub(crate) struct Config {
     pub(crate) discord: DiscordConfig,
     /// `KAKUSAN_HTTP_ADDR`: where metrics and health will be served.
     pub(crate) http_addr: SocketAddr,
+    /// The scale-out bus, when `KAKUSAN_NATS_URL` is set (`kakusan gateway` and `worker`).
+    pub(crate) nats: Option<NatsConfig>,
+}
+
+/// The scale-out bus: where the NATS server is and which events are this deployment's.
+#[derive(Debug, Clone)]
+pub(crate) struct NatsConfig {
+    /// `KAKUSAN_NATS_URL`, e.g. `nats://127.0.0.1:4222`.
+    pub(crate) url: Url,
+    /// `KAKUSAN_NATS_STREAM`: the JetStream stream (`GATEWAY`); its subjects start with the
+    /// name in lower case.
+    pub(crate) stream: String,
+    /// `KAKUSAN_GATEWAY_GROUP`: the gateway group the deployment's processes share (`main`).
+    pub(crate) group: String,
+    /// `KAKUSAN_GATEWAY_ID`: this gateway process's number, below `gateway_count`.
+    pub(crate) gateway_id: u32,
+    /// `KAKUSAN_GATEWAY_COUNT`: how many gateway processes share the shards.
+    pub(crate) gateway_count: u32,
+}
+
+impl NatsConfig {
+    /// Reads `KAKUSAN_NATS_URL`, `KAKUSAN_NATS_STREAM`, `KAKUSAN_GATEWAY_GROUP`,
+    /// `KAKUSAN_GATEWAY_ID` and `KAKUSAN_GATEWAY_COUNT`; `None` when no NATS URL is set (the
+    /// others are still checked, so a typo is caught before it matters).
+    pub(crate) fn from_vars(vars: &impl Vars) -> Result<Option<Self>, ConfigError> {
+        let url = url_var(vars, "KAKUSAN_NATS_URL", &["nats", "tls"])?;
+        let name = |variable: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = vars
+                .get(variable)
+                .map_or_else(|| default.to_owned(), |value| value.trim().to_owned());
+            kakusan_bus::check_name(&value).map_err(|reason| malformed(variable, reason))?;
+            Ok(value)
+        };
+        let stream = name("KAKUSAN_NATS_STREAM", kakusan_bus::DEFAULT_STREAM)?;
+        let group = name("KAKUSAN_GATEWAY_GROUP", "main")?;
+        let number = |variable: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match vars.get(variable) {
+                None => Ok(default),
+                Some(value) => value
+                    .trim()
+                    .parse()
+                    .map_err(|_| malformed(variable, format!("`{value}` is not a whole number"))),
+            }
+        };
+        let gateway_id = number("KAKUSAN_GATEWAY_ID", 0)?;
+        let gateway_count = number("KAKUSAN_GATEWAY_COUNT", 1)?;
+        check_slice(gateway_id, gateway_count).map_err(|reason| {
+            let name = if gateway_count == 0 {
+                "KAKUSAN_GATEWAY_COUNT"
+            } else {
+                "KAKUSAN_GATEWAY_ID"
+            };
+            malformed(name, reason)
+        })?;
+        Ok(url.map(|url| NatsConfig {
+            url,
+            stream,
+            group,
+            gateway_id,
+            gateway_count,
+        }))
+    }
+
+    /// The NATS settings, which `kakusan gateway` and `kakusan worker` cannot do without.
+    pub(crate) fn required(config: Option<&Self>) -> Result<&Self, ConfigError> {
+        config.ok_or(ConfigError::Missing {
+            name: "KAKUSAN_NATS_URL",
+            hint: "the NATS server with JetStream, such as nats://127.0.0.1:4222",
+        })
+    }
+}
+
+/// Gateway `id` of `count`: the count is at least one and the id below it.
+pub(crate) fn check_slice(id: u32, count: u32) -> Result<(), String> {
+    if count == 0 {
+        return Err("there must be at least one gateway process".to_owned());
+    }
+    if id >= count {
+        return Err(format!(
+            "gateway {id} of {count}: the id counts from 0 and stays below the count"
+        ));
+    }
+    Ok(())
 }
 
 /// A source of variables: the process environment, or a map in tests.
@@ -265,11 +348,13 @@ impl Config {
                 )
             })?,
         };
+        let nats = NatsConfig::from_vars(vars)?;
         Ok(Config {
             log,
             database,
             discord,
             http_addr,
+            nats,
         })
     }
 }
@@ -349,6 +434,28 @@ mod tests {
         assert_eq!(config.http_addr, "127.0.0.1:9100".parse().unwrap());
         assert_eq!(config.database.display_target(), "db:5432/kakusan");
         assert_eq!(config.discord.proxy(), None, "Discord itself");
+        assert!(config.nats.is_none(), "no NATS unless asked for");
+    }
+
+    #[test]
+    fn the_scale_out_settings() {
+        let config = Config::from_vars(&vars(&[
+            ("KAKUSAN_NATS_URL", "nats://127.0.0.1:4222"),
+            ("KAKUSAN_GATEWAY_ID", "1"),
+            ("KAKUSAN_GATEWAY_COUNT", "2"),
+        ]))
+        .unwrap();
+        let nats = config.nats.unwrap();
+        assert_eq!(nats.url.port(), Some(4222));
+        assert_eq!(nats.stream, "GATEWAY");
+        assert_eq!(nats.group, "main");
+        assert_eq!((nats.gateway_id, nats.gateway_count), (1, 2));
+        assert!(
+            NatsConfig::required(None)
+                .unwrap_err()
+                .to_string()
+                .starts_with("KAKUSAN_NATS_URL is not set")
+        );
     }
 
     #[test]
@@ -390,6 +497,12 @@ mod tests {
             ("KAKUSAN_LOG", "kakusan=loud"),
             ("KAKUSAN_LOG_FORMAT", "xml"),
             ("KAKUSAN_HTTP_ADDR", "localhost"),
+            ("KAKUSAN_NATS_URL", "http://127.0.0.1:4222"),
+            ("KAKUSAN_NATS_STREAM", "GATE.WAY"),
+            ("KAKUSAN_GATEWAY_GROUP", "a b"),
+            ("KAKUSAN_GATEWAY_ID", "first"),
+            ("KAKUSAN_GATEWAY_ID", "2"),
+            ("KAKUSAN_GATEWAY_COUNT", "0"),
         ];
         for (name, value) in cases {
             let error = error_of(&[(name, value)]);

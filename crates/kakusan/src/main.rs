@@ -5,9 +5,13 @@ mod bot;
 mod check;
 mod config;
 mod database;
+mod dlq;
 mod http;
+mod identify;
 mod metrics;
+mod publish;
 mod telemetry;
+mod worker;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,7 +24,7 @@ use kakusan_storage::PgPool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, DatabaseConfig, DiscordConfig, LogConfig, ProcessEnv};
+use crate::config::{Config, DatabaseConfig, DiscordConfig, LogConfig, NatsConfig, ProcessEnv};
 
 /// A federated Times relay for Discord.
 #[derive(Debug, Parser)]
@@ -40,6 +44,25 @@ enum Command {
     /// Check the configuration, the database, the token and the gateway; one line each, and
     /// a failing exit status if any check failed.
     Check,
+    /// Scale-out: hold the shards (all, or a slice) and publish their events to NATS
+    /// JetStream for `kakusan worker`s; handles nothing itself. Needs KAKUSAN_NATS_URL.
+    Gateway {
+        /// This gateway process's number, from 0 (default: KAKUSAN_GATEWAY_ID, else 0).
+        #[arg(long, value_name = "N")]
+        gateway_id: Option<u32>,
+        /// How many gateway processes share the shards; shard s belongs to gateway
+        /// s % M (default: KAKUSAN_GATEWAY_COUNT, else 1).
+        #[arg(long, value_name = "M")]
+        gateway_count: Option<u32>,
+    },
+    /// Scale-out: handle the events `kakusan gateway` publishes, in order per channel, and
+    /// deliver relays; run as many as the load needs. Needs KAKUSAN_NATS_URL.
+    Worker,
+    /// Scale-out: the events workers gave up on after repeated failures.
+    Dlq {
+        #[command(subcommand)]
+        action: dlq::Action,
+    },
     /// Register the slash commands with Discord and exit (`run` does it too at start-up).
     RegisterCommands {
         /// Register them in this guild only (instant; for trials) instead of globally.
@@ -81,7 +104,19 @@ fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run => run().await,
+        Command::Run => serve(Role::All).await,
+        Command::Gateway {
+            gateway_id,
+            gateway_count,
+        } => {
+            serve(Role::Gateway {
+                gateway_id,
+                gateway_count,
+            })
+            .await
+        }
+        Command::Worker => serve(Role::Worker).await,
+        Command::Dlq { action } => dlq::run(action).await,
         Command::Migrate => migrate().await,
         Command::Check => check::run().await,
         Command::RegisterCommands { guild } => register_commands(guild).await,
@@ -103,14 +138,32 @@ async fn migrate() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run() -> anyhow::Result<()> {
-    let config = Config::from_vars(&ProcessEnv)?;
+/// What a serving process does.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    /// `kakusan run`: the shards, the handlers and delivery in one process.
+    All,
+    /// `kakusan gateway`: the shards of a slice, publishing to NATS.
+    Gateway {
+        gateway_id: Option<u32>,
+        gateway_count: Option<u32>,
+    },
+    /// `kakusan worker`: the handlers on events from NATS, and delivery.
+    Worker,
+}
+
+async fn serve(role: Role) -> anyhow::Result<()> {
+    let mut config = Config::from_vars(&ProcessEnv)?;
+    if !matches!(role, Role::All) {
+        let nats = NatsConfig::required(config.nats.as_ref())?.clone();
+        config.nats = Some(with_slice(nats, role)?);
+    }
     telemetry::init(&config.log, Some(&config.discord.token));
-    log_start(&config);
+    log_start(&config, role);
     // Every background task runs on `tasks` and stops when `shutdown` is cancelled.
     let shutdown = shutdown_on_signal();
     let tasks = TaskTracker::new();
-    let endpoint = start_endpoint(&config, &tasks, &shutdown).await?;
+    let endpoint = start_endpoint(&config, role, &tasks, &shutdown).await?;
     let Some(pool) = database::connect_and_migrate(&config.database, &shutdown).await? else {
         tracing::info!("stopped before the database answered");
         stop(tasks, &shutdown).await;
@@ -118,16 +171,156 @@ async fn run() -> anyhow::Result<()> {
     };
     endpoint.database_connected(&pool, &tasks, &shutdown);
     let http = Arc::new(discord_client(&config.discord));
-    start_delivery(&config.discord.api, &pool, &http, &tasks, &shutdown);
-    let outcome = run_gateway(&config.discord, &pool, http, &endpoint, &tasks, &shutdown).await;
+    let outcome = match role {
+        Role::All => {
+            start_delivery(&config.discord.api, &pool, &http, &tasks, &shutdown);
+            run_gateway(&config.discord, &pool, http, &endpoint, &tasks, &shutdown).await
+        }
+        Role::Gateway { .. } => publish_gateway(&config, &pool, http, &endpoint, &shutdown).await,
+        Role::Worker => {
+            start_delivery(&config.discord.api, &pool, &http, &tasks, &shutdown);
+            run_worker(&config, &pool, http, &endpoint, &tasks, &shutdown).await
+        }
+    };
     stop(tasks, &shutdown).await;
     pool.close().await;
     outcome
 }
 
+/// The NATS settings with the command line's `--gateway-id` and `--gateway-count`, which win
+/// over the environment.
+fn with_slice(mut nats: NatsConfig, role: Role) -> anyhow::Result<NatsConfig> {
+    if let Role::Gateway {
+        gateway_id,
+        gateway_count,
+    } = role
+    {
+        nats.gateway_id = gateway_id.unwrap_or(nats.gateway_id);
+        nats.gateway_count = gateway_count.unwrap_or(nats.gateway_count);
+        config::check_slice(nats.gateway_id, nats.gateway_count)
+            .map_err(|reason| anyhow::anyhow!("--gateway-id/--gateway-count: {reason}"))?;
+    }
+    Ok(nats)
+}
+
+/// Connects to the bus as `application`'s deployment.
+async fn connect_bus(
+    nats: &NatsConfig,
+    application: twilight_model::id::Id<twilight_model::id::marker::ApplicationMarker>,
+) -> anyhow::Result<kakusan_bus::Bus> {
+    let bus = kakusan_bus::Bus::connect(&kakusan_bus::BusConfig {
+        url: nats.url.as_str().to_owned(),
+        stream: nats.stream.clone(),
+        group: nats.group.clone(),
+        application: application.get(),
+    })
+    .await
+    .context("KAKUSAN_NATS_URL")?;
+    tracing::info!(stream = %nats.stream, group = %nats.group, "connected to NATS");
+    Ok(bus)
+}
+
+/// `kakusan gateway`: registers the commands, then the slice's shards publish to the bus
+/// until shutdown.
+async fn publish_gateway(
+    config: &Config,
+    pool: &PgPool,
+    http: Arc<twilight_http::Client>,
+    endpoint: &Endpoint,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let nats = NatsConfig::required(config.nats.as_ref())?;
+    let (application, _) = bot::register(&http, config.discord.commands_guild).await?;
+    tracing::info!(application = %application, "slash commands registered");
+    let bus = connect_bus(nats, application).await?;
+    endpoint.bus_connected();
+    let max_concurrency = http
+        .gateway()
+        .authed()
+        .await
+        .context("asking Discord for the gateway's limits")?
+        .model()
+        .await
+        .context("reading the gateway's limits")?
+        .session_start_limit
+        .max_concurrency;
+    let shards = bot::Shards {
+        application,
+        slice: kakusan_gateway::ShardSlice {
+            index: nats.gateway_id,
+            count: nats.gateway_count,
+        },
+        identify_queue: Some(Arc::new(identify::LockedQueue::new(
+            pool.clone(),
+            max_concurrency,
+        ))),
+    };
+    let publisher = publish::Publisher::start(bus, nats.gateway_id);
+    let gateway = shards.start(
+        &config.discord,
+        pool.clone(),
+        http,
+        publisher,
+        endpoint.gateway_status.clone(),
+        shutdown.clone(),
+    );
+    serve_until_shutdown(gateway, shutdown).await
+}
+
+/// `kakusan worker`: the handlers on the bus's lanes until shutdown (delivery runs beside).
+async fn run_worker(
+    config: &Config,
+    pool: &PgPool,
+    http: Arc<twilight_http::Client>,
+    endpoint: &Endpoint,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let nats = NatsConfig::required(config.nats.as_ref())?;
+    let application = http
+        .current_user_application()
+        .await
+        .context("asking Discord for the application (is DISCORD_TOKEN right?)")?
+        .model()
+        .await
+        .context("reading the application")?
+        .id;
+    let user = http
+        .current_user()
+        .await
+        .context("asking Discord for the bot user")?
+        .model()
+        .await
+        .context("reading the bot user")?;
+    let bus = connect_bus(nats, application).await?;
+    endpoint.bus_connected();
+    let app = kakusan_commands::App::new(
+        pool.clone(),
+        Arc::clone(&http),
+        kakusan_commands::AppConfig {
+            application_id: application,
+            message_content: config.discord.mirror,
+        },
+    );
+    app.know_bot_user(user.id);
+    tasks.spawn(bot::prune_seen_envelopes(pool.clone(), shutdown.clone()));
+    let worker = worker::Worker {
+        app,
+        bus,
+        pool: pool.clone(),
+        group: nats.group.clone(),
+    };
+    let handle = tokio::spawn(worker.run(shutdown.clone()));
+    serve_until_shutdown(handle, shutdown).await
+}
+
 /// The settings kakusan starts with, in one log line (no secret among them).
-fn log_start(config: &Config) {
+fn log_start(config: &Config, role: Role) {
     tracing::info!(
+        role = ?role,
+        nats = config.nats.as_ref().map(|nats| nats.url.as_str()),
+        gateway_id = config.nats.as_ref().map(|nats| nats.gateway_id),
+        gateway_count = config.nats.as_ref().map(|nats| nats.gateway_count),
         version = env!("CARGO_PKG_VERSION"),
         database = %config.database.display_target(),
         discord_api = %config.discord.api,
@@ -144,6 +337,8 @@ struct Endpoint {
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     readiness: http::Readiness,
     gateway_status: kakusan_gateway::GatewayStatus,
+    /// Whether this process reached NATS (a worker is ready from then on).
+    bus_up: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How long the endpoint may finish its requests after shutdown; a scraper that keeps its
@@ -155,6 +350,7 @@ const ENDPOINT_GRACE: Duration = Duration::from_secs(1);
 /// answers while kakusan waits for the database.
 async fn start_endpoint(
     config: &Config,
+    role: Role,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Endpoint> {
@@ -162,7 +358,14 @@ async fn start_endpoint(
     let listener = http::bind(config.http_addr).await?;
     let gateway_status = kakusan_gateway::GatewayStatus::default();
     let shards = gateway_status.clone();
-    let readiness = http::Readiness::new(Arc::new(move || shards.all_connected()));
+    let bus_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bus = Arc::clone(&bus_up);
+    // A worker holds no shards: it is ready once it reached the bus (and the database).
+    let ready: Arc<dyn Fn() -> bool + Send + Sync> = match role {
+        Role::Worker => Arc::new(move || bus.load(std::sync::atomic::Ordering::Relaxed)),
+        Role::All | Role::Gateway { .. } => Arc::new(move || shards.all_connected()),
+    };
+    let readiness = http::Readiness::new(ready);
     let serve = http::serve(
         listener,
         metrics.clone(),
@@ -186,10 +389,17 @@ async fn start_endpoint(
         metrics,
         readiness,
         gateway_status,
+        bus_up,
     })
 }
 
 impl Endpoint {
+    /// The bus answered.
+    fn bus_connected(&self) {
+        self.bus_up
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The database is there: `/readyz` asks it, and the queue gauges follow it.
     fn database_connected(&self, pool: &PgPool, tasks: &TaskTracker, shutdown: &CancellationToken) {
         self.readiness.database_connected(pool.clone());

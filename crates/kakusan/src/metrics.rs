@@ -51,6 +51,19 @@ pub(crate) const GATEWAY_RECONNECTS: &str = "kakusan_gateway_reconnects_total";
 /// Shards connected now (`kakusan-gateway`).
 pub(crate) const GATEWAY_SHARDS_CONNECTED: &str = "kakusan_gateway_shards_connected";
 
+/// Events a `kakusan gateway` published, by kind and outcome (`stored`, `duplicate`).
+pub(crate) const EVENTS_PUBLISHED: &str = "kakusan_bus_events_published_total";
+/// Failed tries to publish an event (`kakusan gateway`; it tries again until NATS answers).
+pub(crate) const PUBLISH_FAILURES: &str = "kakusan_bus_publish_failures_total";
+/// Events a `kakusan worker` settled, by kind and outcome.
+pub(crate) const WORKER_EVENTS: &str = "kakusan_worker_events_total";
+/// Events a `kakusan worker` gave up and moved to the dead-letter stream.
+pub(crate) const DEAD_LETTERS: &str = "kakusan_worker_dead_letters_total";
+/// Lanes of the bus this worker holds now.
+pub(crate) const LANES_HELD: &str = "kakusan_worker_lanes_held";
+/// Whether this worker holds a lane (1) or not (0), by lane (`p0`..`p15`, `ready`).
+pub(crate) const LANE_HELD: &str = "kakusan_worker_lane_held";
+
 /// Job operations, as `kakusan_storage::outbox::Operation::as_str` names them.
 const OPERATIONS: [&str; 5] = ["send", "edit", "delete", "envelope", "delete_webhook"];
 /// Delivery outcomes, as the delivery worker labels them.
@@ -139,6 +152,27 @@ fn describe() {
         "The latest heartbeat round trip, by shard"
     );
     describe_counter!(GATEWAY_RECONNECTS, "Gateway reconnects, by shard");
+    describe_counter!(
+        EVENTS_PUBLISHED,
+        "Gateway events published to NATS, by kind and outcome (stored, duplicate)"
+    );
+    describe_counter!(
+        PUBLISH_FAILURES,
+        "Failed tries to publish a gateway event to NATS (tried again until NATS answers)"
+    );
+    describe_counter!(
+        WORKER_EVENTS,
+        "Events a worker settled, by kind and outcome (handled, duplicate, retry, failed, dead)"
+    );
+    describe_counter!(
+        DEAD_LETTERS,
+        "Events a worker gave up after repeated failures and moved to the dead-letter stream"
+    );
+    describe_gauge!(LANES_HELD, "Lanes of the NATS stream this worker holds");
+    describe_gauge!(
+        LANE_HELD,
+        "Whether this worker holds a lane of the NATS stream (1) or not (0), by lane"
+    );
     describe_gauge!(
         GATEWAY_SHARDS_CONNECTED,
         "Shards connected to the gateway now"
@@ -148,6 +182,8 @@ fn describe() {
 /// Registers every series whose labels are known now with the value zero. Series labelled by
 /// shard appear when the gateway knows its shards; webhook calls by status with the first call.
 fn register_zeroes() {
+    counter!(PUBLISH_FAILURES).absolute(0);
+    counter!(DEAD_LETTERS).absolute(0);
     for operation in OPERATIONS {
         for outcome in OUTCOMES {
             counter!(DELIVERIES, "operation" => operation, "outcome" => outcome).absolute(0);

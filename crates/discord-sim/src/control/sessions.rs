@@ -27,6 +27,16 @@ impl SimHandle {
         self.with_world(|world| gateway::expire_sessions(world, application_id))
     }
 
+    /// Makes `GET /gateway/bot` recommend `shards` shards to the app (1 by default); guild
+    /// events then go only to the shard of their guild, `(guild_id >> 22) % shards`.
+    pub fn set_recommended_shards(&self, application_id: u64, shards: u32) {
+        self.with_world(|world| {
+            world
+                .recommended_shards
+                .insert(application_id, shards.max(1));
+        });
+    }
+
     /// Every IDENTIFY and RESUME the app's connections sent, oldest first.
     pub fn handshakes(&self, application_id: u64) -> Vec<Handshake> {
         let world = self.shared.lock();

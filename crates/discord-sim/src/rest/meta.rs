@@ -52,14 +52,12 @@ pub(crate) async fn gateway_bot(
     Extension(caller): Extension<Caller>,
 ) -> ApiResult {
     let world = shared.lock();
-    let used = world
-        .identifies
-        .get(&caller.app_id()?)
-        .copied()
-        .unwrap_or(0);
+    let app = caller.app_id()?;
+    let used = world.identifies.get(&app).copied().unwrap_or(0);
+    let shards = world.recommended_shards.get(&app).copied().unwrap_or(1);
     ok(json!({
         "url": world.base_url.replace("http://", "ws://"),
-        "shards": 1,
+        "shards": shards,
         "session_start_limit": { "total": 1000, "remaining": 1000u64.saturating_sub(used), "reset_after": 86_400_000, "max_concurrency": 1 },
     }))
 }

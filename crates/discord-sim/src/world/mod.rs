@@ -500,6 +500,8 @@ pub(crate) struct World {
     pub(crate) user_locales: HashMap<u64, String>,
     /// Guilds' `preferred_locale` (and interactions' `guild_locale`) where a test set one.
     pub(crate) guild_locales: HashMap<u64, String>,
+    /// The shard count `GET /gateway/bot` recommends, per application (1 unless set).
+    pub(crate) recommended_shards: BTreeMap<u64, u32>,
 }
 
 /// The locale of users and guilds no test gave another.
@@ -547,6 +549,7 @@ impl World {
             handshakes: BTreeMap::new(),
             user_locales: HashMap::new(),
             guild_locales: HashMap::new(),
+            recommended_shards: BTreeMap::new(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use discord_sim::{AppCredentials, DiscordSim, SimConfig};
-use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus, ShardSession};
+use kakusan_gateway::{EventHandler, GatewayConfig, GatewayStatus, ShardSession, ShardSlice};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{Event, EventTypeFlags, Intents, ShardId};
@@ -134,6 +134,8 @@ pub(crate) fn start_resuming(
         proxy_url: Some(world.sim.gateway_url()),
         shutdown_grace,
         resume,
+        slice: ShardSlice::default(),
+        identify_queue: None,
     };
     let (seen, events) = mpsc::unbounded_channel();
     let handler = Arc::new(Recording {

@@ -1,0 +1,157 @@
+//! `kakusan gateway`: the shards of this process's slice, every wanted dispatch published to
+//! the bus in the lane that keeps its order; no handler and no delivery run here.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kakusan_bus::{Bus, Lane};
+use kakusan_commands::App;
+use kakusan_gateway::EventHandler;
+use tokio::sync::{mpsc, oneshot};
+use twilight_gateway::{Event, ShardId};
+use twilight_model::gateway::event::DispatchEvent;
+
+use crate::metrics::{EVENTS_PUBLISHED, PUBLISH_FAILURES};
+
+/// The longest wait between two tries of a publish while NATS does not answer.
+const LONGEST_WAIT: Duration = Duration::from_secs(5);
+
+/// One event on its way to the bus, and who waits for the outcome.
+struct Outgoing {
+    event_type: &'static str,
+    lane: Lane,
+    payload: Bytes,
+    done: oneshot::Sender<()>,
+}
+
+/// The gateway's handler: it serialises each dispatch in the shard loop, in the gateway's
+/// order, and one task publishes them in that order, so a lane's events reach the stream as
+/// Discord sent them.
+pub(crate) struct Publisher {
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+}
+
+impl Publisher {
+    /// A publisher on `bus` as gateway `gateway_id`; its task ends when the publisher is
+    /// dropped (after the shards stopped) and everything queued was published.
+    pub(crate) fn start(bus: Bus, gateway_id: u32) -> Arc<Self> {
+        let (outgoing, mut queue) = mpsc::unbounded_channel::<Outgoing>();
+        tokio::spawn(async move {
+            while let Some(event) = queue.recv().await {
+                publish(&bus, gateway_id, &event).await;
+                let _ = event.done.send(());
+            }
+        });
+        Arc::new(Self { outgoing })
+    }
+}
+
+/// Publishes one event, trying again (with a growing wait) for as long as NATS does not
+/// answer: the events behind it wait in order, in memory, and Discord's session goes on. The
+/// de-duplication id makes a second try harmless. Every failed try is counted; the first of an
+/// outage is logged as a warning.
+async fn publish(bus: &Bus, gateway_id: u32, event: &Outgoing) {
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0_u32;
+    loop {
+        match bus
+            .publish(
+                gateway_id,
+                event.event_type,
+                event.lane,
+                event.payload.clone(),
+            )
+            .await
+        {
+            Ok(published) => {
+                let outcome = if published.duplicate {
+                    "duplicate"
+                } else {
+                    "stored"
+                };
+                metrics::counter!(EVENTS_PUBLISHED, "kind" => event.event_type, "outcome" => outcome)
+                    .increment(1);
+                if failures > 0 {
+                    tracing::info!(failures, "NATS answers again; publishing goes on");
+                }
+                return;
+            }
+            Err(error) => {
+                metrics::counter!(PUBLISH_FAILURES).increment(1);
+                if failures == 0 {
+                    tracing::warn!(%error, "publishing an event failed; trying again until NATS answers");
+                }
+                failures += 1;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(LONGEST_WAIT);
+            }
+        }
+    }
+}
+
+impl EventHandler for Publisher {
+    fn handle(
+        self: Arc<Self>,
+        _shard: ShardId,
+        event: Event,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        let queued = self.queue(event);
+        async move {
+            match queued {
+                Some(done) => done.await.map_err(|_| {
+                    anyhow::anyhow!("the publisher stopped before the event went out")
+                }),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+impl Publisher {
+    /// Puts `event` in the publishing queue, synchronously so that the order is the gateway's.
+    fn queue(&self, event: Event) -> Option<oneshot::Receiver<()>> {
+        let (event_type, lane, payload) = encode(event)?;
+        let (done, outcome) = oneshot::channel();
+        self.outgoing
+            .send(Outgoing {
+                event_type,
+                lane,
+                payload,
+                done,
+            })
+            .ok()?;
+        Some(outcome)
+    }
+}
+
+/// The event's type name, its lane and its JSON, or `None` for an event that is not a
+/// dispatch (the gateway crate hands over only dispatches).
+pub(crate) fn encode(event: Event) -> Option<(&'static str, Lane, Bytes)> {
+    let lane = lane_of(&event);
+    let dispatch = DispatchEvent::try_from(event).ok()?;
+    let event_type = dispatch.kind().name()?;
+    match serde_json::to_vec(&dispatch) {
+        Ok(json) => Some((event_type, lane, Bytes::from(json))),
+        Err(error) => {
+            tracing::error!(%error, event_type, "an event could not be serialised; dropped");
+            None
+        }
+    }
+}
+
+/// READY has a lane of its own; an event with a line to keep (a channel's messages, a member's
+/// `/here`s) goes to that line's partition; any other interaction is spread by its id.
+fn lane_of(event: &Event) -> Lane {
+    if matches!(event, Event::Ready(_)) {
+        return Lane::Ready;
+    }
+    if let Some(key) = App::order_key(event) {
+        return Lane::of_key(key);
+    }
+    match event {
+        Event::InteractionCreate(interaction) => Lane::of_key(interaction.id.get()),
+        _ => Lane::Partition(0),
+    }
+}
