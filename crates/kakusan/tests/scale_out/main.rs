@@ -42,7 +42,7 @@ async fn the_federation_flow_passes_with_one_gateway_and_three_workers_per_deplo
     let reply = federation
         .here(vec![("message", string("hello from a worker"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     eventually(PATIENCE, "the /here copy at beta", || async {
         federation
             .copies_at_beta()
@@ -116,5 +116,5 @@ async fn the_federation_flow_passes_with_one_gateway_and_three_workers_per_deplo
     let reply = federation
         .here(vec![("message", string("after a worker left"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
 }

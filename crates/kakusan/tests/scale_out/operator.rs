@@ -117,7 +117,7 @@ async fn an_unreadable_event_goes_to_the_dead_letters_and_its_lane_goes_on() {
     let reply = federation
         .here(vec![("message", string("after the bad one"))])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
 
     // The operator sees it, and can hand it back.
     let (ok, listed) = dlq(alpha.command("dlq", 0), &["list"]).await;

@@ -26,7 +26,7 @@ async fn two_gateways_share_four_shards_and_each_guild_is_served_by_its_shards_g
             kakusan_testkit::federation::string("sharded"),
         )])
         .await;
-    assert_eq!(reply, "Delivered to 1 of 1 destination(s).");
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
     eventually(PATIENCE, "the copy at beta", || async {
         federation
             .copies_at_beta()
