@@ -17,8 +17,8 @@
 //! tells them so in that times channel. The peer answers `member.forgotten` with the number of
 //! copies it is deleting; until it has, `/sharelist` names it.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -28,9 +28,7 @@ use kakusan_protocol::{Body, MemberForget, MemberForgotten, Nonce, Snowflake, Tt
 use kakusan_storage::forget::{self, CopyToDelete, Scope};
 use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::{PgConnection, times};
-use tokio::sync::mpsc;
 use twilight_model::channel::message::component::ButtonStyle;
-use twilight_model::id::Id;
 
 use crate::component::{self, ComponentAction};
 use crate::context::{Context, Local};
@@ -47,33 +45,15 @@ const ANSWER_WAIT: Duration = Duration::from_secs(20);
 /// answer within this time finds it gone.
 const WEBHOOK_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
-/// Where the answers to one `/forget-me` go: the answering peer's name and its copy count.
-type Answers = mpsc::UnboundedSender<(String, u32)>;
-
-/// `/forget-me` and both sides of its envelopes, with the reports of this process still
-/// waiting for their answers.
+/// `/forget-me` and both sides of its envelopes.
 pub(crate) struct Forgets {
     ctx: Arc<Context>,
     outbound: Outbound,
-    /// The `/forget-me`s of this process waiting for answers, by local server and request id.
-    /// An answer that reaches another process of the deployment finds no waiter here; it still
-    /// clears the request, so `/sharelist` stops naming the peer.
-    waiting: Mutex<HashMap<(u64, Nonce), Answers>>,
 }
 
 impl Forgets {
     pub(crate) fn new(ctx: Arc<Context>, outbound: Outbound) -> Self {
-        Self {
-            ctx,
-            outbound,
-            waiting: Mutex::default(),
-        }
-    }
-
-    fn waiting_map(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, Nonce), Answers>> {
-        self.waiting
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        Self { ctx, outbound }
     }
 
     /// `/forget-me`: what it will do, and the button that does it. Nothing changes yet.
@@ -104,31 +84,29 @@ impl Forgets {
         }
         let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let request = Nonce::generate(&mut OsRng);
-        let key = (local.guild_id(), request);
-        let (answers, mut answered) = mpsc::unbounded_channel();
-        // Waiting before anything is sent, so no answer can come first.
-        self.waiting_map().insert(key, answers);
-        let stored = self.forget_here(&local, ctx.user(), request).await;
-        let (copies, asked) = match stored {
-            Ok(stored) => stored,
-            Err(error) => {
-                self.waiting_map().remove(&key);
-                return Err(error);
-            }
-        };
+        // Listening before anything is sent, so no answer can come first. The answers are
+        // announced through PostgreSQL: a scaled-out deployment's answer may reach another
+        // worker than this one.
+        let mut answers = forget::AnswerListener::connect(&self.ctx.pool).await?;
+        let (copies, asked) = self.forget_here(&local, ctx.user(), request).await?;
         metrics::counter!("kakusan_forget_me_total").increment(1);
         tracing::info!(copies, peers = asked.len(), "a member left with /forget-me");
         let mut confirmed = BTreeMap::new();
         let deadline = tokio::time::Instant::now() + ANSWER_WAIT;
+        let request_id = request.to_string();
         while confirmed.len() < asked.len() {
-            match tokio::time::timeout_at(deadline, answered.recv()).await {
-                Ok(Some((peer, count))) => {
-                    confirmed.insert(peer, count);
+            match tokio::time::timeout_at(deadline, answers.recv()).await {
+                Ok(Ok(answer)) if answer.request == request_id => {
+                    confirmed.insert(answer.peer, answer.copies);
                 }
-                _ => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "lost the answers to a /forget-me; the report names none");
+                    break;
+                }
+                Err(_) => break,
             }
         }
-        self.waiting_map().remove(&key);
         Ok(Reply {
             text: report(ctx.lang, copies, &asked, &confirmed),
             components: Vec::new(),
@@ -248,13 +226,9 @@ impl Forgets {
     }
 
     /// A peer's `member.forgotten`: the request it answers is done; the member's report hears
-    /// of it if it is still waiting. An answer to nothing we asked changes nothing.
-    pub(crate) async fn answered(
-        &self,
-        local: &Local,
-        peer: &Peer,
-        answer: &MemberForgotten,
-    ) -> Outcome<()> {
+    /// of it if it is still waiting, in whichever process it runs. An answer to nothing we asked
+    /// changes nothing.
+    pub(crate) async fn answered(&self, peer: &Peer, answer: &MemberForgotten) -> Outcome<()> {
         let request = answer.request.to_string();
         let mut connection = self.ctx.pool.acquire().await?;
         if !forget::confirm_request(&mut connection, peer.id, answer.member.get(), &request).await?
@@ -263,9 +237,12 @@ impl Forgets {
             return Ok(());
         }
         tracing::info!(peer = %peer.name, copies = answer.copies, "a peer confirmed a /forget-me");
-        if let Some(waiter) = self.waiting_map().get(&(local.guild_id(), answer.request)) {
-            let _ = waiter.send((peer.name.to_string(), answer.copies));
-        }
+        let answered = forget::Answer {
+            request,
+            peer: peer.name.to_string(),
+            copies: answer.copies,
+        };
+        forget::announce_answer(&mut *connection, &answered).await?;
         Ok(())
     }
 
@@ -278,7 +255,7 @@ impl Forgets {
         else {
             return;
         };
-        let lang = self.guild_lang(local.guild_id()).await;
+        let lang = Lang::of_server(&local.server);
         let text = crate::tr!(
             lang,
             "forget-peer-notice",
@@ -288,21 +265,6 @@ impl Forgets {
         self.ctx
             .post_line(times.channel_id, &text, "a member's notice in their times")
             .await;
-    }
-
-    /// The guild's own language (its preferred locale), for what kakusan posts there of its
-    /// own accord; English when Discord cannot say.
-    async fn guild_lang(&self, guild: u64) -> Lang {
-        let Some(id) = Id::new_checked(guild) else {
-            return Lang::default();
-        };
-        match self.ctx.http.guild(id).await {
-            Ok(response) => match response.model().await {
-                Ok(guild) => Lang::from_locale(&guild.preferred_locale),
-                Err(_) => Lang::default(),
-            },
-            Err(_) => Lang::default(),
-        }
     }
 }
 

@@ -414,9 +414,7 @@ impl Inbound {
                     .requested(local, &peer, &request, reply_ttl)
                     .await?)
             }
-            Body::MemberForgotten(answer) => {
-                Ok(self.forgets.answered(local, &peer, &answer).await?)
-            }
+            Body::MemberForgotten(answer) => Ok(self.forgets.answered(&peer, &answer).await?),
         }
     }
 

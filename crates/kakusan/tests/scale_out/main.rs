@@ -7,7 +7,7 @@ mod operator;
 mod shards;
 
 use discord_sim::{DiscordSim, RecordedCall};
-use kakusan_testkit::federation::{Deployment, Federation, Scale, string};
+use kakusan_testkit::federation::{Deployment, Federation, Scale, first_button, press, string};
 use kakusan_testkit::process::Binary;
 use kakusan_testkit::{PATIENCE, eventually};
 
@@ -117,4 +117,18 @@ async fn the_federation_flow_passes_with_one_gateway_and_three_workers_per_deplo
         .here(vec![("message", string("after a worker left"))])
         .await;
     assert_eq!(reply, "Delivered to 1 of 1 destination.");
+
+    // /forget-me's report hears beta's answer whichever of alpha's workers receives it: the
+    // answer comes in the bot-com channel's lane, the button in its interaction's, often
+    // another worker's.
+    let (sim, alpha, hanako) = (&federation.sim, &federation.alpha, federation.hanako);
+    let confirm = alpha
+        .invoke(sim, alpha.times, hanako, "forget-me", vec![])
+        .await;
+    let report = press(sim, confirm.id, hanako, &first_button(&confirm)).await;
+    assert!(report.contains("Forgotten here: 2 copies"), "{report}");
+    assert!(
+        report.contains("**beta** confirmed: 0 copies deleted there"),
+        "{report}"
+    );
 }
