@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use kakusan_protocol::{SealingSecret, ServerKeys, ServerName, SigningSecret};
-use kakusan_storage::PgPool;
 use kakusan_storage::servers::{self, Server};
+use kakusan_storage::{PgPool, StorageError, destinations, times};
 use twilight_http::Client;
 use twilight_model::channel::Message;
 use twilight_model::channel::message::AllowedMentions;
@@ -77,6 +77,53 @@ impl Context {
             .await;
         if let Err(error) = result {
             tracing::warn!(error = %error, "could not post {where_}");
+        }
+    }
+
+    /// Tells the member, in their times channel here, of each destination that receives their
+    /// posts and that they have not heard of yet: once per destination (its `notified_at`), as
+    /// soon as they have a times here to hear it in, whether the destination or the times came
+    /// first. A failure is only logged; `/sharelist` always shows the destinations.
+    pub(crate) async fn tell_of_destinations(&self, local: &Local, member_id: u64) {
+        let guild = local.guild_id();
+        let found = async {
+            let Some(times) = times::times_of_member(&self.pool, guild, member_id).await? else {
+                return Ok(None);
+            };
+            let destinations =
+                destinations::destinations_of_member(&self.pool, guild, member_id).await?;
+            Ok::<_, StorageError>(Some((times, destinations)))
+        }
+        .await;
+        let (times, destinations) = match found {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not look up a member's times and destinations");
+                return;
+            }
+        };
+        for destination in destinations.iter().filter(|d| d.notified_at.is_none()) {
+            match destinations::claim_notice(&self.pool, destination.id).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "could not note a destination's notice");
+                    continue;
+                }
+            }
+            let text = crate::tr!(
+                Lang::of_server(&local.server),
+                "notice-new-destination",
+                member = member_id,
+                server = destination.peer_name.as_str()
+            );
+            self.post_line(
+                times.channel_id,
+                &text,
+                "a member's notice of a new destination",
+            )
+            .await;
         }
     }
 

@@ -141,6 +141,8 @@ impl TimesCommands {
                 return Err(error);
             }
         };
+        // Destinations learned before this times existed are told of now, in it.
+        self.ctx.tell_of_destinations(&local, ctx.user()).await;
         let done = crate::tr!(
             ctx.lang,
             "regtimes-done",

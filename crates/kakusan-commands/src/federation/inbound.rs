@@ -22,7 +22,7 @@ use kakusan_storage::destinations::{self, Announced};
 use kakusan_storage::peers::{self, Peer, PeerCard};
 use kakusan_storage::requests;
 use kakusan_storage::servers::{self, Server};
-use kakusan_storage::{PublicKey, SecretString, StorageError, seen, times};
+use kakusan_storage::{PublicKey, SecretString, StorageError, seen};
 use twilight_model::channel::Message;
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
@@ -355,9 +355,9 @@ impl Inbound {
                 };
                 self.check_webhook(&peer, &hook).await?;
                 let opened = Opened::new(&registration, &hook);
-                let id = destinations::announce(&self.ctx.pool, peer.id, &opened.announced(), None)
-                    .await?;
-                self.tell_member(local, &peer, id, registration.member.get())
+                destinations::announce(&self.ctx.pool, peer.id, &opened.announced(), None).await?;
+                self.ctx
+                    .tell_of_destinations(local, registration.member.get())
                     .await;
                 Ok(())
             }
@@ -415,46 +415,6 @@ impl Inbound {
                     .await?)
             }
             Body::MemberForgotten(answer) => Ok(self.forgets.answered(&peer, &answer).await?),
-        }
-    }
-
-    /// Tells the member, in their times channel here, that a destination now receives their
-    /// posts: once per destination, as soon as they have a times here to hear it in. A failure
-    /// is only logged; `/sharelist` always shows the destinations.
-    async fn tell_member(&self, local: &Local, peer: &Peer, destination_id: i64, member_id: u64) {
-        let Ok(Some(times)) = times::times_of_member(&self.ctx.pool, local.guild_id(), member_id)
-            .await
-            .inspect_err(|error| tracing::warn!(%error, "could not look up a member's times"))
-        else {
-            return;
-        };
-        match destinations::claim_notice(&self.ctx.pool, destination_id).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(error) => {
-                tracing::warn!(%error, "could not note a destination's notice");
-                return;
-            }
-        }
-        let Some(channel) = Id::new_checked(times.channel_id) else {
-            return;
-        };
-        let text = crate::tr!(
-            Lang::of_server(&local.server),
-            "notice-new-destination",
-            member = member_id,
-            server = peer.name.as_str()
-        );
-        let none = AllowedMentions::default();
-        if let Err(error) = self
-            .ctx
-            .http
-            .create_message(channel)
-            .content(&text)
-            .allowed_mentions(Some(&none))
-            .await
-        {
-            tracing::warn!(%error, "could not tell a member about a new destination");
         }
     }
 
@@ -554,19 +514,19 @@ impl Inbound {
         let mut transaction = self.ctx.pool.begin().await?;
         let mut stored = Vec::with_capacity(opened.len());
         for times in &opened {
-            let id = destinations::announce(
+            destinations::announce(
                 &mut *transaction,
                 peer.id,
                 &times.announced(),
                 Some(sync_id),
             )
             .await?;
-            stored.push((id, times.registration.member.get()));
+            stored.push(times.registration.member.get());
         }
         let gone = destinations::finish_sync(&mut *transaction, peer.id, sync_id).await?;
         transaction.commit().await?;
-        for (id, member) in stored {
-            self.tell_member(local, peer, id, member).await;
+        for member in stored {
+            self.ctx.tell_of_destinations(local, member).await;
         }
         tracing::info!(%src, times = opened.len(), gone, "sync stored");
         Ok(())

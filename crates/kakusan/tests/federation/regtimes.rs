@@ -1,4 +1,5 @@
-//! `/regtimes` again in one's own times channel changes its options in place.
+//! `/regtimes` again in one's own times channel changes its options in place; a member hears
+//! of each destination once, whether it or their times here came first.
 
 use discord_sim::CommandOptionValue;
 use kakusan_testkit::federation::{Federation, destinations, first_button, press, string};
@@ -141,4 +142,42 @@ async fn a_member_hears_of_each_destination_once_and_can_stop_it() {
         .map(|m| m.content)
         .collect();
     assert_eq!(copies, ["first", "again"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_learned_before_the_times_is_told_of_when_the_times_is_registered() {
+    let federation = Federation::start(KAKUSAN).await;
+    let (sim, alpha, beta) = (&federation.sim, &federation.alpha, &federation.beta);
+    let card_alpha = alpha.setup(sim).await;
+    let card_beta = beta.setup(sim).await;
+    federation.regserver(alpha, &card_beta).await;
+    federation.regserver(beta, &card_alpha).await;
+    federation.wait_mutual().await;
+
+    // Hanako registers at beta first: alpha learns the destination while she has no times
+    // there to be told in.
+    let reply = federation.regtimes(beta, false).await;
+    assert!(reply.contains("is your times"), "{reply}");
+    eventually(PATIENCE, "alpha to know her times at beta", || async {
+        (destinations(alpha).await == 1).then_some(())
+    })
+    .await;
+    // Her /regtimes at alpha tells her of it, in the new times channel; beta tells her of
+    // alpha when alpha's announcement arrives.
+    let reply = federation.regtimes(alpha, false).await;
+    assert!(reply.contains("is your times"), "{reply}");
+    for (side, peer) in [(alpha, "beta"), (beta, "alpha")] {
+        let needle = format!("your posts here now also go to **{peer}**");
+        sim.wait_for_message(side.times, PATIENCE, |m| m.content.contains(&needle))
+            .await
+            .unwrap();
+    }
+    let reply = federation.here(vec![("message", string("hello"))]).await;
+    assert_eq!(reply, "Delivered to 1 of 1 destination.");
+    let notices = sim
+        .messages(alpha.times)
+        .iter()
+        .filter(|m| m.content.contains("now also go to"))
+        .count();
+    assert_eq!(notices, 1, "told once");
 }
