@@ -8,6 +8,7 @@
 //! (`CARGO_BIN_EXE_kakusan`) only to that package's own integration tests, so nothing here
 //! knows it: the tests hand it in as a [`process::Binary`].
 
+pub mod burst;
 mod cluster;
 mod database;
 pub mod delivery;

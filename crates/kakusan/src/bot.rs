@@ -204,20 +204,26 @@ pub(crate) async fn register(
     http: &Client,
     guild: Option<u64>,
 ) -> anyhow::Result<(Id<ApplicationMarker>, usize)> {
-    let application = http
+    let application = application_id(http).await?;
+    let guild = guild
+        .map(|id| Id::new_checked(id).context("the guild id cannot be 0"))
+        .transpose()?;
+    let commands = kakusan_commands::register::register(http, application, guild)
+        .await
+        .context("registering the slash commands")?;
+    Ok((application, commands.len()))
+}
+
+/// Asks Discord which application the token belongs to.
+pub(crate) async fn application_id(http: &Client) -> anyhow::Result<Id<ApplicationMarker>> {
+    Ok(http
         .current_user_application()
         .await
         .context("asking Discord for the application (is DISCORD_TOKEN right?)")?
         .model()
         .await
-        .context("reading the application")?;
-    let guild = guild
-        .map(|id| Id::new_checked(id).context("the guild id cannot be 0"))
-        .transpose()?;
-    let commands = kakusan_commands::register::register(http, application.id, guild)
-        .await
-        .context("registering the slash commands")?;
-    Ok((application.id, commands.len()))
+        .context("reading the application")?
+        .id)
 }
 
 /// How often seen envelope ids and old failed jobs are pruned.

@@ -1,6 +1,5 @@
 //! `kakusan dlq list|replay`: the events workers gave up on, for the operator.
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
 use crate::config::{DiscordConfig, LogConfig, NatsConfig, ProcessEnv};
@@ -25,14 +24,7 @@ pub(crate) async fn run(action: Action) -> anyhow::Result<()> {
     crate::telemetry::init(&log, Some(&discord.token));
     // The subjects carry the application's id; the token says which it is.
     let http = crate::discord_client(&discord);
-    let application = http
-        .current_user_application()
-        .await
-        .context("asking Discord for the application (is DISCORD_TOKEN right?)")?
-        .model()
-        .await
-        .context("reading the application")?
-        .id;
+    let application = crate::bot::application_id(&http).await?;
     let bus = crate::connect_bus(nats, application).await?;
     match action {
         Action::List => {

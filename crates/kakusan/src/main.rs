@@ -277,14 +277,7 @@ async fn run_worker(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let nats = NatsConfig::required(config.nats.as_ref())?;
-    let application = http
-        .current_user_application()
-        .await
-        .context("asking Discord for the application (is DISCORD_TOKEN right?)")?
-        .model()
-        .await
-        .context("reading the application")?
-        .id;
+    let application = bot::application_id(&http).await?;
     let user = http
         .current_user()
         .await

@@ -3,62 +3,18 @@
 
 use std::time::Duration;
 
-use discord_sim::{DiscordSim, InteractionRef, Message};
+use discord_sim::InteractionRef;
+use kakusan_testkit::burst::{Burst, acknowledged};
 use kakusan_testkit::federation::{Federation, string};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::KAKUSAN;
 
+/// The burst's posts: `burst 00`, `burst 01`, ….
+const POSTS: Burst = Burst::new("burst");
+
 /// More `/here`s than a webhook takes in a rate-limit window (5 per 2 s), several times over.
 const BURST: usize = 18;
-
-fn burst_text(index: usize) -> String {
-    format!("burst {index:02}")
-}
-
-/// The burst's messages that webhooks posted in `channel`, in the order they were posted.
-fn burst_posts(sim: &DiscordSim, channel: u64) -> Vec<String> {
-    sim.messages(channel)
-        .into_iter()
-        .filter(|m| !m.deleted && m.webhook_id.is_some() && m.interaction_metadata.is_none())
-        .map(|m: Message| m.content)
-        .filter(|content| content.starts_with("burst "))
-        .collect()
-}
-
-fn acknowledged(sim: &DiscordSim, interactions: &[InteractionRef]) -> Vec<usize> {
-    (0..interactions.len())
-        .filter(|&index| {
-            sim.interaction(interactions[index].id)
-                .is_some_and(|interaction| interaction.response.is_some())
-        })
-        .collect()
-}
-
-/// Every relay the member was told about arrives everywhere, in the order it was sent, with at
-/// most the one repeat a `kill -9` between Discord's answer and the commit may cause.
-fn check_arrivals(place: &str, posts: &[String], acknowledged: &[usize]) {
-    let mut unique = posts.to_vec();
-    unique.dedup();
-    let mut sorted = unique.clone();
-    sorted.sort();
-    sorted.dedup();
-    assert_eq!(
-        unique, sorted,
-        "{place}: out of order or repeated later: {posts:?}"
-    );
-    for &index in acknowledged {
-        assert!(
-            unique.contains(&burst_text(index)),
-            "{place}: acknowledged {} is missing: {posts:?}",
-            burst_text(index)
-        );
-    }
-    assert!(
-        posts.len() <= unique.len() + 1,
-        "{place}: more than one repeat: {posts:?}"
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
@@ -71,7 +27,7 @@ async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
                 alpha_times,
                 federation.hanako,
                 "here",
-                vec![("message", string(&burst_text(index)))],
+                vec![("message", string(&POSTS.text(index)))],
                 false,
             )
         })
@@ -80,9 +36,10 @@ async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
     // the rate limits) and most have been acknowledged.
     eventually(PATIENCE, "the burst to be under way", || async {
         let sim = &federation.sim;
-        let out = burst_posts(sim, beta_times)
+        let out = POSTS
+            .posts(sim, beta_times)
             .len()
-            .min(burst_posts(sim, alpha_times).len());
+            .min(POSTS.posts(sim, alpha_times).len());
         (out >= 2 && acknowledged(sim, &interactions).len() >= BURST / 2).then_some(())
     })
     .await;
@@ -90,8 +47,8 @@ async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
     let sim = &federation.sim;
     let acked = acknowledged(sim, &interactions);
     let (at_beta, at_alpha) = (
-        burst_posts(sim, beta_times).len(),
-        burst_posts(sim, alpha_times).len(),
+        POSTS.posts(sim, beta_times).len(),
+        POSTS.posts(sim, alpha_times).len(),
     );
     assert!(
         at_beta < acked.len() && at_alpha < acked.len(),
@@ -103,12 +60,12 @@ async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
     // The killed process's lease on the calls it was making runs out after 10 s; then the rest
     // go out at the webhooks' pace.
     let sim = &federation.sim;
-    let last = burst_text(*acked.last().expect("some were acknowledged"));
+    let last = POSTS.text(*acked.last().expect("some were acknowledged"));
     eventually(
         PATIENCE + Duration::from_secs(30),
         "every acknowledged relay to arrive",
         || async {
-            let (at_beta, at_alpha) = (burst_posts(sim, beta_times), burst_posts(sim, alpha_times));
+            let (at_beta, at_alpha) = (POSTS.posts(sim, beta_times), POSTS.posts(sim, alpha_times));
             if at_beta.contains(&last) && at_alpha.contains(&last) {
                 Ok(())
             } else {
@@ -117,8 +74,8 @@ async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
         },
     )
     .await;
-    check_arrivals("beta", &burst_posts(sim, beta_times), &acked);
-    check_arrivals("alpha's channel", &burst_posts(sim, alpha_times), &acked);
+    POSTS.check_arrivals("beta", &POSTS.posts(sim, beta_times), &acked);
+    POSTS.check_arrivals("alpha's channel", &POSTS.posts(sim, alpha_times), &acked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

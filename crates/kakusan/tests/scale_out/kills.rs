@@ -3,12 +3,16 @@
 
 use std::time::Duration;
 
-use discord_sim::{DiscordSim, InteractionRef};
+use discord_sim::InteractionRef;
 use kakusan_bus::Lane;
+use kakusan_testkit::burst::{Burst, acknowledged};
 use kakusan_testkit::federation::{Deployment, Federation, Scale, string};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::{KAKUSAN, second_answers};
+
+/// The fan-out's posts: `fan-out 00`, `fan-out 01`, ….
+const FAN_OUT: Burst = Burst::new("fan-out");
 
 /// Long enough for a killed worker's event to be handed out again (the worker's ack wait is
 /// 10 s) and for the rest to go out at the webhooks' pace.
@@ -28,53 +32,6 @@ async fn holder_of(side: &Deployment, key: u64) -> usize {
     .await
 }
 
-fn here_text(index: usize) -> String {
-    format!("fan-out {index:02}")
-}
-
-/// The fan-out's posts a webhook made in `channel`, in the order they were posted.
-fn fan_out_posts(sim: &DiscordSim, channel: u64) -> Vec<String> {
-    sim.messages(channel)
-        .into_iter()
-        .filter(|m| !m.deleted && m.webhook_id.is_some() && m.interaction_metadata.is_none())
-        .map(|m| m.content)
-        .filter(|content| content.starts_with("fan-out "))
-        .collect()
-}
-
-fn acknowledged(sim: &DiscordSim, interactions: &[InteractionRef]) -> Vec<usize> {
-    (0..interactions.len())
-        .filter(|&index| {
-            sim.interaction(interactions[index].id)
-                .is_some_and(|interaction| interaction.response.is_some())
-        })
-        .collect()
-}
-
-/// In order, every acknowledged one there, at most one repeat.
-fn check_arrivals(place: &str, posts: &[String], acknowledged: &[usize]) {
-    let mut unique = posts.to_vec();
-    unique.dedup();
-    let mut sorted = unique.clone();
-    sorted.sort();
-    sorted.dedup();
-    assert_eq!(
-        unique, sorted,
-        "{place}: out of order or repeated later: {posts:?}"
-    );
-    for &index in acknowledged {
-        assert!(
-            unique.contains(&here_text(index)),
-            "{place}: acknowledged {} is missing: {posts:?}",
-            here_text(index)
-        );
-    }
-    assert!(
-        posts.len() <= unique.len() + 1,
-        "{place}: more than one repeat: {posts:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_in_the_middle_of_a_fan_out_loses_nothing_and_keeps_the_order() {
     const BURST: usize = 12;
@@ -88,14 +45,14 @@ async fn a_worker_killed_in_the_middle_of_a_fan_out_loses_nothing_and_keeps_the_
                 alpha_times,
                 federation.hanako,
                 "here",
-                vec![("message", string(&here_text(index)))],
+                vec![("message", string(&FAN_OUT.text(index)))],
                 false,
             )
         })
         .collect();
     eventually(PATIENCE, "the fan-out to be under way", || async {
         let sim = &federation.sim;
-        (!fan_out_posts(sim, beta_times).is_empty() && acknowledged(sim, &interactions).len() >= 3)
+        (!FAN_OUT.posts(sim, beta_times).is_empty() && acknowledged(sim, &interactions).len() >= 3)
             .then_some(())
     })
     .await;
@@ -112,25 +69,26 @@ async fn a_worker_killed_in_the_middle_of_a_fan_out_loses_nothing_and_keeps_the_
     let sim = &federation.sim;
     eventually(AFTER_A_KILL, "every /here to be settled", || async {
         let settled = (0..BURST).all(|index| {
-            let text = here_text(index);
+            let text = FAN_OUT.text(index);
             let acked = sim
                 .interaction(interactions[index].id)
                 .is_some_and(|i| i.response.is_some());
-            !acked || fan_out_posts(sim, beta_times).contains(&text)
+            !acked || FAN_OUT.posts(sim, beta_times).contains(&text)
         });
-        let last = here_text(BURST - 1);
-        (settled && fan_out_posts(sim, beta_times).contains(&last)).then_some(())
+        let last = FAN_OUT.text(BURST - 1);
+        (settled && FAN_OUT.posts(sim, beta_times).contains(&last)).then_some(())
     })
     .await;
     let acked = acknowledged(sim, &interactions);
-    check_arrivals("beta", &fan_out_posts(sim, beta_times), &acked);
+    FAN_OUT.check_arrivals("beta", &FAN_OUT.posts(sim, beta_times), &acked);
     eventually(PATIENCE, "alpha's channel to have them too", || async {
-        fan_out_posts(sim, alpha_times)
-            .contains(&here_text(BURST - 1))
+        FAN_OUT
+            .posts(sim, alpha_times)
+            .contains(&FAN_OUT.text(BURST - 1))
             .then_some(())
     })
     .await;
-    check_arrivals("alpha's channel", &fan_out_posts(sim, alpha_times), &acked);
+    FAN_OUT.check_arrivals("alpha's channel", &FAN_OUT.posts(sim, alpha_times), &acked);
     assert!(second_answers(sim).is_empty(), "{:?}", second_answers(sim));
 }
 
