@@ -12,6 +12,7 @@ use kakusan_gateway::EventHandler;
 use tokio::sync::{mpsc, oneshot};
 use twilight_gateway::{Event, ShardId};
 use twilight_model::gateway::event::DispatchEvent;
+use twilight_model::gateway::payload::incoming::GuildCreate;
 
 use crate::metrics::{EVENTS_PUBLISHED, PUBLISH_FAILURES};
 
@@ -130,7 +131,7 @@ impl Publisher {
 /// dispatch (the gateway crate hands over only dispatches).
 pub(crate) fn encode(event: Event) -> Option<(&'static str, Lane, Bytes)> {
     let lane = lane_of(&event);
-    let dispatch = DispatchEvent::try_from(event).ok()?;
+    let dispatch = DispatchEvent::try_from(trimmed(event)).ok()?;
     let event_type = dispatch.kind().name()?;
     match serde_json::to_vec(&dispatch) {
         Ok(json) => Some((event_type, lane, Bytes::from(json))),
@@ -139,6 +140,30 @@ pub(crate) fn encode(event: Event) -> Option<(&'static str, Lane, Bytes)> {
             None
         }
     }
+}
+
+/// The event without what no handler reads: of a guild's arrival the handlers need its id and
+/// language, while its channels, threads, roles and emojis can take a large guild's
+/// GUILD_CREATE past NATS's payload limit (1 MB by default), and a publish that cannot succeed
+/// would hold up every event behind it.
+fn trimmed(event: Event) -> Event {
+    let Event::GuildCreate(created) = event else {
+        return event;
+    };
+    let GuildCreate::Available(mut guild) = *created else {
+        return Event::GuildCreate(created);
+    };
+    guild.channels.clear();
+    guild.threads.clear();
+    guild.roles.clear();
+    guild.emojis.clear();
+    guild.stickers.clear();
+    guild.members.clear();
+    guild.presences.clear();
+    guild.voice_states.clear();
+    guild.stage_instances.clear();
+    guild.guild_scheduled_events.clear();
+    Event::GuildCreate(Box::new(GuildCreate::Available(guild)))
 }
 
 /// READY has a lane of its own; an event with a line to keep (a channel's messages, a member's
@@ -153,5 +178,45 @@ fn lane_of(event: &Event) -> Lane {
     match event {
         Event::InteractionCreate(interaction) => Lane::of_key(interaction.id.get()),
         _ => Lane::Partition(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use twilight_model::gateway::payload::incoming::GuildCreate;
+
+    use super::*;
+
+    #[test]
+    fn a_guilds_arrival_is_published_with_its_id_and_language_only() {
+        let guild = serde_json::json!({
+            "id": "100", "name": "alpha", "owner_id": "1", "preferred_locale": "ja",
+            "afk_timeout": 300, "default_message_notifications": 0,
+            "explicit_content_filter": 0, "features": [], "mfa_level": 0, "nsfw_level": 0,
+            "premium_progress_bar_enabled": false, "premium_tier": 0,
+            "system_channel_flags": 0, "verification_level": 0,
+            "roles": [{"id": "100", "name": "@everyone", "color": 0, "hoist": false,
+                       "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+                       "managed": false, "mentionable": false, "permissions": "0",
+                       "position": 0, "flags": 0}],
+            "channels": [{"id": "101", "type": 0, "name": "times", "guild_id": "100"}],
+        });
+        let guild: twilight_model::guild::Guild = serde_json::from_value(guild).unwrap();
+        let created = GuildCreate::Available(guild);
+        let (event_type, _, payload) =
+            encode(Event::GuildCreate(Box::new(created))).expect("a dispatch");
+        assert_eq!(event_type, "GUILD_CREATE");
+        let Event::GuildCreate(decoded) = crate::worker::decode(event_type, &payload).unwrap()
+        else {
+            panic!("not a GUILD_CREATE");
+        };
+        let GuildCreate::Available(guild) = *decoded else {
+            panic!("not available");
+        };
+        assert_eq!(
+            (guild.id.get(), guild.preferred_locale.as_str()),
+            (100, "ja")
+        );
+        assert!(guild.channels.is_empty() && guild.roles.is_empty());
     }
 }
