@@ -13,6 +13,7 @@ mod ids;
 mod secret;
 
 pub mod blocks;
+pub mod catch_ups;
 pub mod copies;
 pub mod destinations;
 pub mod forget;

@@ -255,7 +255,7 @@ async fn publish_gateway(
             max_concurrency,
         ))),
     };
-    let publisher = publish::Publisher::start(bus, nats.gateway_id);
+    let publisher = publish::Publisher::start(bus, pool.clone(), nats.gateway_id);
     let gateway = shards.start(
         &config.discord,
         pool.clone(),

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use kakusan_bus::{Bus, Lane};
 use kakusan_commands::App;
 use kakusan_gateway::EventHandler;
+use kakusan_storage::{PgPool, catch_ups};
 use tokio::sync::{mpsc, oneshot};
 use twilight_gateway::{Event, ShardId};
 use twilight_model::gateway::event::DispatchEvent;
@@ -24,6 +25,8 @@ struct Outgoing {
     event_type: &'static str,
     lane: Lane,
     payload: Bytes,
+    /// For a READY, its shard: the catch-up gate closes before it is published.
+    ready_shard: Option<u32>,
     done: oneshot::Sender<()>,
 }
 
@@ -37,15 +40,34 @@ pub(crate) struct Publisher {
 impl Publisher {
     /// A publisher on `bus` as gateway `gateway_id`; its task ends when the publisher is
     /// dropped (after the shards stopped) and everything queued was published.
-    pub(crate) fn start(bus: Bus, gateway_id: u32) -> Arc<Self> {
+    pub(crate) fn start(bus: Bus, pool: PgPool, gateway_id: u32) -> Arc<Self> {
         let (outgoing, mut queue) = mpsc::unbounded_channel::<Outgoing>();
         tokio::spawn(async move {
             while let Some(event) = queue.recv().await {
+                if let Some(shard) = event.ready_shard {
+                    close_gate(&pool, shard).await;
+                }
                 publish(&bus, gateway_id, &event).await;
                 let _ = event.done.send(());
             }
         });
         Arc::new(Self { outgoing })
+    }
+}
+
+/// Closes `shard`'s catch-up gate before its READY goes out, so that no worker handles a
+/// message event of the new session before the catch-up (see `worker`). Tried until the
+/// database answers, like a publish until NATS does: the events behind wait.
+async fn close_gate(pool: &PgPool, shard: u32) {
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0_u32;
+    while let Err(error) = catch_ups::close(pool, shard).await {
+        if failures == 0 {
+            tracing::warn!(%error, shard, "cannot close the catch-up gate; trying again");
+        }
+        failures += 1;
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(LONGEST_WAIT);
     }
 }
 
@@ -113,6 +135,10 @@ impl EventHandler for Publisher {
 impl Publisher {
     /// Puts `event` in the publishing queue, synchronously so that the order is the gateway's.
     fn queue(&self, event: Event) -> Option<oneshot::Receiver<()>> {
+        let ready_shard = match &event {
+            Event::Ready(ready) => Some(ready.shard.map_or(0, |shard| shard.number())),
+            _ => None,
+        };
         let (event_type, lane, payload) = encode(event)?;
         let (done, outcome) = oneshot::channel();
         self.outgoing
@@ -120,6 +146,7 @@ impl Publisher {
                 event_type,
                 lane,
                 payload,
+                ready_shard,
                 done,
             })
             .ok()?;

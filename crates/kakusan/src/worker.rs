@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use kakusan_bus::{Bus, Delivery, Lane, MAX_DELIVER};
 use kakusan_commands::App;
-use kakusan_storage::{PgConnection, PgPool, locks};
+use kakusan_storage::{PgConnection, PgPool, catch_ups, locks};
 use serde::de::DeserializeSeed as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +33,11 @@ pub(crate) const ACK_WAIT: Duration = Duration::from_secs(10);
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 /// How long one pull request waits for an event.
 const PULL_WAIT: Duration = Duration::from_secs(1);
+/// How often a message event held by the catch-up gate looks whether it opened.
+const GATE_POLL: Duration = Duration::from_millis(200);
+/// How long a closed catch-up gate holds the message events at most: longer is a catch-up
+/// that will not come (its READY was lost with its gateway).
+const GATE_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// The lock namespaces of one gateway group: the workers, and the lanes.
 #[derive(Debug, Clone, Copy)]
@@ -179,7 +184,7 @@ impl Worker {
                 next = consumer.next(PULL_WAIT) => next,
             };
             match next {
-                Ok(Some(delivery)) => self.handle(delivery).await,
+                Ok(Some(delivery)) => self.handle(delivery, &stop).await,
                 Ok(None) => {}
                 Err(error) => {
                     tracing::warn!(%error, "reading the lane failed");
@@ -195,7 +200,7 @@ impl Worker {
     /// Handles one event and settles it with the bus: acknowledged when handled (or when it
     /// was an interaction already taken), handed back for another try, or moved to the dead
     /// letters after [`MAX_DELIVER`] tries.
-    async fn handle(&self, delivery: Delivery) {
+    async fn handle(&self, delivery: Delivery, stop: &CancellationToken) {
         let event_type = delivery.event_type();
         let event = match decode(&event_type, delivery.payload()) {
             Ok(event) => event,
@@ -210,6 +215,19 @@ impl Worker {
             Event::InteractionCreate(interaction) => Some(interaction.id.get()),
             _ => None,
         };
+        let ready_shard = match &event {
+            Event::Ready(ready) => Some(ready.shard.map_or(0, |shard| shard.number())),
+            _ => None,
+        };
+        let message_event = matches!(
+            event,
+            Event::MessageCreate(_) | Event::MessageUpdate(_) | Event::MessageDelete(_)
+        );
+        if message_event && !self.wait_for_catch_up(&delivery, stop).await {
+            // The lane stops: the event goes back to it, for whoever takes the lane next.
+            settle(delivery.retry(Duration::ZERO).await);
+            return;
+        }
         if let Some(id) = interaction {
             match kakusan_storage::handled::claim_interaction(&self.pool, id).await {
                 Ok(true) => {}
@@ -237,6 +255,14 @@ impl Worker {
             }
         }
         let outcome = self.run_handler(&delivery, event).await;
+        if let Some(shard) = ready_shard
+            && (outcome.is_ok() || delivery.attempts() >= MAX_DELIVER)
+        {
+            // The catch-up is done (or given up): the message events go on.
+            if let Err(error) = catch_ups::open(&self.pool, shard).await {
+                tracing::warn!(%error, shard, "cannot open the catch-up gate; it opens by age");
+            }
+        }
         match outcome {
             Ok(()) => {
                 count(&event_type, "handled");
@@ -259,6 +285,37 @@ impl Worker {
                 count(&event_type, "retry");
                 let delay = Duration::from_secs(1 << attempts.clamp(0, 5));
                 settle(delivery.retry(delay).await);
+            }
+        }
+    }
+
+    /// Holds a message event while a new session's catch-up (another worker's READY) is to come
+    /// or running, as `run`'s in-process gate does: a post made while no session was connected
+    /// is then relayed by the catch-up, in order, and the live event finds it read. Returns
+    /// `false` when the lane stops meanwhile. A gate that cannot be read does not hold.
+    async fn wait_for_catch_up(&self, delivery: &Delivery, stop: &CancellationToken) -> bool {
+        let mut polls = 0_u32;
+        loop {
+            match catch_ups::any_closed(&self.pool, GATE_MAX_AGE).await {
+                Ok(false) => return true,
+                Ok(true) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the catch-up gate; not waiting");
+                    return true;
+                }
+            }
+            if polls == 0 {
+                tracing::info!("a message event waits for a new session's catch-up");
+            }
+            polls += 1;
+            tokio::select! {
+                () = stop.cancelled() => return false,
+                () = tokio::time::sleep(GATE_POLL) => {}
+            }
+            if (GATE_POLL * polls).as_millis() % PROGRESS_EVERY.as_millis() == 0
+                && let Err(error) = delivery.in_progress().await
+            {
+                tracing::warn!(%error, "cannot extend the event's ack wait");
             }
         }
     }
