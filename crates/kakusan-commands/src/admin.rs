@@ -17,9 +17,10 @@ use kakusan_storage::servers::{self, NewServer};
 use kakusan_storage::{PrivateKey, SecretString, StorageError, destinations, times};
 use twilight_model::id::Id;
 
+use crate::answers::{Answer, Answers, Awaited};
 use crate::context::{Context, Local, WEBHOOK_NAME};
 use crate::error::{HandlerError, Outcome};
-use crate::federation::{Inbound, Outbound, Pings, PostFailure, card, fingerprint, peer_card};
+use crate::federation::{Inbound, Outbound, PostFailure, card, fingerprint, peer_card};
 use crate::i18n::Lang;
 use crate::interaction::{Ctx, Reply};
 use crate::model::SetupCommand;
@@ -37,7 +38,7 @@ pub(crate) struct Admin {
     ctx: Arc<Context>,
     outbound: Outbound,
     inbound: Arc<Inbound>,
-    pings: Arc<Pings>,
+    answers: Arc<Answers>,
     rotations: Arc<Rotations>,
     /// When each member (per guild) last ran `/ping` or `/pingall` in this process: a member
     /// cannot make kakusan post to every peer's webhook as fast as they can type.
@@ -49,14 +50,14 @@ impl Admin {
         ctx: Arc<Context>,
         outbound: Outbound,
         inbound: Arc<Inbound>,
-        pings: Arc<Pings>,
+        answers: Arc<Answers>,
         rotations: Arc<Rotations>,
     ) -> Self {
         Self {
             ctx,
             outbound,
             inbound,
-            pings,
+            answers,
             rotations,
             last_ping: Mutex::default(),
         }
@@ -506,16 +507,19 @@ impl Admin {
     async fn ping_line(&self, ctx: &Ctx, local: &Local, peer: &Peer) -> Outcome<String> {
         let sent = Utc::now();
         let ping = Ping::new(&mut OsRng, sent);
-        let (guild, nonce) = (local.guild_id(), ping.nonce);
-        let answer = self.pings.expect(guild, nonce);
+        let mut answer = self.answers.expect(Awaited::Pong {
+            guild: local.guild_id(),
+            nonce: ping.nonce.to_string(),
+        });
         let pong = match self.outbound.post_now(local, peer, Body::Ping(ping)).await {
             Ok(()) => {
                 // The ping got through: the peer is reachable (again).
                 if peer.unreachable_reason.is_some() {
                     peers::set_unreachable(&self.ctx.pool, peer.id, None).await?;
                 }
-                match tokio::time::timeout(PONG_WAIT, answer).await {
-                    Ok(Ok(at)) => {
+                let deadline = tokio::time::Instant::now() + PONG_WAIT;
+                match answer.next_before(deadline).await {
+                    Some(Answer::Pong { at }) => {
                         let rtt = (at - sent).num_milliseconds().clamp(0, i64::from(i32::MAX));
                         let rtt = i32::try_from(rtt).unwrap_or(i32::MAX);
                         peers::record_ping(&self.ctx.pool, peer.id, rtt).await?;
@@ -540,7 +544,7 @@ impl Admin {
                 crate::tr!(ctx.lang, "ping-not-sent")
             }
         };
-        self.pings.forget(guild, nonce);
+        drop(answer);
         let times = self.check_destination(ctx, peer).await?;
         Ok(crate::tr!(
             ctx.lang,

@@ -13,10 +13,11 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::UserMarker;
 
 use crate::admin::Admin;
+use crate::answers::Answers;
 use crate::block::Blocks;
 use crate::context::{AppConfig, Context};
 use crate::error::{Outcome, through_outage};
-use crate::federation::{Inbound, Outbound, Pings};
+use crate::federation::{Inbound, Outbound};
 use crate::forget::Forgets;
 use crate::interaction::{Interactions, here_line};
 use crate::lines::{InLine, Turns};
@@ -35,6 +36,8 @@ pub struct App {
     rotations: Arc<Rotations>,
     /// `/block`'s enforcement: relays of blocked members are removed as they arrive.
     blocks: Arc<Blocks>,
+    /// The commands of this process waiting for a peer's answer.
+    answers: Arc<Answers>,
     /// The bot's own user id, learned from READY, so its own messages are never handled.
     bot_user: OnceLock<Id<UserMarker>>,
     /// The order of message events per channel, and of each member's `/here`s.
@@ -46,12 +49,16 @@ impl App {
     pub fn new(pool: PgPool, http: Arc<Client>, config: AppConfig) -> Arc<Self> {
         let ctx = Arc::new(Context { pool, http, config });
         let outbound = Outbound::new(Arc::clone(&ctx));
-        let pings = Arc::new(Pings::default());
-        let forgets = Arc::new(Forgets::new(Arc::clone(&ctx), outbound.clone()));
+        let answers = Arc::new(Answers::new(ctx.pool.clone()));
+        let forgets = Arc::new(Forgets::new(
+            Arc::clone(&ctx),
+            outbound.clone(),
+            Arc::clone(&answers),
+        ));
         let inbound = Arc::new(Inbound::new(
             Arc::clone(&ctx),
             outbound.clone(),
-            Arc::clone(&pings),
+            Arc::clone(&answers),
             Arc::clone(&forgets),
         ));
         let rotations = Arc::new(Rotations::new(Arc::clone(&ctx), outbound.clone()));
@@ -62,7 +69,7 @@ impl App {
                 Arc::clone(&ctx),
                 outbound.clone(),
                 Arc::clone(&inbound),
-                pings,
+                Arc::clone(&answers),
                 Arc::clone(&rotations),
             ),
             TimesCommands::new(Arc::clone(&ctx), outbound),
@@ -72,6 +79,7 @@ impl App {
         );
         Arc::new(Self {
             blocks,
+            answers,
             mirror: Mirror::new(Arc::clone(&ctx)),
             rotations,
             ctx,
@@ -155,6 +163,13 @@ impl App {
     async fn guild_locale(&self, guild: u64, locale: &str) -> Outcome<()> {
         kakusan_storage::servers::set_locale(&self.ctx.pool, guild, locale).await?;
         Ok(())
+    }
+
+    /// Hands the peers' answers (pongs, `/forget-me` confirmations) that any process of the
+    /// deployment reads to the commands of this process waiting for them. Run it for as long as
+    /// the process runs (it never returns).
+    pub async fn listen_for_answers(self: Arc<Self>) {
+        Arc::clone(&self.answers).listen().await;
     }
 
     /// Tells the handlers the bot's own user id. A scaled-out worker learns it at start

@@ -30,6 +30,7 @@ use kakusan_storage::peers::{self, Peer};
 use kakusan_storage::{PgConnection, times};
 use twilight_model::channel::message::component::ButtonStyle;
 
+use crate::answers::{Answer, Answers, Awaited};
 use crate::component::{self, ComponentAction};
 use crate::context::{Context, Local};
 use crate::error::{HandlerError, Outcome};
@@ -49,11 +50,16 @@ const WEBHOOK_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 pub(crate) struct Forgets {
     ctx: Arc<Context>,
     outbound: Outbound,
+    answers: Arc<Answers>,
 }
 
 impl Forgets {
-    pub(crate) fn new(ctx: Arc<Context>, outbound: Outbound) -> Self {
-        Self { ctx, outbound }
+    pub(crate) fn new(ctx: Arc<Context>, outbound: Outbound, answers: Arc<Answers>) -> Self {
+        Self {
+            ctx,
+            outbound,
+            answers,
+        }
     }
 
     /// `/forget-me`: what it will do, and the button that does it. Nothing changes yet.
@@ -84,27 +90,22 @@ impl Forgets {
         }
         let local = self.ctx.local(ctx.guild(), ctx.lang).await?;
         let request = Nonce::generate(&mut OsRng);
-        // Listening before anything is sent, so no answer can come first. The answers are
-        // announced through PostgreSQL: a scaled-out deployment's answer may reach another
-        // worker than this one.
-        let mut answers = forget::AnswerListener::connect(&self.ctx.pool).await?;
+        // Waiting before anything is sent, so no answer can come first.
+        let mut answers = self.answers.expect(Awaited::Forgotten {
+            request: request.to_string(),
+        });
         let (copies, asked) = self.forget_here(&local, ctx.user(), request).await?;
         metrics::counter!("kakusan_forget_me_total").increment(1);
         tracing::info!(copies, peers = asked.len(), "a member left with /forget-me");
         let mut confirmed = BTreeMap::new();
         let deadline = tokio::time::Instant::now() + ANSWER_WAIT;
-        let request_id = request.to_string();
         while confirmed.len() < asked.len() {
-            match tokio::time::timeout_at(deadline, answers.recv()).await {
-                Ok(Ok(answer)) if answer.request == request_id => {
-                    confirmed.insert(answer.peer, answer.copies);
+            match answers.next_before(deadline).await {
+                Some(Answer::Forgotten { peer, copies }) => {
+                    confirmed.insert(peer, copies);
                 }
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "lost the answers to a /forget-me; the report names none");
-                    break;
-                }
-                Err(_) => break,
+                Some(_) => {}
+                None => break,
             }
         }
         Ok(Reply {
@@ -237,13 +238,13 @@ impl Forgets {
             return Ok(());
         }
         tracing::info!(peer = %peer.name, copies = answer.copies, "a peer confirmed a /forget-me");
-        let answered = forget::Answer {
-            request,
+        let answered = Answer::Forgotten {
             peer: peer.name.to_string(),
             copies: answer.copies,
         };
-        forget::announce_answer(&mut *connection, &answered).await?;
-        Ok(())
+        self.answers
+            .announce(Awaited::Forgotten { request }, answered)
+            .await
     }
 
     /// Tells the member, in their times channel here, that they left `peer` and that their

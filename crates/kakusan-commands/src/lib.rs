@@ -13,6 +13,7 @@
 //! the one `error::HandlerError`.
 
 mod admin;
+mod answers;
 mod app;
 mod block;
 pub mod component;

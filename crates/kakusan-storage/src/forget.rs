@@ -242,61 +242,6 @@ pub async fn confirm_request(
     Ok(true)
 }
 
-/// The channel on which the answers to `/forget-me` requests are announced: the report of the
-/// process that asked hears them, whichever process of the deployment they reached.
-const ANSWERS_CHANNEL: &str = "kakusan_forget_answers";
-
-/// A peer's answer to a `/forget-me` request, as announced on [`ANSWERS_CHANNEL`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Answer {
-    /// The request's id.
-    pub request: String,
-    /// The peer's name.
-    pub peer: String,
-    /// How many copies it is deleting.
-    pub copies: u32,
-}
-
-/// Tells the listening reports (in any process) that `answer` arrived; call it after
-/// [`confirm_request`] found the request pending.
-pub async fn announce_answer(
-    executor: impl PgExecutor<'_>,
-    answer: &Answer,
-) -> Result<(), StorageError> {
-    let payload = serde_json::to_string(answer).unwrap_or_default();
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(ANSWERS_CHANNEL)
-        .bind(payload)
-        .execute(executor)
-        .await?;
-    Ok(())
-}
-
-/// A connection that LISTENs for the answers to `/forget-me` requests, held by a report while
-/// it waits (started before the requests are sent, so none can come first).
-pub struct AnswerListener(sqlx::postgres::PgListener);
-
-impl AnswerListener {
-    /// Starts listening.
-    pub async fn connect(pool: &sqlx::PgPool) -> Result<Self, StorageError> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-        listener.listen(ANSWERS_CHANNEL).await?;
-        Ok(Self(listener))
-    }
-
-    /// Waits for the next answer. An announcement that cannot be read is skipped; answers
-    /// announced while a lost connection is re-established are lost (the request's row is
-    /// gone all the same, so `/sharelist` is right).
-    pub async fn recv(&mut self) -> Result<Answer, StorageError> {
-        loop {
-            let notification = self.0.recv().await?;
-            if let Ok(answer) = serde_json::from_str(notification.payload()) {
-                return Ok(answer);
-            }
-        }
-    }
-}
-
 /// The names of the peers that have not yet answered `member_id`'s request to be forgotten,
 /// sent from our server in `server_guild_id`.
 pub async fn unconfirmed_peers(

@@ -12,6 +12,7 @@ mod error;
 mod ids;
 mod secret;
 
+pub mod answers;
 pub mod blocks;
 pub mod catch_ups;
 pub mod copies;

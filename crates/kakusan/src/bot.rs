@@ -62,6 +62,7 @@ pub(crate) async fn start(
         },
     );
     tasks.spawn(prune_seen_envelopes(pool.clone(), shutdown.clone()));
+    tasks.spawn(listen_for_answers(Arc::clone(&app), shutdown.clone()));
     let shards = Shards {
         application,
         slice: ShardSlice::default(),
@@ -224,6 +225,14 @@ pub(crate) async fn application_id(http: &Client) -> anyhow::Result<Id<Applicati
         .await
         .context("reading the application")?
         .id)
+}
+
+/// Hands the peers' answers to this process's waiting commands until shutdown.
+pub(crate) async fn listen_for_answers(app: Arc<App>, shutdown: CancellationToken) {
+    tokio::select! {
+        () = app.listen_for_answers() => {}
+        () = shutdown.cancelled() => {}
+    }
 }
 
 /// How often seen envelope ids and old failed jobs are pruned.

@@ -297,6 +297,7 @@ async fn run_worker(
     );
     app.know_bot_user(user.id);
     tasks.spawn(bot::prune_seen_envelopes(pool.clone(), shutdown.clone()));
+    tasks.spawn(bot::listen_for_answers(Arc::clone(&app), shutdown.clone()));
     let worker = worker::Worker {
         app,
         bus,

@@ -28,7 +28,7 @@ use twilight_model::channel::message::AllowedMentions;
 use twilight_model::id::Id;
 
 use super::outbound::Outbound;
-use super::pings::Pings;
+use crate::answers::{Answer, Answers, Awaited};
 use crate::component;
 use crate::context::{Context, Local};
 use crate::error::{HandlerError, Outcome};
@@ -117,7 +117,7 @@ impl From<anyhow::Error> for InboundError {
 pub(crate) struct Inbound {
     pub(super) ctx: Arc<Context>,
     outbound: Outbound,
-    pings: Arc<Pings>,
+    answers: Arc<Answers>,
     forgets: Arc<Forgets>,
     /// Partial `times.sync`s, by the peer's row id (not its name, which a hello may change
     /// between chunks). In memory by design: a restart in the middle of a sync only means the
@@ -137,13 +137,13 @@ impl Inbound {
     pub(crate) fn new(
         ctx: Arc<Context>,
         outbound: Outbound,
-        pings: Arc<Pings>,
+        answers: Arc<Answers>,
         forgets: Arc<Forgets>,
     ) -> Self {
         Self {
             ctx,
             outbound,
-            pings,
+            answers,
             forgets,
             syncs: Mutex::default(),
             unfinished: Mutex::default(),
@@ -395,8 +395,12 @@ impl Inbound {
                 Ok(())
             }
             Body::Pong(pong) => {
-                self.pings.arrived(local.guild_id(), pong.nonce);
-                Ok(())
+                let awaited = Awaited::Pong {
+                    guild: local.guild_id(),
+                    nonce: pong.nonce.to_string(),
+                };
+                let answer = Answer::Pong { at: Utc::now() };
+                Ok(self.answers.announce(awaited, answer).await?)
             }
             Body::Log(line) => {
                 self.ctx

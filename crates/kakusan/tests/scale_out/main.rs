@@ -118,10 +118,27 @@ async fn the_federation_flow_passes_with_one_gateway_and_three_workers_per_deplo
         .await;
     assert_eq!(reply, "Delivered to 1 of 1 destination.");
 
+    let (sim, alpha, hanako) = (&federation.sim, &federation.alpha, federation.hanako);
+    // Pings by four members (one ping each per 30 s): each hears its pong, whichever worker
+    // handles its command and whichever reads the pong in the bot-com channel.
+    for name in ["umi", "sora", "riku", "nagi"] {
+        let member = federation.member(name, "en-US");
+        let ping = alpha
+            .invoke(
+                sim,
+                member.alpha_times,
+                member.id,
+                "ping",
+                vec![("server", string("beta"))],
+            )
+            .await
+            .content;
+        assert!(ping.contains("pong in"), "{name}: {ping}");
+    }
+
     // /forget-me's report hears beta's answer whichever of alpha's workers receives it: the
     // answer comes in the bot-com channel's lane, the button in its interaction's, often
     // another worker's.
-    let (sim, alpha, hanako) = (&federation.sim, &federation.alpha, federation.hanako);
     let confirm = alpha
         .invoke(sim, alpha.times, hanako, "forget-me", vec![])
         .await;
