@@ -294,7 +294,8 @@ impl Worker {
     /// is then relayed by the catch-up, in order, and the live event finds it read. Returns
     /// `false` when the lane stops meanwhile. A gate that cannot be read does not hold.
     async fn wait_for_catch_up(&self, delivery: &Delivery, stop: &CancellationToken) -> bool {
-        let mut polls = 0_u32;
+        let mut last_progress = tokio::time::Instant::now();
+        let mut logged = false;
         loop {
             match catch_ups::any_closed(&self.pool, GATE_MAX_AGE).await {
                 Ok(false) => return true,
@@ -304,18 +305,19 @@ impl Worker {
                     return true;
                 }
             }
-            if polls == 0 {
+            if !logged {
                 tracing::info!("a message event waits for a new session's catch-up");
+                logged = true;
             }
-            polls += 1;
             tokio::select! {
                 () = stop.cancelled() => return false,
                 () = tokio::time::sleep(GATE_POLL) => {}
             }
-            if (GATE_POLL * polls).as_millis() % PROGRESS_EVERY.as_millis() == 0
-                && let Err(error) = delivery.in_progress().await
-            {
-                tracing::warn!(%error, "cannot extend the event's ack wait");
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = tokio::time::Instant::now();
+                if let Err(error) = delivery.in_progress().await {
+                    tracing::warn!(%error, "cannot extend the event's ack wait");
+                }
             }
         }
     }
