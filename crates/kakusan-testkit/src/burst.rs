@@ -4,6 +4,8 @@
 
 use discord_sim::{DiscordSim, InteractionRef};
 
+use crate::federation::{Federation, string};
+
 /// The posts of one burst, told apart by their first word.
 #[derive(Debug, Clone, Copy)]
 pub struct Burst {
@@ -19,6 +21,24 @@ impl Burst {
     /// The text of post `index`.
     pub fn text(&self, index: usize) -> String {
         format!("{} {index:02}", self.prefix)
+    }
+
+    /// Hanako sends posts `0..count` with `/here` in her times at alpha, all at once, without
+    /// waiting for the answers.
+    pub fn send(&self, federation: &Federation, count: usize) -> Vec<InteractionRef> {
+        let alpha = &federation.alpha;
+        (0..count)
+            .map(|index| {
+                alpha.start_command(
+                    &federation.sim,
+                    alpha.times,
+                    federation.hanako,
+                    "here",
+                    vec![("message", string(&self.text(index)))],
+                    false,
+                )
+            })
+            .collect()
     }
 
     /// The burst's messages that webhooks posted in `channel`, in the order they were posted.

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use discord_sim::InteractionRef;
 use kakusan_testkit::burst::{Burst, acknowledged};
 use kakusan_testkit::federation::{Federation, string};
 use kakusan_testkit::{PATIENCE, eventually};
@@ -20,18 +19,7 @@ const BURST: usize = 18;
 async fn an_acknowledged_burst_of_here_survives_kill_9_in_order_everywhere() {
     let mut federation = Federation::peered(KAKUSAN, false).await;
     let (alpha_times, beta_times) = (federation.alpha.times, federation.beta.times);
-    let interactions: Vec<InteractionRef> = (0..BURST)
-        .map(|index| {
-            federation.alpha.start_command(
-                &federation.sim,
-                alpha_times,
-                federation.hanako,
-                "here",
-                vec![("message", string(&POSTS.text(index)))],
-                false,
-            )
-        })
-        .collect();
+    let interactions = POSTS.send(&federation, BURST);
     // Kill alpha once a few relays are out at both ends (so delivery is under way through
     // the rate limits) and most have been acknowledged.
     eventually(PATIENCE, "the burst to be under way", || async {

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use discord_sim::InteractionRef;
 use kakusan_bus::Lane;
 use kakusan_testkit::burst::{Burst, acknowledged};
-use kakusan_testkit::federation::{Deployment, Federation, Scale, string};
+use kakusan_testkit::federation::{Deployment, Federation, Scale};
 use kakusan_testkit::{PATIENCE, eventually};
 
 use crate::{KAKUSAN, second_answers};
@@ -42,18 +41,7 @@ async fn a_worker_killed_in_the_middle_of_a_fan_out_loses_nothing_and_keeps_the_
     let mut federation = Federation::peered_scaled(KAKUSAN, false, Scale::workers(3)).await;
     let (alpha_times, beta_times) = (federation.alpha.times, federation.beta.times);
     let holder = holder_of(&federation.alpha, federation.hanako).await;
-    let interactions: Vec<InteractionRef> = (0..BURST)
-        .map(|index| {
-            federation.alpha.start_command(
-                &federation.sim,
-                alpha_times,
-                federation.hanako,
-                "here",
-                vec![("message", string(&FAN_OUT.text(index)))],
-                false,
-            )
-        })
-        .collect();
+    let interactions = FAN_OUT.send(&federation, BURST);
     eventually(PATIENCE, "the fan-out to be under way", || async {
         let sim = &federation.sim;
         (!FAN_OUT.posts(sim, beta_times).is_empty() && acknowledged(sim, &interactions).len() >= 3)
