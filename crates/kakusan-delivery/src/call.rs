@@ -33,6 +33,15 @@ pub(crate) enum Done {
     Gone,
 }
 
+/// How a message a webhook posted was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deleted {
+    /// By this call.
+    Now,
+    /// Before it: Discord knows the message no more.
+    Before,
+}
+
 impl Done {
     /// The `outcome` label of `kakusan_deliveries_total`.
     pub(crate) fn outcome(&self) -> &'static str {
@@ -109,20 +118,10 @@ impl Caller {
             } if job.operation == Operation::Delete => {
                 // A peer's message in the member's times that this server blocks: removed
                 // through the webhook it came through. Gone already is as good as removed.
-                let webhook = (stored_id(webhook.id)?, webhook.token.expose());
-                let message = stored_id(job.source_message_id.unwrap_or_default())?;
-                let result = self
-                    .http
-                    .delete_webhook_message(webhook.0, webhook.1, message)
-                    .await;
-                count_call(&result);
-                if let Ok(response) = &result {
-                    self.pacing.learn(job.lane, response.headers());
-                }
-                match result.map_err(|error| Failure::of(&error)) {
-                    Ok(_) => Ok(Done::Delivered),
-                    Err(Failure::CopyGone) => Ok(Done::Gone),
-                    Err(failure) => Err(failure),
+                let message = job.source_message_id.unwrap_or_default();
+                match self.delete_message(job.lane, webhook, message).await? {
+                    Deleted::Now => Ok(Done::Delivered),
+                    Deleted::Before => Ok(Done::Gone),
                 }
             }
             Endpoint::Times {
@@ -212,34 +211,43 @@ impl Caller {
                 let Some(copy) = destination.copy_message_id else {
                     return Ok(Done::Gone);
                 };
-                let mut request =
-                    self.http
-                        .delete_webhook_message(webhook_id, token, stored_id(copy)?);
-                if let Some(thread) = thread {
-                    request = request.thread_id(thread);
-                }
-                let result = request.await;
-                count_call(&result);
-                if let Ok(response) = &result {
-                    self.pacing.learn(job.lane, response.headers());
-                }
-                match result.map_err(|error| Failure::of(&error)) {
-                    Ok(_) => Ok(Done::Uncopied {
-                        destination: destination_id,
-                        source,
-                        gone: false,
-                    }),
-                    Err(Failure::CopyGone) => Ok(Done::Uncopied {
-                        destination: destination_id,
-                        source,
-                        gone: true,
-                    }),
-                    Err(failure) => Err(failure),
-                }
+                let deleted = self.delete_message(job.lane, webhook, copy).await?;
+                Ok(Done::Uncopied {
+                    destination: destination_id,
+                    source,
+                    gone: deleted == Deleted::Before,
+                })
             }
             Operation::Envelope | Operation::DeleteWebhook => Err(Failure::Rejected(
                 "an envelope or webhook deletion aimed at a member's destination".to_owned(),
             )),
+        }
+    }
+
+    /// Deletes `message`, posted through `webhook` (in its thread if it has one).
+    async fn delete_message(
+        &self,
+        lane: u64,
+        webhook: &Webhook,
+        message: u64,
+    ) -> Result<Deleted, Failure> {
+        let mut request = self.http.delete_webhook_message(
+            stored_id(webhook.id)?,
+            webhook.token.expose(),
+            stored_id(message)?,
+        );
+        if let Some(thread) = webhook.thread_id {
+            request = request.thread_id(stored_id(thread)?);
+        }
+        let result = request.await;
+        count_call(&result);
+        if let Ok(response) = &result {
+            self.pacing.learn(lane, response.headers());
+        }
+        match result.map_err(|error| Failure::of(&error)) {
+            Ok(_) => Ok(Deleted::Now),
+            Err(Failure::CopyGone) => Ok(Deleted::Before),
+            Err(failure) => Err(failure),
         }
     }
 
