@@ -72,6 +72,10 @@ pub async fn forget_member(
         Scope::Server(guild) => ("p.server_guild_id = $1", sf(guild)?),
         Scope::Peer(peer) => ("d.peer_id = $1", peer),
     };
+    if let Scope::Server(guild) = scope {
+        // Their pause goes too: it names them, and it would hold the deletions queued next.
+        crate::pauses::resume(connection, guild, member_id).await?;
+    }
     // Jobs first, while no destination is marked yet (the trigger leaves unmarked ones alone).
     // Queued deletions stay: they do what the member asks, and a second /forget-me must not
     // take the deletions of the first (and with them the destinations that still need them).
@@ -304,6 +308,36 @@ mod tests {
         )
         .await
         .unwrap()
+    }
+
+    /// A paused member who leaves is no longer paused: the deletions of their copies go out.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_paused_member_who_leaves_has_the_copies_deleted_all_the_same(pool: PgPool) {
+        fixtures::server(&pool, 100, "alpha").await;
+        let beta = fixtures::mutual_peer(&pool, 100, "beta", 200).await;
+        let at_beta = destination(&pool, beta.id, 7).await;
+        copies::record_copy(&pool, at_beta, 5000, 6000)
+            .await
+            .unwrap();
+        let mut connection = pool.acquire().await.unwrap();
+        crate::pauses::pause(&mut connection, 100, 7).await.unwrap();
+        let mut transaction = pool.begin().await.unwrap();
+        let forgotten = forget_member(&mut transaction, Scope::Server(100), 7)
+            .await
+            .unwrap();
+        transaction.commit().await.unwrap();
+        let job = delete_job(&pool, &forgotten.copies[0]).await;
+        let paused: bool = sqlx::query_scalar("SELECT paused FROM outbox_jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(!paused, "the deletion is not held by the pause");
+        assert_eq!(
+            count(&pool, "member_pauses").await,
+            0,
+            "the pause names them"
+        );
     }
 
     async fn count(pool: &PgPool, table: &str) -> i64 {
