@@ -63,11 +63,10 @@ const SUBJECT_HEADER: &str = "Kakusan-Subject";
 /// What goes wrong on the bus.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    /// The NATS server could not be reached.
-    #[error("connecting to NATS at {url}: {source}")]
+    /// The NATS server could not be reached. The URL is not repeated: it may hold a user and
+    /// password, or a token.
+    #[error("connecting to NATS: {source}")]
     Connect {
-        /// The URL tried.
-        url: String,
         /// Why it failed.
         #[source]
         source: async_nats::ConnectError,
@@ -95,9 +94,10 @@ impl BusError {
 }
 
 /// Where a deployment's events are: the NATS server, the stream, and whose events.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BusConfig {
-    /// The NATS server, e.g. `nats://127.0.0.1:4222`.
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`; it may hold credentials, so the config
+    /// has no `Debug`.
     pub url: String,
     /// The stream's name (`GATEWAY`); its subjects start with the name in lower case.
     pub stream: String,
@@ -105,6 +105,15 @@ pub struct BusConfig {
     pub group: String,
     /// The Discord application whose events these are.
     pub application: u64,
+}
+
+/// A client of the NATS server at `url`.
+async fn connect_to(url: &str) -> Result<async_nats::Client, BusError> {
+    async_nats::ConnectOptions::new()
+        .name("kakusan")
+        .connect(url)
+        .await
+        .map_err(|source| BusError::Connect { source })
 }
 
 /// Checks a stream or group name: letters, digits, `_` and `-` only, so that it is one subject
@@ -196,14 +205,7 @@ impl Bus {
     pub async fn connect(config: &BusConfig) -> Result<Self, BusError> {
         check_name(&config.stream).map_err(BusError::Name)?;
         check_name(&config.group).map_err(BusError::Name)?;
-        let client = async_nats::ConnectOptions::new()
-            .name("kakusan")
-            .connect(config.url.as_str())
-            .await
-            .map_err(|source| BusError::Connect {
-                url: config.url.clone(),
-                source,
-            })?;
+        let client = connect_to(&config.url).await?;
         let bus = Self {
             jetstream: jetstream::new(client),
             stream: config.stream.clone(),
@@ -222,12 +224,7 @@ impl Bus {
     ///
     /// When NATS cannot be reached or has no JetStream.
     pub async fn probe(url: &str, stream: &str) -> Result<Option<u64>, BusError> {
-        let client = async_nats::connect(url)
-            .await
-            .map_err(|source| BusError::Connect {
-                url: url.to_owned(),
-                source,
-            })?;
+        let client = connect_to(url).await?;
         let jetstream = jetstream::new(client);
         match jetstream.get_stream(stream).await {
             Ok(mut found) => {
@@ -259,12 +256,7 @@ impl Bus {
     ///
     /// When NATS cannot be reached or refuses.
     pub async fn delete_streams(url: &str, stream: &str) -> Result<(), BusError> {
-        let client = async_nats::connect(url)
-            .await
-            .map_err(|source| BusError::Connect {
-                url: url.to_owned(),
-                source,
-            })?;
+        let client = connect_to(url).await?;
         let jetstream = jetstream::new(client);
         for name in [stream.to_owned(), format!("{stream}_DLQ")] {
             if jetstream.get_stream(&name).await.is_ok() {

@@ -111,8 +111,9 @@ async fn check(vars: &impl Vars) -> Vec<Line> {
 
 /// Whether the NATS server answers with JetStream, and what waits in the stream.
 async fn check_nats(nats: &crate::config::NatsConfig) -> Line {
-    let url = nats.url.as_str();
-    match tokio::time::timeout(DISCORD_TIMEOUT, kakusan_bus::Bus::probe(url, &nats.stream)).await {
+    let url = nats.display_target();
+    let probe = kakusan_bus::Bus::probe(nats.url.as_str(), &nats.stream);
+    match tokio::time::timeout(DISCORD_TIMEOUT, probe).await {
         Ok(Ok(Some(waiting))) => Line::ok(
             "nats",
             format!(

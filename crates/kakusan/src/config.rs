@@ -82,6 +82,29 @@ impl fmt::Debug for DatabaseConfig {
     }
 }
 
+impl NatsConfig {
+    /// The server without user, password or token, for log lines and `kakusan check`.
+    pub(crate) fn display_target(&self) -> String {
+        format!(
+            "{}:{}",
+            self.url.host_str().unwrap_or("localhost"),
+            self.url.port().unwrap_or(4222)
+        )
+    }
+}
+
+impl fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("target", &self.display_target())
+            .field("stream", &self.stream)
+            .field("group", &self.group)
+            .field("gateway_id", &self.gateway_id)
+            .field("gateway_count", &self.gateway_count)
+            .finish()
+    }
+}
+
 /// How to reach Discord.
 #[derive(Debug, Clone)]
 pub(crate) struct DiscordConfig {
@@ -113,9 +136,10 @@ pub(crate) struct Config {
 }
 
 /// The scale-out bus: where the NATS server is and which events are this deployment's.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct NatsConfig {
-    /// `KAKUSAN_NATS_URL`, e.g. `nats://127.0.0.1:4222`.
+    /// `KAKUSAN_NATS_URL`, e.g. `nats://127.0.0.1:4222`; it may hold a user and password or a
+    /// token, so it is printed as [`NatsConfig::display_target`] only.
     pub(crate) url: Url,
     /// `KAKUSAN_NATS_STREAM`: the JetStream stream (`GATEWAY`); its subjects start with the
     /// name in lower case.
@@ -377,7 +401,8 @@ fn url_var(
         return Err(malformed(
             name,
             format!(
-                "`{raw}` should be a {} URL with a host",
+                "a `{}` URL should be a {} URL with a host",
+                url.scheme(),
                 schemes.join(" or ")
             ),
         ));

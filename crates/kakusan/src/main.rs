@@ -312,7 +312,7 @@ async fn run_worker(
 fn log_start(config: &Config, role: Role) {
     tracing::info!(
         role = ?role,
-        nats = config.nats.as_ref().map(|nats| nats.url.as_str()),
+        nats = config.nats.as_ref().map(NatsConfig::display_target),
         gateway_id = config.nats.as_ref().map(|nats| nats.gateway_id),
         gateway_count = config.nats.as_ref().map(|nats| nats.gateway_count),
         version = env!("CARGO_PKG_VERSION"),
