@@ -59,52 +59,66 @@ impl Publisher {
 /// message event of the new session before the catch-up (see `worker`). Tried until the
 /// database answers, like a publish until NATS does: the events behind wait.
 async fn close_gate(pool: &PgPool, shard: u32) {
-    let mut wait = Duration::from_millis(100);
-    let mut failures = 0_u32;
-    while let Err(error) = catch_ups::close(pool, shard).await {
-        if failures == 0 {
-            tracing::warn!(%error, shard, "cannot close the catch-up gate; trying again");
-        }
-        failures += 1;
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(LONGEST_WAIT);
-    }
+    until_done(
+        || catch_ups::close(pool, shard),
+        |error| tracing::warn!(%error, shard, "cannot close the catch-up gate; trying again"),
+        || {},
+    )
+    .await;
 }
 
-/// Publishes one event, trying again (with a growing wait) for as long as NATS does not
-/// answer: the events behind it wait in order, in memory, and Discord's session goes on. The
-/// de-duplication id makes a second try harmless. Every failed try is counted; the first of an
-/// outage is logged as a warning.
+/// Publishes one event, trying again for as long as NATS does not answer: the events behind
+/// it wait in order, in memory, and Discord's session goes on. The de-duplication id makes a
+/// second try harmless. Every failed try is counted.
 async fn publish(bus: &Bus, gateway_id: u32, event: &Outgoing) {
-    let mut wait = Duration::from_millis(100);
-    let mut failures = 0_u32;
-    loop {
-        match bus
-            .publish(
+    let (published, failures) = until_done(
+        || {
+            bus.publish(
                 gateway_id,
                 event.event_type,
                 event.lane,
                 event.payload.clone(),
             )
-            .await
-        {
-            Ok(published) => {
-                let outcome = if published.duplicate {
-                    "duplicate"
-                } else {
-                    "stored"
-                };
-                metrics::counter!(EVENTS_PUBLISHED, "kind" => event.event_type, "outcome" => outcome)
-                    .increment(1);
-                if failures > 0 {
-                    tracing::info!(failures, "NATS answers again; publishing goes on");
-                }
-                return;
-            }
+        },
+        |error| {
+            tracing::warn!(%error, "publishing an event failed; trying again until NATS answers");
+        },
+        || metrics::counter!(PUBLISH_FAILURES).increment(1),
+    )
+    .await;
+    let outcome = if published.duplicate {
+        "duplicate"
+    } else {
+        "stored"
+    };
+    metrics::counter!(EVENTS_PUBLISHED, "kind" => event.event_type, "outcome" => outcome)
+        .increment(1);
+    if failures > 0 {
+        tracing::info!(failures, "NATS answers again; publishing goes on");
+    }
+}
+
+/// Tries `attempt` until it succeeds, waiting longer after each failure (up to
+/// [`LONGEST_WAIT`]); the first failure of a run is `logged`, every one `counted`. Returns the
+/// success and how many tries failed before it.
+async fn until_done<T, E, Fut>(
+    mut attempt: impl FnMut() -> Fut,
+    logged: impl FnOnce(&E),
+    counted: impl Fn(),
+) -> (T, u32)
+where
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0_u32;
+    let mut logged = Some(logged);
+    loop {
+        match attempt().await {
+            Ok(done) => return (done, failures),
             Err(error) => {
-                metrics::counter!(PUBLISH_FAILURES).increment(1);
-                if failures == 0 {
-                    tracing::warn!(%error, "publishing an event failed; trying again until NATS answers");
+                counted();
+                if let Some(log) = logged.take() {
+                    log(&error);
                 }
                 failures += 1;
                 tokio::time::sleep(wait).await;
