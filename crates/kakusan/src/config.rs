@@ -543,4 +543,23 @@ mod tests {
         assert!(!shown.contains("pw@"), "{shown}");
         assert!(!shown.contains("abc.def.ghi"), "{shown}");
     }
+
+    #[test]
+    fn nats_credentials_never_print() {
+        let config = Config::from_vars(&vars(&[(
+            "KAKUSAN_NATS_URL",
+            "nats://bus:s3cret@nats:4222",
+        )]))
+        .unwrap();
+        let nats = config.nats.as_ref().unwrap();
+        assert_eq!(nats.display_target(), "nats:4222");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let wrong = Config::from_vars(&vars(&[("KAKUSAN_NATS_URL", "http://bus:s3cret@nats")]));
+        let error = wrong.unwrap_err().to_string();
+        assert!(
+            !error.contains("s3cret") && error.contains("KAKUSAN_NATS_URL"),
+            "{error}"
+        );
+    }
 }
