@@ -199,23 +199,29 @@ impl Blocks {
         if times.webhook_id != webhook {
             return Ok(());
         }
+        // Most members are blocked nowhere: one query, and nothing more to read.
+        let blocks =
+            blocks::blocks_of_member(&self.ctx.pool, times.server_guild_id, times.member_id)
+                .await?;
+        if blocks.is_empty() {
+            return Ok(());
+        }
         let Some(server) = servers::server(&self.ctx.pool, times.server_guild_id).await? else {
             return Ok(());
         };
-        let verdict = Verdict::load(&self.ctx, &server.name, &times).await?;
+        let verdict = Verdict::of(&self.ctx, &server.name, times.server_guild_id, blocks).await?;
         if !verdict.blocks(&message.author.name) {
             return Ok(());
         }
-        let mut transaction = self.ctx.pool.begin().await?;
+        let mut connection = self.ctx.pool.acquire().await?;
         enqueue_removal(
-            &mut transaction,
+            &mut connection,
             times.server_guild_id,
             times.id,
             times.webhook_id,
             message.id.get(),
         )
         .await?;
-        transaction.commit().await?;
         metrics::counter!(BLOCKED_RELAYS, "when" => "arrival").increment(1);
         tracing::info!(
             guild = times.server_guild_id,
@@ -262,11 +268,21 @@ impl<'a> Verdict<'a> {
     async fn load(ctx: &Context, local: &'a ServerName, times: &Times) -> Outcome<Verdict<'a>> {
         let blocks =
             blocks::blocks_of_member(&ctx.pool, times.server_guild_id, times.member_id).await?;
+        Self::of(ctx, local, times.server_guild_id, blocks).await
+    }
+
+    /// The verdict of `blocks`, the member's blocks at our server in `guild`.
+    async fn of(
+        ctx: &Context,
+        local: &'a ServerName,
+        guild: u64,
+        blocks: Vec<Block>,
+    ) -> Outcome<Verdict<'a>> {
         // Most members are blocked nowhere: no need to read the peers then.
         let peers = if blocks.is_empty() {
             Vec::new()
         } else {
-            peers::list_peers(&ctx.pool, times.server_guild_id)
+            peers::list_peers(&ctx.pool, guild)
                 .await?
                 .into_iter()
                 .map(|peer| (peer.id, peer.name))
