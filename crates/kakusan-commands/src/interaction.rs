@@ -28,7 +28,7 @@ use crate::error::{HandlerError, Outcome};
 use crate::forget::Forgets;
 use crate::i18n::Lang;
 use crate::model::KakusanCommand;
-use crate::pause::{Pauses, here_paused};
+use crate::pause::Pauses;
 use crate::relay::{CheckedHere, Relays};
 use crate::times::TimesCommands;
 
@@ -317,11 +317,7 @@ impl Interactions {
                 if !deferred {
                     self.defer(ctx).await?;
                 }
-                if stored.paused() {
-                    here_paused(ctx.lang, stored.destinations())
-                } else {
-                    settle(self.relays.report_here(&stored).await, "/here", ctx.lang)
-                }
+                settle(self.relays.report_here(&stored).await, "/here", ctx.lang)
             }
             Err(error) => {
                 let reply = settle(Err(error), "/here", ctx.lang);
@@ -354,14 +350,7 @@ impl Interactions {
             KakusanCommand::Serverlist => self.admin.serverlist(ctx).await,
             KakusanCommand::Regtimes(regtimes) => self.times.regtimes(ctx, regtimes.mirror).await,
             KakusanCommand::Unregtimes => self.times.unregtimes(ctx).await,
-            KakusanCommand::Sharelist => {
-                let paused = self.pauses.sharelist_line(ctx).await?;
-                let mut reply = self.times.sharelist(ctx).await?;
-                if let Some(line) = paused {
-                    reply.text = format!("{line}\n{}", reply.text);
-                }
-                Ok(reply)
-            }
+            KakusanCommand::Sharelist => self.times.sharelist(ctx).await,
             KakusanCommand::Ping(ping) => self.admin.ping(ctx, &ping.server).await,
             KakusanCommand::Pingall => self.admin.pingall(ctx).await,
             KakusanCommand::Queue(queue) => {

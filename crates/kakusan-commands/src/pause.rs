@@ -53,12 +53,12 @@ impl Pauses {
             None => crate::tr!(ctx.lang, "resume-not-paused"),
         }))
     }
+}
 
-    /// The line `/sharelist` starts with while the member is paused here.
-    pub(crate) async fn sharelist_line(&self, ctx: &Ctx) -> Outcome<Option<String>> {
-        let since = pauses::paused_since(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
-        Ok(since.map(|since| crate::tr!(ctx.lang, "pause-sharelist", since = since.timestamp())))
-    }
+/// The line `/sharelist` starts with while the member is paused here.
+pub(crate) async fn sharelist_line(context: &Context, ctx: &Ctx) -> Outcome<Option<String>> {
+    let since = pauses::paused_since(&context.pool, ctx.guild(), ctx.user()).await?;
+    Ok(since.map(|since| crate::tr!(ctx.lang, "pause-sharelist", since = since.timestamp())))
 }
 
 /// `/here`'s answer when the member is paused: the relay is stored and waits.

@@ -39,18 +39,6 @@ pub(crate) struct StoredHere {
     paused: bool,
 }
 
-impl StoredHere {
-    /// Whether the relay waits for the member's `/resume`.
-    pub(crate) fn paused(&self) -> bool {
-        self.paused
-    }
-
-    /// How many destinations it is queued for.
-    pub(crate) fn destinations(&self) -> usize {
-        self.working.len()
-    }
-}
-
 /// A `/here` that passed the checks on what the member typed.
 pub(crate) struct CheckedHere {
     text: String,
@@ -197,6 +185,9 @@ impl Relays {
     /// stored relay, waiting a little for its copies.
     pub(crate) async fn report_here(&self, stored: &StoredHere) -> Outcome<Reply> {
         let lang = stored.lang;
+        if stored.paused {
+            return Ok(crate::pause::here_paused(lang, stored.working.len()));
+        }
         let broken_line = if stored.broken.is_empty() {
             String::new()
         } else {

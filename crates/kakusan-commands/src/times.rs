@@ -243,6 +243,7 @@ impl TimesCommands {
             destinations::destinations_of_member(&self.ctx.pool, ctx.guild(), ctx.user()).await?;
         let lang = ctx.lang;
         let mut lines = Vec::new();
+        lines.extend(crate::pause::sharelist_line(&self.ctx, ctx).await?);
         match mine {
             Some(times) => lines.push(crate::tr!(
                 lang,
