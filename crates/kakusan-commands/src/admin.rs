@@ -21,7 +21,6 @@ use crate::answers::{Answer, Answers, Awaited};
 use crate::context::{Context, Local, WEBHOOK_NAME};
 use crate::error::{HandlerError, Outcome};
 use crate::federation::{Inbound, Outbound, PostFailure, card, fingerprint, peer_card};
-use crate::i18n::Lang;
 use crate::interaction::{Ctx, Reply};
 use crate::model::SetupCommand;
 use crate::reasons::reason;
@@ -447,7 +446,7 @@ impl Admin {
         }
         transaction.commit().await?;
         let line = crate::tr!(
-            Lang::of_server(&local.server),
+            local.lang(),
             "botcom-accepted",
             user = ctx.user(),
             name = peer.name.as_str()

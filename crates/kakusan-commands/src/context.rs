@@ -54,7 +54,7 @@ impl Context {
     }
 
     /// Posts one line in the server's bot-com channel as the bot, pinging nobody; `line` is
-    /// worded in the server's language ([`Lang::of_server`]). A failure is only logged: the
+    /// worded in the server's language ([`Local::lang`]). A failure is only logged: the
     /// line is a courtesy, the state is in the database.
     pub(crate) async fn botcom_line(&self, server: &Server, line: &str) {
         self.post_line(server.botcom_channel_id, line, "in the bot-com channel")
@@ -113,7 +113,7 @@ impl Context {
                 }
             }
             let text = crate::tr!(
-                Lang::of_server(&local.server),
+                local.lang(),
                 "notice-new-destination",
                 member = member_id,
                 server = destination.peer_name.as_str()
@@ -187,6 +187,12 @@ pub(crate) struct Local {
 }
 
 impl Local {
+    /// The language of what kakusan writes here without a member's interaction (bot-com
+    /// lines, notices in times channels): the guild's preferred locale, else English.
+    pub(crate) fn lang(&self) -> Lang {
+        Lang::negotiate(None, self.server.locale.as_deref())
+    }
+
     pub(crate) fn load(server: Server) -> Self {
         let name = server.name.clone();
         let keys = ServerKeys::new(

@@ -256,7 +256,7 @@ impl Forgets {
         else {
             return;
         };
-        let lang = Lang::of_server(&local.server);
+        let lang = local.lang();
         let text = crate::tr!(
             lang,
             "forget-peer-notice",

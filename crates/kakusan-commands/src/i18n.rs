@@ -42,16 +42,6 @@ impl Lang {
             .unwrap_or_default()
     }
 
-    /// The language of what kakusan writes in a server without a member's interaction
-    /// (bot-com lines, notices in times channels): the guild's preferred locale.
-    pub(crate) fn of_server(server: &kakusan_storage::servers::Server) -> Lang {
-        server
-            .locale
-            .as_deref()
-            .map(Lang::from_locale)
-            .unwrap_or_default()
-    }
-
     /// Sentences as one answer: English puts a space between them, Japanese (whose sentences
     /// end in `。`) nothing.
     pub(crate) fn join(self, sentences: &[String]) -> String {
@@ -175,7 +165,7 @@ impl Arg for &String {
     }
 }
 
-/// Renders a message in a language: `tr!(lang, "here-queued", count = 3, server = name)`.
+/// Renders a message in a language: `tr!(lang, "here-delivered", delivered = 2, count = 3)`.
 ///
 /// Placeholders are named as in the message files (`{ $count }`); a value is a string or an
 /// integer (see [`Arg`]: a Discord id stays exact).

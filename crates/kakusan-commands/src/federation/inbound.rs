@@ -33,7 +33,6 @@ use crate::component;
 use crate::context::{Context, Local};
 use crate::error::{HandlerError, Outcome};
 use crate::forget::Forgets;
-use crate::i18n::Lang;
 
 /// Why an envelope that passed the protocol's checks is still refused by the flows.
 #[derive(Debug, thiserror::Error)]
@@ -277,7 +276,7 @@ impl Inbound {
         metrics::counter!("kakusan_envelopes_rejected_total", "reason" => label).increment(1);
         tracing::warn!(server = %local.name, reason = label, "envelope rejected: {reason}");
         let line = crate::tr!(
-            Lang::of_server(&local.server),
+            local.lang(),
             "botcom-envelope-rejected",
             label = label,
             reason = reason
@@ -336,11 +335,7 @@ impl Inbound {
             Body::PeerBye => {
                 peers::record_bye(&self.ctx.pool, peer.id).await?;
                 self.forget_sync(peer.id);
-                let line = crate::tr!(
-                    Lang::of_server(&local.server),
-                    "botcom-bye",
-                    name = src.as_str()
-                );
+                let line = crate::tr!(local.lang(), "botcom-bye", name = src.as_str());
                 self.ctx.botcom_line(&local.server, &line).await;
                 Ok(())
             }
@@ -630,7 +625,7 @@ impl Inbound {
             let fingerprint = fingerprint(&card.verify_key());
             tracing::info!(peer = %name, key = %fingerprint, "a peer rotated its keys");
             let line = crate::tr!(
-                Lang::of_server(&local.server),
+                local.lang(),
                 "botcom-rotated",
                 name = name.as_str(),
                 key = fingerprint.as_str()
@@ -647,11 +642,7 @@ impl Inbound {
             tracing::info!(peer = %name, "a hello within 10 minutes of the last answered one; no sync sent");
         }
         if answered {
-            let line = crate::tr!(
-                Lang::of_server(&local.server),
-                "botcom-mutual",
-                name = name.as_str()
-            );
+            let line = crate::tr!(local.lang(), "botcom-mutual", name = name.as_str());
             self.ctx.botcom_line(&local.server, &line).await;
         }
         Ok(())
@@ -663,7 +654,7 @@ impl Inbound {
         let Some(channel) = Id::new_checked(local.server.botcom_channel_id) else {
             return;
         };
-        let lang = Lang::of_server(&local.server);
+        let lang = local.lang();
         let text = crate::tr!(
             lang,
             "approval-request",
