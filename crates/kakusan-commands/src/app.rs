@@ -185,6 +185,12 @@ impl App {
         line_of(event).map(|(line, _)| line)
     }
 
+    /// Whether `event` waits for a new session's catch-up (a message event): `run` holds it
+    /// in its line, a scaled-out worker at the catch-up gate.
+    pub fn waits_for_catch_up(event: &Event) -> bool {
+        line_of(event).is_some_and(|(_, gated)| gated)
+    }
+
     fn is_own(&self, author: &Id<UserMarker>) -> bool {
         self.bot_user.get() == Some(author)
     }

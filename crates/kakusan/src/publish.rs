@@ -149,10 +149,7 @@ impl EventHandler for Publisher {
 impl Publisher {
     /// Puts `event` in the publishing queue, synchronously so that the order is the gateway's.
     fn queue(&self, event: Event) -> Option<oneshot::Receiver<()>> {
-        let ready_shard = match &event {
-            Event::Ready(ready) => Some(ready.shard.map_or(0, |shard| shard.number())),
-            _ => None,
-        };
+        let ready_shard = ready_shard(&event);
         let (event_type, lane, payload) = encode(event)?;
         let (done, outcome) = oneshot::channel();
         self.outgoing
@@ -180,6 +177,14 @@ pub(crate) fn encode(event: Event) -> Option<(&'static str, Lane, Bytes)> {
             tracing::error!(%error, event_type, "an event could not be serialised; dropped");
             None
         }
+    }
+}
+
+/// For a READY, its shard (0 when Discord names none): whose catch-up gate it concerns.
+pub(crate) fn ready_shard(event: &Event) -> Option<u32> {
+    match event {
+        Event::Ready(ready) => Some(ready.shard.map_or(0, |shard| shard.number())),
+        _ => None,
     }
 }
 

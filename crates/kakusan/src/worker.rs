@@ -215,15 +215,8 @@ impl Worker {
             Event::InteractionCreate(interaction) => Some(interaction.id.get()),
             _ => None,
         };
-        let ready_shard = match &event {
-            Event::Ready(ready) => Some(ready.shard.map_or(0, |shard| shard.number())),
-            _ => None,
-        };
-        let message_event = matches!(
-            event,
-            Event::MessageCreate(_) | Event::MessageUpdate(_) | Event::MessageDelete(_)
-        );
-        if message_event && !self.wait_for_catch_up(&delivery, stop).await {
+        let ready_shard = crate::publish::ready_shard(&event);
+        if App::waits_for_catch_up(&event) && !self.wait_for_catch_up(&delivery, stop).await {
             // The lane stops: the event goes back to it, for whoever takes the lane next.
             settle(delivery.retry(Duration::ZERO).await);
             return;
