@@ -412,5 +412,12 @@ mod tests {
         assert!(!english.is_empty());
         let text = crate::tr!(Lang::Ja, "internal-error");
         assert!(!text.contains('\u{2068}'), "{text:?}");
+        // A message with a placeholder is where Fluent would put the marks.
+        let filled = crate::tr!(Lang::Ja, "needs-manage-server", command = "card");
+        assert!(filled.contains("/card"), "{filled:?}");
+        assert!(
+            !filled.contains('\u{2068}') && !filled.contains('\u{2069}'),
+            "{filled:?}"
+        );
     }
 }

@@ -211,7 +211,14 @@ mod tests {
         unblock(&pool, 300, 7, Some(alpha_at_gamma)).await.unwrap();
         block(&pool, 300, 7, None, 1).await.unwrap();
         assert_eq!(blocked().await.unwrap(), [at_gamma]);
-        // Other members are not affected.
+        // Other members are not affected, though they have a times at gamma too.
+        let other = destinations::Announced {
+            member_id: 8,
+            ..times(311)
+        };
+        destinations::announce(&pool, gamma_at_alpha, &other, None)
+            .await
+            .unwrap();
         assert!(
             blocked_destinations(&pool, 100, 8)
                 .await
