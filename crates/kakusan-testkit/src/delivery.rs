@@ -45,7 +45,8 @@ pub struct Harness {
     pub origin_guild: u64,
     /// The destinations, in the order [`Harness::job`] numbers them.
     pub destinations: Vec<Dest>,
-    http: Arc<twilight_http::Client>,
+    /// The bot's REST client, pointed at the simulator (the engines use it too).
+    pub http: Arc<twilight_http::Client>,
     /// Cancelled by [`Harness::stop`]; every engine watches it.
     shutdown: CancellationToken,
     /// The engines' tasks, awaited by [`Harness::stop`].

@@ -7,11 +7,12 @@ use chrono::Utc;
 use discord_sim::{Fault, FaultAction, Limit, RateLimitConfig, Upload};
 use kakusan_delivery::{AttachmentLink, DeliveryConfig, EditPayload};
 use kakusan_storage::outbox::{self, Cancelled, Coalesced};
-use kakusan_storage::{copies, destinations};
+use kakusan_storage::{SecretString, copies, destinations};
 use kakusan_testkit::delivery::{Harness, MEMBER};
 use kakusan_testkit::{PATIENCE, eventually};
 use serde_json::json;
 use sqlx::PgPool;
+use twilight_model::id::Id;
 
 #[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
 async fn send_edit_and_delete_reach_the_copy(pool: PgPool) {
@@ -461,5 +462,69 @@ async fn an_edit_of_a_copy_deleted_at_the_destination_forgets_it(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(failed, 0);
+    h.stop().await;
+}
+
+/// `/block`'s removal of a relay from a member's times that is a thread goes through the
+/// parent channel's webhook, naming the thread as every call there does (Discord finds no
+/// message otherwise).
+#[sqlx::test(migrator = "kakusan_storage::MIGRATOR")]
+async fn a_removal_in_a_times_thread_names_the_thread(pool: PgPool) {
+    let h = Harness::start(pool, 1, DeliveryConfig::default()).await;
+    let parent = h.destinations[0].channel_id;
+    let thread = h.sim.create_thread(parent, "hanako-times").unwrap();
+    let webhook = h
+        .http
+        .create_webhook(Id::new(parent), "kakusan")
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let token = webhook.token.expect("a new webhook has a token");
+    let times = kakusan_storage::times::register_times(
+        &h.pool,
+        &kakusan_storage::times::NewTimes {
+            server_guild_id: 100,
+            member_id: MEMBER,
+            member_name: "Hanako",
+            channel_id: thread,
+            parent_channel_id: Some(parent),
+            webhook_id: webhook.id.get(),
+            webhook_token: &SecretString::new(token.clone()),
+            mirror: false,
+        },
+    )
+    .await
+    .unwrap();
+    // A peer's relay, posted in the thread through that webhook.
+    let relay = h
+        .http
+        .execute_webhook(webhook.id, &token)
+        .thread_id(Id::new(thread))
+        .content("from a blocked member")
+        .wait()
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    assert_eq!(h.sim.message(relay.id.get()).unwrap().channel_id, thread);
+
+    let mut connection = h.pool.acquire().await.unwrap();
+    kakusan_delivery::enqueue_removal(
+        &mut connection,
+        100,
+        times.id,
+        webhook.id.get(),
+        relay.id.get(),
+    )
+    .await
+    .unwrap();
+    eventually(PATIENCE, "the relay to be removed", async || {
+        h.sim.message(relay.id.get()).unwrap().deleted
+    })
+    .await;
+    h.wait_drained().await;
     h.stop().await;
 }
