@@ -611,6 +611,19 @@ impl Federation {
         .content
     }
 
+    /// `side`'s admin removes the peer named `server` (`/unregserver`); returns the reply.
+    pub async fn unregserver(&self, side: &Deployment, server: &str) -> String {
+        side.invoke(
+            &self.sim,
+            side.botcom,
+            side.admin,
+            "unregserver",
+            vec![("server", string(server))],
+        )
+        .await
+        .content
+    }
+
     /// Hanako registers her times at `side` (`/regtimes`), with or without mirror mode;
     /// returns the reply.
     pub async fn regtimes(&self, side: &Deployment, mirror: bool) -> String {

@@ -560,16 +560,7 @@ async fn a_removed_peer_loses_every_webhook_it_was_given() {
     let (old_times, old_times_token, old_master, old_master_token) = webhooks().await;
     let card_before = alpha.card(sim).await;
 
-    let reply = alpha
-        .invoke(
-            sim,
-            alpha.botcom,
-            alpha.admin,
-            "unregserver",
-            vec![("server", string("beta"))],
-        )
-        .await
-        .content;
+    let reply = federation.unregserver(&federation.alpha, "beta").await;
     assert!(reply.contains("1 times webhook was replaced"), "{reply}");
     assert!(reply.contains("and the master webhook"), "{reply}");
     let (new_times, _, new_master, _) = webhooks().await;

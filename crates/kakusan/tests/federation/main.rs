@@ -253,16 +253,7 @@ async fn two_deployments_peer_and_relay_a_members_post() {
     let reply = federation.regtimes(beta, false).await;
     assert!(reply.contains("is your times"), "{reply}");
     federation.wait_destinations(1).await;
-    let reply = alpha
-        .invoke(
-            sim,
-            alpha.botcom,
-            alpha.admin,
-            "unregserver",
-            vec![("server", string("beta"))],
-        )
-        .await
-        .content;
+    let reply = federation.unregserver(&federation.alpha, "beta").await;
     assert!(reply.contains("it was told goodbye"), "{reply}");
     for side in [alpha, beta] {
         eventually(PATIENCE, "the destinations to go", || async {
@@ -784,17 +775,7 @@ async fn a_deleted_destination_webhook_is_reported_and_marked_broken() {
     // could not be told.
     let master = sim.webhooks(federation.beta.botcom)[0].id;
     assert!(sim.delete_webhook(master));
-    let reply = federation
-        .alpha
-        .invoke(
-            sim,
-            federation.alpha.botcom,
-            federation.alpha.admin,
-            "unregserver",
-            vec![("server", string("beta"))],
-        )
-        .await
-        .content;
+    let reply = federation.unregserver(&federation.alpha, "beta").await;
     assert!(reply.contains("it could not be told"), "{reply}");
     let peers: i64 = sqlx::query_scalar("SELECT count(*) FROM peers")
         .fetch_one(&federation.alpha.pool)

@@ -231,16 +231,7 @@ async fn a_thread_and_a_forum_post_are_times_with_here_mirror_mode_archiving_and
     // Removing beta replaces the webhook it held: the new one is made in the thread's parent
     // too, since Discord makes none in a thread.
     let old_webhook = sim.webhooks(alpha.times)[0].id;
-    let reply = alpha
-        .invoke(
-            sim,
-            alpha.botcom,
-            alpha.admin,
-            "unregserver",
-            vec![("server", string("beta"))],
-        )
-        .await
-        .content;
+    let reply = federation.unregserver(&federation.alpha, "beta").await;
     assert!(reply.contains("1 times webhook was replaced"), "{reply}");
     eventually(
         PATIENCE,
